@@ -1,0 +1,68 @@
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
+
+/** Kysely over any table: collections are created at run time, so tables are not known statically. */
+export type Db = Kysely<any>
+
+export interface Database {
+  readonly db: Db
+  readonly pool: pg.Pool
+  close(): Promise<void>
+}
+
+const parseTimestamp = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ)
+const parseTimestampArray = pg.types.getTypeParser(1185 as any)
+
+/**
+ * Timestamps leave the database as ISO-8601 UTC strings (columns are timestamptz(3), so nothing is lost
+ * to JavaScript's millisecond precision), and int8 as numbers (counts, sequence numbers, integer fields).
+ */
+function typeParser(oid: number, format?: any): any {
+  if (oid === pg.types.builtins.TIMESTAMPTZ) return (v: string) => toIso(parseTimestamp(v))
+  if (oid === 1185) return (v: string) => (parseTimestampArray(v) as unknown[]).map(toIso)
+  if (oid === pg.types.builtins.INT8) return (v: string) => Number(v)
+  return pg.types.getTypeParser(oid, format)
+}
+
+function toIso(d: unknown): unknown {
+  return d instanceof Date && !Number.isNaN(d.getTime()) ? d.toISOString() : d
+}
+
+export interface DbOptions {
+  readonly connectionString: string
+  readonly max?: number
+  readonly onError?: (err: Error) => void
+  /** Called with every SQL text executed (tests count statements with it). */
+  readonly onQuery?: (sql: string, parameters: readonly unknown[]) => void
+}
+
+export function createDb(opts: DbOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: opts.connectionString,
+    max: opts.max ?? 20,
+    connectionTimeoutMillis: 3000,
+    idleTimeoutMillis: 30_000,
+    // Every session speaks UTC and no statement may hold a connection forever.
+    options: '-c TimeZone=UTC -c statement_timeout=30000 -c lock_timeout=10000',
+    types: { getTypeParser: typeParser as any },
+  })
+  // An idle client losing its server (PostgreSQL restarted) must not crash the process.
+  pool.on('error', (err) => opts.onError?.(err))
+  const db = new Kysely<any>({
+    dialect: new PostgresDialect({ pool }),
+    log: opts.onQuery
+      ? (event) => {
+          if (event.level === 'query' || event.level === 'error') {
+            opts.onQuery?.(event.query.sql, event.query.parameters)
+          }
+        }
+      : undefined,
+  })
+  return {
+    db,
+    pool,
+    async close() {
+      await db.destroy()
+    },
+  }
+}

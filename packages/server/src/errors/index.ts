@@ -1,0 +1,2 @@
+export { AppError, ERROR_CODES, type ErrorBody, type ErrorCode, errors } from './app-error.ts'
+export { fromPgError, isConnectionError } from './pg-error.ts'
