@@ -13,12 +13,19 @@ const schema = z.object({
   BASTIDE_DATA_DIR: z.string().min(1).default('./.bastide'),
   BASTIDE_ADMIN_KEY: z
     .string()
-    .refine((v) => v.startsWith('bst_sk_') && v.length >= 32, 'must start with bst_sk_ and be at least 32 characters')
+    .refine(
+      (v) => v.startsWith('bst_sk_') && v.length >= 32,
+      'must start with bst_sk_ and be at least 32 characters',
+    )
     .optional(),
   BASTIDE_PUBLIC_URL: z.url().optional(),
   BASTIDE_CORS_ORIGINS: z.string().default('*'),
   BASTIDE_LOG_LEVEL: z.enum(logLevels).default('info'),
-  BASTIDE_BODY_LIMIT: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
+  BASTIDE_BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(10 * 1024 * 1024),
   BASTIDE_DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
   BASTIDE_EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   BASTIDE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
@@ -69,7 +76,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: v.PORT,
     host: v.HOST,
     databaseUrl: v.DATABASE_URL,
-    dataDir: path.resolve(v.BASTIDE_DATA_DIR),
+    // Relative to where the command was typed: pnpm runs scripts from the package directory.
+    dataDir: path.resolve(env.INIT_CWD ?? process.cwd(), v.BASTIDE_DATA_DIR),
     adminKey: v.BASTIDE_ADMIN_KEY,
     publicUrl: v.BASTIDE_PUBLIC_URL,
     corsOrigins: Object.freeze(

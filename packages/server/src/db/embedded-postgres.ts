@@ -35,7 +35,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   }
   if (isRoot) assertReachableByPostgresUser(opts.dataDir)
   const port = opts.port || (await freePort())
-  const log = opts.log ?? (() => {})
+  const recent: string[] = []
+  const log = (m: string) => {
+    recent.push(m)
+    if (recent.length > 20) recent.shift()
+    opts.log?.(m)
+  }
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -46,8 +51,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8', '--no-locale'],
     // Loopback only, no Unix socket (it would land in /tmp and clash with other clusters).
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', "unix_socket_directories=''", '-c', 'max_connections=200'],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=200',
+    ],
     onLog: (m) => log(String(m).trim()),
+
     onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
   })
   if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
@@ -58,7 +71,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
     await pg.start()
   } catch (err) {
     throw new Error(
-      `Embedded PostgreSQL did not start (data dir ${databaseDir}, port ${port}). ${err instanceof Error ? err.message : ''}`.trim(),
+      `Embedded PostgreSQL did not start (data dir ${databaseDir}, port ${port}). ${err instanceof Error ? err.message : ''}\n${recent.filter((l) => /FATAL|ERROR|PANIC/.test(l)).join('\n')}`.trim(),
     )
   }
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`
@@ -129,4 +142,3 @@ export function freePort(): Promise<number> {
     })
   })
 }
-

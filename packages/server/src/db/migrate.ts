@@ -70,7 +70,11 @@ export async function migrate(db: Db): Promise<void> {
     await db.transaction().execute(async (trx) => {
       // Same lock key on every node: only one applies a given migration.
       await sql`SELECT pg_advisory_xact_lock(7261536843)`.execute(trx)
-      const done = await trx.selectFrom('bastide.migrations').select('id').where('id', '=', m.id).executeTakeFirst()
+      const done = await trx
+        .selectFrom('bastide.migrations')
+        .select('id')
+        .where('id', '=', m.id)
+        .executeTakeFirst()
       if (done) return
       await sql.raw(m.sql).execute(trx)
       await trx.insertInto('bastide.migrations').values({ id: m.id, name: m.name }).execute()

@@ -65,14 +65,14 @@ export const errors = {
   unauthorized: (message = 'A valid credential is required.') => new AppError('UNAUTHORIZED', message),
   forbidden: (message = 'You are not allowed to do this.') => new AppError('FORBIDDEN', message),
   notFound: (what: string) => new AppError('NOT_FOUND', `${what} not found.`),
-  conflict: (message: string, details?: Record<string, unknown>) => new AppError('CONFLICT', message, details),
+  conflict: (message: string, details?: Record<string, unknown>) =>
+    new AppError('CONFLICT', message, details),
   versionMismatch: (current: number) =>
-    new AppError('VERSION_MISMATCH', 'The record has changed since you read it.', { currentVersion: current }),
+    new AppError('VERSION_MISMATCH', 'The record has changed since you read it.', {
+      currentVersion: current,
+    }),
   idempotencyReused: () =>
-    new AppError(
-      'IDEMPOTENCY_KEY_REUSED',
-      'This Idempotency-Key was already used with a different request.',
-    ),
+    new AppError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used with a different request.'),
   payloadTooLarge: (limit: number) =>
     new AppError('PAYLOAD_TOO_LARGE', `The request body exceeds ${limit} bytes.`, { limit }),
   unavailable: () => new AppError('UNAVAILABLE', 'The database is unreachable; retry shortly.'),

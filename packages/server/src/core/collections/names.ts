@@ -26,7 +26,8 @@ export function nameProblem(name: unknown, what: 'collection' | 'field' | 'index
   }
   if (RESERVED.has(name.toLowerCase())) return `'${name}' is reserved.`
   if (name.includes('__')) return `A ${what} name cannot contain '__'.`
-  if (name.includes('_via_')) return `A ${what} name cannot contain '_via_' (it names back-relations in expand).`
+  if (name.includes('_via_'))
+    return `A ${what} name cannot contain '_via_' (it names back-relations in expand).`
   const lower = name.toLowerCase()
   if (lower.startsWith('pg_') || lower.startsWith('bst_') || lower.startsWith('bastide')) {
     return `'${name}' uses a system prefix (pg_, bst_, bastide).`

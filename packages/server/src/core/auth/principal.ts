@@ -1,0 +1,36 @@
+export const SCOPES = ['schema', 'records:read', 'records:write', 'keys'] as const
+export type Scope = (typeof SCOPES)[number]
+
+/** Who is calling. Resolved once per request from `Authorization: Bearer …`. */
+export type Principal =
+  | { readonly kind: 'anonymous' }
+  /** BASTIDE_ADMIN_KEY: every scope. */
+  | { readonly kind: 'admin' }
+  | { readonly kind: 'key'; readonly id: string; readonly name: string; readonly scopes: ReadonlySet<Scope> }
+  /** An app user (sessions and JWTs arrive with the auth issue); rules see `record` as @request.auth. */
+  | { readonly kind: 'user'; readonly id: string; readonly record: Readonly<Record<string, unknown>> }
+
+export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' })
+
+export function hasScope(p: Principal, scope: Scope): boolean {
+  return p.kind === 'admin' || (p.kind === 'key' && p.scopes.has(scope))
+}
+
+/** A stable string naming the principal, for history, logs and idempotency keys. */
+export function principalId(p: Principal): string {
+  switch (p.kind) {
+    case 'anonymous':
+      return 'anonymous'
+    case 'admin':
+      return 'admin'
+    case 'key':
+      return `key:${p.id}`
+    case 'user':
+      return `user:${p.id}`
+  }
+}
+
+/** What rules see as @request.auth. */
+export function authRecord(p: Principal): Readonly<Record<string, unknown>> | null {
+  return p.kind === 'user' ? { ...p.record, id: p.id } : null
+}

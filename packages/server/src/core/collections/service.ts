@@ -1,0 +1,235 @@
+import { sql } from 'kysely'
+import type pg from 'pg'
+import type { Db } from '../../db/create-db.ts'
+import { inTransaction } from '../../db/transaction.ts'
+import { AppError, errors, fromPgError } from '../../errors/index.ts'
+import type { EventBus } from '../../events/bus.ts'
+import { ruleProblem } from '../rules/index.ts'
+import { planCreate, planDrop, planUpdate } from './ddl.ts'
+import { defineCollection } from './define.ts'
+import type { Collection } from './types.ts'
+
+const SCHEMA_CHANNEL = 'bastide_schema'
+const SCHEMA_LOCK = 7261536844
+
+export interface CollectionsService {
+  list(): readonly Collection[]
+  find(name: string): Collection | undefined
+  get(name: string): Collection
+  create(input: unknown, actor: string): Promise<Collection>
+  update(name: string, patch: unknown, actor: string): Promise<Collection>
+  remove(name: string, actor: string): Promise<void>
+  /** Re-reads the catalog (another node changed it, or the database came back). */
+  reload(): Promise<void>
+  /** Follows schema changes made by other nodes; returns a stop function. */
+  listen(pool: pg.Pool, onError: (e: unknown) => void): Promise<() => Promise<void>>
+}
+
+export async function createCollectionsService(deps: { db: Db; bus: EventBus }): Promise<CollectionsService> {
+  const { db, bus } = deps
+  let byName = new Map<string, Collection>()
+
+  const readAll = async (executor: Db | any = db): Promise<Collection[]> => {
+    const rows = await executor
+      .selectFrom('bastide.collections')
+      .selectAll()
+      .orderBy('created')
+      .orderBy('name')
+      .execute()
+    return rows.map(rowToCollection)
+  }
+  const reload = async () => {
+    byName = new Map((await readAll()).map((c) => [c.name, c]))
+  }
+  await reload()
+
+  const ctxFor = (all: Map<string, Collection>) => ({
+    lookup: (n: string) => all.get(n),
+    checkRule: (rule: string, c: Collection) => ruleProblem(rule, c, (n) => all.get(n)),
+  })
+
+  /** Runs a schema change under the schema lock against the catalog as committed, not as cached. */
+  async function change(
+    fn: (all: Map<string, Collection>) => {
+      before?: Collection
+      after?: Collection
+      stmts: ReturnType<typeof planCreate>
+    },
+    actor: string,
+  ) {
+    try {
+      return await inTransaction(db, async (tx) => {
+        await sql`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`.execute(tx.db)
+        const all = new Map((await readAll(tx.db)).map((c) => [c.name, c]))
+        const { before, after, stmts } = fn(all)
+        const texts: string[] = []
+        for (const s of stmts) {
+          texts.push(s.compile(tx.db).sql)
+          await s.execute(tx.db)
+        }
+        if (after && before) {
+          await tx.db
+            .updateTable('bastide.collections')
+            .set(collectionRow(after))
+            .where('id', '=', after.id)
+            .execute()
+        } else if (after) {
+          await tx.db
+            .insertInto('bastide.collections')
+            .values({ id: after.id, ...collectionRow(after), created: after.created })
+            .execute()
+        } else if (before) {
+          await tx.db.deleteFrom('bastide.collections').where('id', '=', before.id).execute()
+        }
+        await tx.db
+          .insertInto('bastide.schema_history')
+          .values({
+            actor,
+            action: before && after ? 'update' : after ? 'create' : 'delete',
+            collection: (after ?? before)!.name,
+            before: before ? JSON.stringify(before) : null,
+            after: after ? JSON.stringify(after) : null,
+            statements: JSON.stringify(texts),
+          })
+          .execute()
+        // NOTIFY is transactional: other nodes hear it only if this commits.
+        await sql`SELECT pg_notify(${SCHEMA_CHANNEL}, ${(after ?? before)!.name})`.execute(tx.db)
+        tx.afterCommit(() => {
+          const next = new Map(all)
+          if (before) next.delete(before.name)
+          if (after) next.set(after.name, after)
+          byName = next
+          const at = new Date().toISOString()
+          if (before && after) bus.emit('collection.updated', { collection: after, previous: before, at })
+          else if (after) bus.emit('collection.created', { collection: after, at })
+          else bus.emit('collection.deleted', { collection: before!, at })
+        })
+        return after
+      })
+    } catch (err) {
+      if (err instanceof AppError) throw err
+      const mapped = fromPgError(err)
+      if (mapped?.code === 'UNAVAILABLE') throw mapped
+      const e = err as { code?: string; message?: string }
+      if (e.code === '42P07' || (e.code === '23505' && /collections_name/.test(e.message ?? ''))) {
+        throw errors.conflict('A collection with this name already exists.')
+      }
+      if (e.code && /^(22|23|42|2B)/.test(e.code)) {
+        // Existing rows do not fit the new definition (NOT NULL, UNIQUE, CHECK, cast): nothing changed.
+        throw errors.conflict('Existing records do not fit the new definition; nothing was changed.', {
+          reason: e.message,
+        })
+      }
+      throw err
+    }
+  }
+
+  return {
+    list: () => [...byName.values()],
+    find: (name) => byName.get(name),
+    get(name) {
+      const c = byName.get(name)
+      if (!c) throw errors.notFound('Collection')
+      return c
+    },
+    async create(input, actor) {
+      return (await change((all) => {
+        const after = defineCollection(input, ctxFor(all))
+        if (all.has(after.name)) throw errors.conflict('A collection with this name already exists.')
+        return { after, stmts: planCreate(after) }
+      }, actor))!
+    },
+    async update(name, patch, actor) {
+      return (await change((all) => {
+        const before = all.get(name)
+        if (!before) throw errors.notFound('Collection')
+        const after = defineCollection(patch, ctxFor(all), before)
+        if (after.name !== before.name && all.has(after.name))
+          throw errors.conflict('A collection with this name already exists.')
+        if (after.name !== before.name) {
+          const refs = referencing(all, before.name).filter((r) => r.name !== before.name)
+          if (refs.length) {
+            throw errors.conflict('Other collections relate to this one; it cannot be renamed yet.', {
+              referencedBy: refs.map((r) => r.name),
+            })
+          }
+        }
+        return { before, after, stmts: planUpdate(before, after) }
+      }, actor))!
+    },
+    async remove(name, actor) {
+      await change((all) => {
+        const before = all.get(name)
+        if (!before) throw errors.notFound('Collection')
+        const refs = referencing(all, name).filter((r) => r.name !== name)
+        if (refs.length) {
+          throw errors.conflict('Other collections relate to this one; remove those relation fields first.', {
+            referencedBy: refs.map((r) => r.name),
+          })
+        }
+        return { before, stmts: planDrop(before) }
+      }, actor)
+    },
+    reload,
+    async listen(pool, onError) {
+      let client: pg.PoolClient | undefined
+      let stopped = false
+      let timer: NodeJS.Timeout | undefined
+      const connect = async () => {
+        try {
+          client = await pool.connect()
+          client.on('notification', () => void reload().catch(onError))
+          client.on('error', (e) => {
+            onError(e)
+            retry()
+          })
+          await client.query(`LISTEN ${SCHEMA_CHANNEL}`)
+          // Whatever changed while we were not listening.
+          await reload()
+        } catch (e) {
+          onError(e)
+          retry()
+        }
+      }
+      const retry = () => {
+        client?.release(true)
+        client = undefined
+        if (!stopped) timer = setTimeout(connect, 1000)
+      }
+      await connect()
+      return async () => {
+        stopped = true
+        clearTimeout(timer)
+        client?.release(true)
+      }
+    },
+  }
+}
+
+function referencing(all: Map<string, Collection>, name: string): Collection[] {
+  return [...all.values()].filter((c) =>
+    c.fields.some((f) => f.type === 'relation' && f.options.collection === name),
+  )
+}
+
+function collectionRow(c: Collection) {
+  return {
+    name: c.name,
+    fields: JSON.stringify(c.fields),
+    indexes: JSON.stringify(c.indexes),
+    rules: JSON.stringify(c.rules),
+    updated: c.updated,
+  }
+}
+
+function rowToCollection(r: any): Collection {
+  return {
+    id: r.id,
+    name: r.name,
+    fields: r.fields,
+    indexes: r.indexes,
+    rules: r.rules,
+    created: r.created,
+    updated: r.updated,
+  }
+}

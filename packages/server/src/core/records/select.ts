@@ -1,0 +1,174 @@
+import { type RawBuilder, sql } from 'kysely'
+import { DATA_SCHEMA } from '../../db/migrate.ts'
+import { errors } from '../../errors/index.ts'
+import {
+  type Collection,
+  type Field,
+  hasColumn,
+  isMultiple,
+  joinTableName,
+  SYSTEM_FIELDS,
+} from '../collections/types.ts'
+
+export const tableOf = (c: Collection) => sql.table(`${DATA_SCHEMA}.${c.name}`)
+
+/**
+ * The columns a record is read with, aliased `r`; multiple relations come back as id arrays from their
+ * join table in the same statement (a correlated ARRAY subquery, never a query per row).
+ */
+export function selectList(c: Collection, alias = 'r'): RawBuilder<unknown> {
+  const cols: RawBuilder<unknown>[] = SYSTEM_FIELDS.map((s) => sql.ref(`${alias}.${s}`))
+  for (const f of c.fields) {
+    if (hasColumn(f)) cols.push(sql.ref(`${alias}.${f.name}`))
+    else {
+      const jt = sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)
+      cols.push(
+        sql`ARRAY(SELECT j.target FROM ${jt} j WHERE j.source = ${sql.ref(`${alias}.id`)} ORDER BY j.position) AS ${sql.id(f.name)}`,
+      )
+    }
+  }
+  return sql.join(cols)
+}
+
+/** Shapes a row for the wire: hidden fields only for principals that bypass rules; arrays never null. */
+export function shapeRecord(
+  c: Collection,
+  row: Record<string, unknown>,
+  seeHidden: boolean,
+  pick?: ReadonlySet<string>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const s of SYSTEM_FIELDS) if (!pick || pick.has(s)) out[s] = row[s]
+  for (const f of c.fields) {
+    if (f.hidden && !seeHidden) continue
+    if (pick && !pick.has(f.name)) continue
+    const v = row[f.name]
+    out[f.name] = isMultiple(f) ? (v ?? []) : v === undefined ? null : v
+  }
+  return out
+}
+
+export interface SortKey {
+  readonly column: string
+  readonly desc: boolean
+  readonly text: boolean
+}
+
+const SORTABLE_SYSTEM: Record<string, boolean> = { id: false, created: false, updated: false, version: false }
+
+/** `-created,title` → keys; only real scalar columns the principal may read. `id` always ends the list. */
+export function parseSort(c: Collection, raw: string | undefined, seeHidden: boolean): SortKey[] {
+  const keys: SortKey[] = []
+  const spec = raw?.trim() ? raw.split(',') : ['-created']
+  if (spec.length > 8) throw errors.badRequest('At most 8 sort fields.', { param: 'sort' })
+  for (const part of spec) {
+    const p = part.trim()
+    const desc = p.startsWith('-')
+    const name = desc || p.startsWith('+') ? p.slice(1) : p
+    let text = false
+    if (!(name in SORTABLE_SYSTEM)) {
+      const f = c.fields.find((x) => x.name === name)
+      if (!f || (f.hidden && !seeHidden) || !sortable(f)) {
+        throw errors.badRequest(`Cannot sort by '${name}'.`, { param: 'sort', field: name })
+      }
+      text = ['text', 'email', 'url', 'select', 'file'].includes(f.type)
+    }
+    if (keys.some((k) => k.column === name))
+      throw errors.badRequest(`'${name}' appears twice in sort.`, { param: 'sort' })
+    keys.push({ column: name, desc, text })
+  }
+  if (!keys.some((k) => k.column === 'id'))
+    keys.push({ column: 'id', desc: keys[keys.length - 1]?.desc ?? false, text: false })
+  return keys
+}
+
+function sortable(f: Field): boolean {
+  return hasColumn(f) && !isMultiple(f) && f.type !== 'json'
+}
+
+/** ORDER BY matching PostgreSQL's defaults (ASC NULLS LAST, DESC NULLS FIRST), which the cursor relies on. */
+export function orderBy(keys: readonly SortKey[], alias = 'r'): RawBuilder<unknown> {
+  return sql.join(
+    keys.map(
+      (k) =>
+        sql`${sql.ref(`${alias}.${k.column}`)}${k.text ? sql` COLLATE "C"` : sql``} ${sql.raw(k.desc ? 'DESC' : 'ASC')}`,
+    ),
+  )
+}
+
+export function encodeCursor(keys: readonly SortKey[], row: Record<string, unknown>): string {
+  const payload = {
+    s: keys.map((k) => (k.desc ? '-' : '') + k.column).join(','),
+    v: keys.map((k) => row[k.column] ?? null),
+  }
+  return Buffer.from(JSON.stringify(payload)).toString('base64url')
+}
+
+/**
+ * Rows strictly after the cursor in sort order: OR over i of (k1 = v1 AND … AND k_i beyond v_i), with
+ * nulls placed where ORDER BY puts them. Values are bound parameters cast to the column's own type.
+ */
+export function afterCursor(
+  c: Collection,
+  keys: readonly SortKey[],
+  cursor: string,
+  alias = 'r',
+): RawBuilder<unknown> {
+  let payload: { s?: unknown; v?: unknown }
+  try {
+    payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw errors.invalidCursor()
+  }
+  const spec = keys.map((k) => (k.desc ? '-' : '') + k.column).join(',')
+  if (payload?.s !== spec || !Array.isArray(payload.v) || payload.v.length !== keys.length)
+    throw errors.invalidCursor()
+  const values = payload.v as unknown[]
+  const ors: RawBuilder<unknown>[] = []
+  for (let i = 0; i < keys.length; i++) {
+    const ands: RawBuilder<unknown>[] = []
+    for (let j = 0; j < i; j++) ands.push(eq(c, keys[j]!, values[j], alias))
+    const beyond = after(c, keys[i]!, values[i], alias)
+    if (!beyond) continue
+    ands.push(beyond)
+    ors.push(sql`(${sql.join(ands, sql` AND `)})`)
+  }
+  return ors.length ? sql`(${sql.join(ors, sql` OR `)})` : sql`FALSE`
+}
+
+function typed(c: Collection, k: SortKey, v: unknown): RawBuilder<unknown> {
+  if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+    throw errors.invalidCursor()
+  const t =
+    k.column === 'id'
+      ? 'uuid'
+      : k.column === 'created' || k.column === 'updated'
+        ? 'timestamptz'
+        : k.column === 'version'
+          ? 'integer'
+          : columnCast(c, k.column)
+  return sql`${sql.val(v)}::${sql.raw(t)}`
+}
+
+function columnCast(c: Collection, name: string): string {
+  const f = c.fields.find((x) => x.name === name)!
+  return (
+    {
+      number: f.options.integer ? 'bigint' : 'double precision',
+      bool: 'boolean',
+      date: 'timestamptz',
+      relation: 'uuid',
+    }[f.type as string] ?? 'text'
+  )
+}
+
+function eq(c: Collection, k: SortKey, v: unknown, alias: string) {
+  const col = sql.ref(`${alias}.${k.column}`)
+  return v === null ? sql`${col} IS NULL` : sql`${col} = ${typed(c, k, v)}`
+}
+
+function after(c: Collection, k: SortKey, v: unknown, alias: string): RawBuilder<unknown> | undefined {
+  const col = k.text ? sql`${sql.ref(`${alias}.${k.column}`)} COLLATE "C"` : sql.ref(`${alias}.${k.column}`)
+  if (!k.desc) return v === null ? undefined : sql`(${col} > ${typed(c, k, v)} OR ${col} IS NULL)`
+  return v === null ? sql`${col} IS NOT NULL` : sql`${col} < ${typed(c, k, v)}`
+}

@@ -1,0 +1,425 @@
+import { type RawBuilder, sql } from 'kysely'
+import type { Db } from '../../db/create-db.ts'
+import { DATA_SCHEMA } from '../../db/migrate.ts'
+import { autocommit, inTransaction, type Tx } from '../../db/transaction.ts'
+import { AppError, errors, fromPgError } from '../../errors/index.ts'
+import type { EventBus } from '../../events/bus.ts'
+import { RECORD_EVENT_BY_ACTION, type RecordAction } from '../../events/catalog.ts'
+import { authRecord, hasScope, type Principal } from '../auth/principal.ts'
+import type { CollectionsService } from '../collections/service.ts'
+import { type Collection, type Field, joinTableName, type RuleAction } from '../collections/types.ts'
+import { bindFilter, compileFilter, type RuleRequest } from '../rules/index.ts'
+import { isUuid } from '../rules/values.ts'
+import { type Expansions, loadExpansions, parseExpand, shapeWithExpand } from './expand.ts'
+import { afterCursor, encodeCursor, orderBy, parseSort, selectList, tableOf } from './select.ts'
+import { uuidv7 } from './uuidv7.ts'
+import { validateInput } from './validate.ts'
+
+export interface ListQuery {
+  readonly filter?: string
+  readonly sort?: string
+  readonly page?: number
+  readonly perPage?: number
+  readonly after?: string
+  readonly fields?: string
+  readonly expand?: string
+  readonly count?: boolean
+}
+
+export interface ReadOptions {
+  readonly fields?: string
+  readonly expand?: string
+}
+
+export interface WriteOptions extends ReadOptions {
+  /** Expected version (If-Match or `$version`). */
+  readonly ifMatch?: number
+  /** Join an outer transaction (batch, idempotency). */
+  readonly tx?: Tx
+  readonly query?: Readonly<Record<string, string>>
+}
+
+export interface ListResult {
+  readonly items: Record<string, unknown>[]
+  readonly page: number
+  readonly perPage: number
+  readonly totalItems?: number
+  readonly totalPages?: number
+  readonly nextCursor: string | null
+}
+
+export type Rec = Record<string, unknown>
+type Access = { bypass: true } | { bypass: false; rule: RawBuilder<unknown> | undefined }
+
+export const MAX_PER_PAGE = 500
+
+export interface RecordsService {
+  list(collection: string, q: ListQuery, p: Principal): Promise<ListResult>
+  view(collection: string, id: string, p: Principal, o?: ReadOptions): Promise<Rec>
+  create(collection: string, body: unknown, p: Principal, o?: WriteOptions): Promise<Rec>
+  update(collection: string, id: string, body: unknown, p: Principal, o?: WriteOptions): Promise<Rec>
+  remove(collection: string, id: string, p: Principal, o?: WriteOptions): Promise<void>
+}
+
+export function createRecordsService(deps: {
+  db: Db
+  collections: CollectionsService
+  bus: EventBus
+}): RecordsService {
+  const { db, collections, bus } = deps
+  const lookup = (n: string) => collections.find(n)
+
+  /**
+   * Who may do `action`: admins and keys holding the scope bypass rules; everyone else gets the
+   * collection's rule compiled for this request. A locked (null) rule answers as the action's failure.
+   */
+  function access(c: Collection, action: RuleAction, p: Principal, req: Omit<RuleRequest, 'auth'>): Access {
+    if (p.kind === 'admin') return { bypass: true }
+    if (p.kind === 'key') {
+      const scope = action === 'list' || action === 'view' ? 'records:read' : 'records:write'
+      if (!hasScope(p, scope)) throw errors.forbidden(`This API key lacks the ${scope} scope.`)
+      return { bypass: true }
+    }
+    const rule = c.rules[action]
+    if (rule === null) {
+      if (action === 'list' || action === 'create')
+        throw errors.forbidden(`Only admins can ${action} ${c.name} records.`)
+      return { bypass: false, rule: sql`FALSE` }
+    }
+    if (rule.trim() === '') return { bypass: false, rule: undefined }
+    const bound = bindFilter(rule, c, lookup, { ...req, auth: authRecord(p) }, false)
+    if (bound.kind === 'const') return { bypass: false, rule: bound.value ? undefined : sql`FALSE` }
+    return { bypass: false, rule: compileFilter(bound, 'r') }
+  }
+
+  function viewFilterFor(p: Principal) {
+    return (target: Collection) => {
+      const a = access(target, 'view', p.kind === 'key' ? { kind: 'admin' } : p, { method: 'GET' })
+      if (a.bypass || a.rule === undefined) return undefined
+      return a.rule
+    }
+  }
+
+  /** `fields=id,title,author.name`: top-level picks, and picks inside expansions (which they imply). */
+  function parsePick(
+    raw: string | undefined,
+    expand: string | undefined,
+  ): { top?: Set<string>; expand?: string; nested: Map<string, Set<string>> } {
+    const nested = new Map<string, Set<string>>()
+    if (!raw?.trim()) return { nested, ...(expand ? { expand } : {}) }
+    const top = new Set<string>()
+    const extra: string[] = []
+    for (const f of raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      const dot = f.lastIndexOf('.')
+      if (dot < 0) top.add(f)
+      else {
+        const path = f.slice(0, dot)
+        if (!nested.has(path)) nested.set(path, new Set())
+        nested.get(path)!.add(f.slice(dot + 1))
+        extra.push(path)
+      }
+    }
+    const all = [...(expand ? expand.split(',') : []), ...extra].filter(Boolean)
+    return { top, nested, ...(all.length ? { expand: [...new Set(all)].join(',') } : {}) }
+  }
+
+  function checkPick(c: Collection, pick: Set<string> | undefined, seeHidden: boolean) {
+    if (!pick) return
+    for (const name of pick) {
+      if (['id', 'created', 'updated', 'version'].includes(name)) continue
+      const f = c.fields.find((x) => x.name === name)
+      if (!f || (f.hidden && !seeHidden))
+        throw errors.badRequest(`Unknown field '${name}' in fields.`, { param: 'fields', field: name })
+    }
+  }
+
+  async function readShaped(
+    c: Collection,
+    rows: Rec[],
+    p: Principal,
+    bypass: boolean,
+    o: ReadOptions,
+  ): Promise<Rec[]> {
+    const pick = parsePick(o.fields, o.expand)
+    checkPick(c, pick.top, bypass)
+    const nodes = parseExpand(c, pick.expand, lookup, bypass)
+    for (const [path, set] of pick.nested) {
+      let level = nodes
+      let node: (typeof nodes)[number] | undefined
+      for (const part of path.split('.')) {
+        node = level.find((n) => n.name === part)
+        level = node?.children ?? []
+      }
+      if (node) {
+        checkPick(node.target, set, bypass)
+        node.pick = set
+      }
+    }
+    const exp: Expansions = new WeakMap()
+    if (nodes.length)
+      await loadExpansions(db, nodes, rows, { viewFilter: bypass ? () => undefined : viewFilterFor(p) }, exp)
+    return rows.map((r) => shapeWithExpand(c, r, nodes, exp, bypass, pick.top))
+  }
+
+  function emit(tx: Tx, action: RecordAction, c: Collection, row: Rec) {
+    const { _seq, ...rec } = row
+    const record = shapeForEvent(c, rec)
+    tx.afterCommit(() =>
+      bus.emit(RECORD_EVENT_BY_ACTION[action], {
+        seq: Number(_seq),
+        action,
+        collection: c.name,
+        record,
+        at: new Date().toISOString(),
+      }),
+    )
+  }
+
+  async function writeLinks(tx: Tx, f: Field, source: string, targets: readonly string[], replace: boolean) {
+    const jt = sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)
+    if (replace) await sql`DELETE FROM ${jt} WHERE source = ${source}::uuid`.execute(tx.db)
+    if (targets.length) {
+      await sql`INSERT INTO ${jt} (source, target, position)
+        SELECT ${source}::uuid, t, o FROM unnest(${targets}::uuid[]) WITH ORDINALITY AS u(t, o)`.execute(
+        tx.db,
+      )
+    }
+  }
+
+  /** Runs a write: in the caller's transaction, in a new one when it takes several statements, or alone. */
+  async function write<T>(
+    single: boolean,
+    outer: Tx | undefined,
+    c: Collection,
+    fn: (tx: Tx) => Promise<T>,
+  ): Promise<T> {
+    try {
+      if (outer || !single) return await inTransaction(db, fn, outer)
+      const tx = autocommit(db)
+      const out = await fn(tx)
+      tx.commit()
+      return out
+    } catch (err) {
+      throw mapError(err, c)
+    }
+  }
+
+  return {
+    async list(name, q, p) {
+      const c = collections.get(name)
+      const a = access(c, 'list', p, { method: 'GET', query: q as Record<string, string> })
+      const perPage = q.perPage ?? 20
+      const page = q.page ?? 1
+      if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) {
+        throw errors.badRequest(`perPage must be between 1 and ${MAX_PER_PAGE}.`, { param: 'perPage' })
+      }
+      if (!Number.isInteger(page) || page < 1 || page > 1_000_000)
+        throw errors.badRequest('page must be a positive integer.', { param: 'page' })
+      const where: RawBuilder<unknown>[] = []
+      if (!a.bypass && a.rule) where.push(a.rule)
+      if (q.filter?.trim()) {
+        const bound = bindFilter(q.filter, c, lookup, { auth: authRecord(p), method: 'GET' }, !a.bypass)
+        where.push(compileFilter(bound, 'r'))
+      }
+      const keys = parseSort(c, q.sort, a.bypass)
+      const countWhere = [...where]
+      if (q.after) where.push(afterCursor(c, keys, q.after))
+      const whereSql = where.length ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql``
+      const offset = q.after ? 0 : (page - 1) * perPage
+      try {
+        const res = await sql<Rec>`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r ${whereSql}
+          ORDER BY ${orderBy(keys)} LIMIT ${perPage + 1} OFFSET ${offset}`.execute(db)
+        const rows = res.rows
+        const more = rows.length > perPage
+        if (more) rows.pop()
+        let totalItems: number | undefined
+        if (q.count) {
+          const cw = countWhere.length ? sql`WHERE ${sql.join(countWhere, sql` AND `)}` : sql``
+          const cr = await sql<{
+            n: number
+          }>`SELECT count(*)::int AS n FROM ${tableOf(c)} AS r ${cw}`.execute(db)
+          totalItems = cr.rows[0]!.n
+        }
+        const last = rows[rows.length - 1]
+        const items = await readShaped(c, rows, p, a.bypass, q)
+        return {
+          items,
+          page: q.after ? 1 : page,
+          perPage,
+          ...(totalItems !== undefined ? { totalItems, totalPages: Math.ceil(totalItems / perPage) } : {}),
+          nextCursor: more && last ? encodeCursor(keys, last) : null,
+        }
+      } catch (err) {
+        throw mapError(err, c)
+      }
+    },
+
+    async view(name, id, p, o = {}) {
+      const c = collections.get(name)
+      const a = access(c, 'view', p, { method: 'GET' })
+      // 404, not 400: an id that cannot exist is simply not found.
+      if (!isUuid(id)) throw errors.notFound('Record')
+      const rule = !a.bypass && a.rule ? sql` AND ${a.rule}` : sql``
+      try {
+        const res =
+          await sql<Rec>`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r WHERE r.id = ${id}::uuid${rule}`.execute(
+            db,
+          )
+        const row = res.rows[0]
+        if (!row) throw errors.notFound('Record')
+        return (await readShaped(c, [row], p, a.bypass, o))[0]!
+      } catch (err) {
+        throw mapError(err, c)
+      }
+    },
+
+    async create(name, body, p, o = {}) {
+      const c = collections.get(name)
+      const input = validateInput(c, body, false)
+      const a = access(c, 'create', p, {
+        method: 'POST',
+        body: body as Rec,
+        ...(o.query ? { query: o.query } : {}),
+      })
+      const id = input.id ?? uuidv7()
+      const checkRule = !a.bypass && a.rule !== undefined
+      const row = await write(!checkRule && input.links.size === 0, o.tx, c, async (tx) => {
+        const cols = ['id', ...Object.keys(input.columns)]
+        const vals = [sql`${id}::uuid`, ...Object.keys(input.columns).map((k) => sql.val(input.columns[k]))]
+        const res = await sql<Rec>`INSERT INTO ${tableOf(c)} AS r (${sql.join(cols.map((x) => sql.id(x)))})
+          VALUES (${sql.join(vals)}) RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(
+          tx.db,
+        )
+        const inserted = res.rows[0]!
+        for (const [f, ids] of input.links) {
+          await writeLinks(tx, f, id, ids, false)
+          inserted[f.name] = ids
+        }
+        if (checkRule && !a.bypass) {
+          // The would-be record (links included) must satisfy the create rule, or the whole write rolls back.
+          const ok = await sql<{
+            ok: boolean
+          }>`SELECT (${a.rule}) AS ok FROM ${tableOf(c)} AS r WHERE r.id = ${id}::uuid`.execute(tx.db)
+          if (!ok.rows[0]?.ok) throw errors.forbidden(`You are not allowed to create this ${c.name} record.`)
+        }
+        emit(tx, 'create', c, inserted)
+        return inserted
+      })
+      delete row._seq
+      return (await readShaped(c, [row], p, a.bypass, o))[0]!
+    },
+
+    async update(name, id, body, p, o = {}) {
+      const c = collections.get(name)
+      const input = validateInput(c, body, true)
+      const a = access(c, 'update', p, {
+        method: 'PATCH',
+        body: body as Rec,
+        ...(o.query ? { query: o.query } : {}),
+      })
+      if (!isUuid(id)) throw errors.notFound('Record')
+      const expected = o.ifMatch ?? input.version
+      const row = await write(input.links.size === 0, o.tx, c, async (tx) => {
+        const sets = [
+          ...Object.keys(input.columns).map((k) => sql`${sql.id(k)} = ${sql.val(input.columns[k])}`),
+          sql`updated = now()`,
+          sql`version = r.version + 1`,
+        ]
+        const conds = [sql`r.id = ${id}::uuid`]
+        if (!a.bypass && a.rule) conds.push(a.rule)
+        if (expected !== undefined) conds.push(sql`r.version = ${expected}`)
+        const res =
+          await sql<Rec>`UPDATE ${tableOf(c)} AS r SET ${sql.join(sets)} WHERE ${sql.join(conds, sql` AND `)}
+          RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(tx.db)
+        const updated = res.rows[0]
+        if (!updated) throw await whyNoRow(tx, c, id, a, expected)
+        for (const [f, ids] of input.links) {
+          await writeLinks(tx, f, id, ids, true)
+          updated[f.name] = ids
+        }
+        emit(tx, 'update', c, updated)
+        return updated
+      })
+      delete row._seq
+      return (await readShaped(c, [row], p, a.bypass, o))[0]!
+    },
+
+    async remove(name, id, p, o = {}) {
+      const c = collections.get(name)
+      const a = access(c, 'delete', p, { method: 'DELETE', ...(o.query ? { query: o.query } : {}) })
+      if (!isUuid(id)) throw errors.notFound('Record')
+      await write(true, o.tx, c, async (tx) => {
+        const conds = [sql`r.id = ${id}::uuid`]
+        if (!a.bypass && a.rule) conds.push(a.rule)
+        if (o.ifMatch !== undefined) conds.push(sql`r.version = ${o.ifMatch}`)
+        const res = await sql<Rec>`DELETE FROM ${tableOf(c)} AS r WHERE ${sql.join(conds, sql` AND `)}
+          RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(tx.db)
+        const deleted = res.rows[0]
+        if (!deleted) throw await whyNoRow(tx, c, id, a, o.ifMatch)
+        emit(tx, 'delete', c, deleted)
+      })
+    },
+  }
+
+  /** After a guarded write touched nothing: 409 only when the caller could have written it at another version. */
+  async function whyNoRow(
+    tx: Tx,
+    c: Collection,
+    id: string,
+    a: Access,
+    expected: number | undefined,
+  ): Promise<AppError> {
+    if (expected === undefined) return errors.notFound('Record')
+    const rule = !a.bypass && a.rule ? a.rule : sql`TRUE`
+    const res = await sql<{
+      version: number
+      ok: boolean
+    }>`SELECT r.version, (${rule}) AS ok FROM ${tableOf(c)} AS r WHERE r.id = ${id}::uuid`.execute(tx.db)
+    const r = res.rows[0]
+    if (!r?.ok) return errors.notFound('Record')
+    return errors.versionMismatch(r.version)
+  }
+}
+
+function shapeForEvent(c: Collection, row: Rec): Rec {
+  const out: Rec = {}
+  for (const k of ['id', 'created', 'updated', 'version']) out[k] = row[k]
+  for (const f of c.fields) out[f.name] = row[f.name] ?? (f.options.multiple ? [] : null)
+  return Object.freeze(out)
+}
+
+/** Maps database errors to the wire shape, naming the field a constraint guards. */
+function mapError(err: unknown, c: Collection): unknown {
+  if (err instanceof AppError) return err
+  const mapped = fromPgError(err)
+  if (!mapped) return err
+  const constraint = (err as { constraint?: string }).constraint
+  const m = constraint ? /^f([a-z0-9]{10})_(uq|chk|fk)$/.exec(constraint) : null
+  const field = m ? c.fields.find((f) => f.id === m[1]) : undefined
+  const code = (err as { code?: string }).code
+  if (field && code === '23505')
+    return errors.validation({
+      [field.name]: { code: 'not_unique', message: 'Another record has this value.' },
+    })
+  if (field && code === '23514')
+    return errors.validation({
+      [field.name]: { code: 'invalid', message: 'The value violates a constraint of this field.' },
+    })
+  if (code === '23503') {
+    const jt = c.fields.find((f) => (err as { table?: string }).table === joinTableName(f))
+    const target = field ?? jt
+    const isInsert = /insert or update/.test((err as Error).message)
+    if (target && isInsert)
+      return errors.validation({
+        [target.name]: { code: 'not_found', message: 'The related record does not exist.' },
+      })
+    if (!isInsert) return errors.conflict('Other records still relate to this one.', { reason: 'restricted' })
+  }
+  if (code === '23505' && (err as { constraint?: string }).constraint?.endsWith('_pkey')) {
+    return errors.conflict('A record with this id already exists.')
+  }
+  return new AppError(mapped.code, mapped.message, mapped.details)
+}

@@ -1,0 +1,341 @@
+import { errors } from '../../errors/index.ts'
+import type { Collection, Field } from '../collections/types.ts'
+import type { CompareOp, Expr, Operand } from './ast.ts'
+import { coerce, compareValues, opAllowed, parseDate, typeOfValue, type ValueType } from './values.ts'
+
+/** What a rule may read about the request. Values resolve before the query runs and are bound as parameters. */
+export interface RuleRequest {
+  /** The signed-in user's record, or null when anonymous. */
+  readonly auth: Readonly<Record<string, unknown>> | null
+  readonly body?: Readonly<Record<string, unknown>>
+  readonly query?: Readonly<Record<string, string>>
+  readonly method?: string
+  readonly now?: Date
+}
+
+export type Lookup = (name: string) => Collection | undefined
+
+export interface BindOptions {
+  readonly collection: Collection
+  readonly lookup: Lookup
+  readonly request: RuleRequest
+  /**
+   * A filter written by a principal that does not bypass rules: hidden fields are refused and related
+   * rows (relations, back-relations, @collection) only count when that principal may view them.
+   */
+  readonly restricted: boolean
+  readonly parse: (src: string) => Expr
+}
+
+export type Step =
+  /** Follow a relation field of the current row to `to`. */
+  | { readonly kind: 'forward'; readonly field: Field; readonly to: Collection; readonly guard?: BExpr }
+  /** Rows of `to` whose relation `field` points at the current row. */
+  | { readonly kind: 'back'; readonly field: Field; readonly to: Collection; readonly guard?: BExpr }
+
+export type Final =
+  | { readonly kind: 'column'; readonly column: string; readonly array: boolean }
+  | { readonly kind: 'join'; readonly field: Field }
+
+export interface BPath {
+  readonly kind: 'path'
+  /** 'self' for the record under test, otherwise an @collection alias. */
+  readonly root: string
+  readonly steps: readonly Step[]
+  readonly final: Final
+  readonly multi: boolean
+  readonly vtype: ValueType
+}
+
+export interface BValue {
+  readonly kind: 'value'
+  readonly value: unknown
+}
+
+export type BOperand = BPath | BValue
+
+export interface CollectionAlias {
+  readonly alias: string
+  readonly collection: Collection
+  readonly guard?: BExpr
+}
+
+export type BExpr =
+  | { readonly kind: 'and' | 'or'; readonly left: BExpr; readonly right: BExpr }
+  | { readonly kind: 'not'; readonly expr: BExpr }
+  | { readonly kind: 'const'; readonly value: boolean }
+  | {
+      readonly kind: 'cmp'
+      readonly op: CompareOp
+      readonly any: boolean
+      readonly left: BOperand
+      readonly right: BOperand
+    }
+  /** There is a row of each aliased collection (or a row of nulls when it has none) for which expr holds. */
+  | { readonly kind: 'exists'; readonly aliases: readonly CollectionAlias[]; readonly expr: BExpr }
+
+const SYSTEM_TYPES: Record<string, ValueType> = {
+  id: 'uuid',
+  created: 'date',
+  updated: 'date',
+  version: 'number',
+}
+
+export function fieldValueType(f: Field): ValueType {
+  switch (f.type) {
+    case 'number':
+      return 'number'
+    case 'bool':
+      return 'bool'
+    case 'date':
+      return 'date'
+    case 'json':
+      return 'json'
+    case 'relation':
+      return 'uuid'
+    default:
+      return 'text'
+  }
+}
+
+/**
+ * Resolves a parsed filter against a collection's schema and the request: every field path becomes a
+ * typed reference, every macro a value, literals are type-checked, and comparisons that cannot depend on
+ * the row fold to constants. Unknown fields are errors (INVALID_FILTER), never nulls.
+ */
+export function bind(expr: Expr, opts: BindOptions, depth = 0): BExpr {
+  const aliases = new Map<string, CollectionAlias>()
+  const body = bindExpr(expr, opts, aliases, depth)
+  return aliases.size === 0 ? body : { kind: 'exists', aliases: [...aliases.values()], expr: body }
+}
+
+function bindExpr(e: Expr, o: BindOptions, aliases: Map<string, CollectionAlias>, depth: number): BExpr {
+  switch (e.type) {
+    case 'and':
+    case 'or': {
+      const left = bindExpr(e.left, o, aliases, depth)
+      const right = bindExpr(e.right, o, aliases, depth)
+      // Constant folding keeps "@request.auth.id != '' && ..." from costing anything in SQL.
+      if (left.kind === 'const') return (e.type === 'and') === left.value ? right : left
+      if (right.kind === 'const') return (e.type === 'and') === right.value ? left : right
+      return { kind: e.type, left, right }
+    }
+    case 'not': {
+      const inner = bindExpr(e.expr, o, aliases, depth)
+      return inner.kind === 'const' ? { kind: 'const', value: !inner.value } : { kind: 'not', expr: inner }
+    }
+    case 'compare':
+      return bindCompare(e, o, aliases, depth)
+  }
+}
+
+type Side = { kind: 'path'; path: BPath } | { kind: 'value'; value: unknown; dynamic: boolean }
+
+function bindCompare(
+  e: Extract<Expr, { type: 'compare' }>,
+  o: BindOptions,
+  aliases: Map<string, CollectionAlias>,
+  depth: number,
+): BExpr {
+  const l = bindOperand(e.left, o, aliases, depth)
+  const r = bindOperand(e.right, o, aliases, depth)
+  const at = (msg: string) => errors.invalidFilter(msg, { position: e.start })
+  if (l.kind === 'value' && r.kind === 'value') {
+    const lt = typeOfValue(l.value)
+    const rt = typeOfValue(r.value)
+    if (!l.dynamic && !r.dynamic && lt !== rt && lt !== 'null' && rt !== 'null') {
+      throw at(`Cannot compare ${lt} with ${rt}.`)
+    }
+    const target = lt === 'null' ? rt : lt
+    if (target === 'null') return constCompare(e.op, null, null, at)
+    if (!opAllowed(e.op, target)) throw at(`Operator ${e.op} does not apply to ${target} values.`)
+    const a = coerce(l.value, target)
+    const b = coerce(r.value, target)
+    if (!a.ok || !b.ok) return { kind: 'const', value: e.op === '!=' || e.op === '!~' }
+    return constCompare(e.op, a.value, b.value, at)
+  }
+  if (l.kind === 'path' && r.kind === 'path') {
+    if (l.path.multi && r.path.multi) throw at('Cannot compare two multi-valued operands.')
+    if (l.path.vtype !== r.path.vtype) throw at(`Cannot compare ${l.path.vtype} with ${r.path.vtype}.`)
+    if (!opAllowed(e.op, l.path.vtype)) throw at(`Operator ${e.op} does not apply to ${l.path.vtype} fields.`)
+    return { kind: 'cmp', op: e.op, any: e.any, left: l.path, right: r.path }
+  }
+  const path = l.kind === 'path' ? l.path : (r as Extract<Side, { kind: 'path' }>).path
+  const val = (l.kind === 'value' ? l : r) as Extract<Side, { kind: 'value' }>
+  const t = path.vtype
+  if (val.value === null || val.value === undefined) {
+    if (e.op !== '=' && e.op !== '!=') throw at(`Only = and != compare with null.`)
+  } else {
+    if (!opAllowed(e.op, t)) throw at(`Operator ${e.op} does not apply to ${t} fields.`)
+    if (!val.dynamic) checkLiteral(val.value, t, at)
+  }
+  const c = coerce(val.value, t)
+  if (!c.ok) return { kind: 'const', value: e.op === '!=' || e.op === '!~' }
+  const value: BValue = { kind: 'value', value: c.value }
+  return l.kind === 'path'
+    ? { kind: 'cmp', op: e.op, any: e.any, left: path, right: value }
+    : { kind: 'cmp', op: e.op, any: e.any, left: value, right: path }
+}
+
+function constCompare(op: CompareOp, a: unknown, b: unknown, at: (m: string) => Error): BExpr {
+  if (a === null && b === null && op !== '=' && op !== '!=') throw at('Only = and != compare with null.')
+  return { kind: 'const', value: compareValues(op, a, b) }
+}
+
+/** Literals written in the filter must fit the field; a wrong type is the author's mistake. */
+function checkLiteral(v: unknown, t: ValueType, at: (m: string) => Error): void {
+  const lt = typeOfValue(v)
+  const ok =
+    lt === t ||
+    (lt === 'text' && t === 'uuid') ||
+    (lt === 'text' && t === 'date' && parseDate(v as string) !== undefined)
+  if (!ok) {
+    if (lt === 'text' && t === 'date')
+      throw at(`'${String(v)}' is not a date (use ISO 8601, e.g. 2024-01-31T12:00:00Z).`)
+    throw at(`Cannot compare a ${t} field with ${lt}.`)
+  }
+}
+
+function bindOperand(
+  op: Operand,
+  o: BindOptions,
+  aliases: Map<string, CollectionAlias>,
+  depth: number,
+): Side {
+  switch (op.type) {
+    case 'literal':
+      return { kind: 'value', value: op.value, dynamic: false }
+    case 'macro':
+      return { kind: 'value', value: macroValue(op, o.request), dynamic: true }
+    case 'field':
+      return { kind: 'path', path: bindPath(op.path, o.collection, 'self', o, op.start, depth) }
+    case 'collection': {
+      let a = aliases.get(op.alias)
+      const target = o.lookup(op.collection)
+      if (!target)
+        throw errors.invalidFilter(`Unknown collection '${op.collection}'.`, { position: op.start })
+      if (a && a.collection.name !== target.name) {
+        throw errors.invalidFilter(`Alias '${op.alias}' names two collections.`, { position: op.start })
+      }
+      if (!a) {
+        a = { alias: op.alias, collection: target, ...guardFor(target, o, depth) }
+        aliases.set(op.alias, a)
+      }
+      return { kind: 'path', path: bindPath(op.path, target, op.alias, o, op.start, depth) }
+    }
+  }
+}
+
+function macroValue(op: Extract<Operand, { type: 'macro' }>, req: RuleRequest): unknown {
+  const [head, group, key, ...rest] = op.path
+  const bad = () => errors.invalidFilter(`Unknown macro '@${op.path.join('.')}'.`, { position: op.start })
+  if (head === 'now' && op.path.length === 1) return req.now ?? new Date()
+  if (head === 'todayStart' && op.path.length === 1) {
+    const d = new Date(req.now ?? Date.now())
+    d.setUTCHours(0, 0, 0, 0)
+    return d
+  }
+  if (head !== 'request' || rest.length > 0) throw bad()
+  if (group === 'method' && key === undefined) return req.method ?? 'GET'
+  if (key === undefined) throw bad()
+  if (group === 'auth') {
+    if (key === 'id') return req.auth?.id ?? ''
+    return scalar(req.auth?.[key])
+  }
+  if (group === 'body') return scalar(req.body?.[key])
+  if (group === 'query') return req.query?.[key] ?? null
+  throw bad()
+}
+
+/** Arrays and objects from a request body cannot be compared; they behave as "no value of this type". */
+function scalar(v: unknown): unknown {
+  if (v === undefined || v === null) return null
+  return typeof v === 'object' ? Symbol('uncomparable') : v
+}
+
+function guardFor(target: Collection, o: BindOptions, depth: number): { guard?: BExpr } {
+  if (!o.restricted) return {}
+  const rule = target.rules.view
+  if (rule === null) return { guard: { kind: 'const', value: false } }
+  if (rule === '') return {}
+  if (depth >= 2) return { guard: { kind: 'const', value: false } }
+  // The target's own view rule is trusted (an admin wrote it): it may use hidden fields.
+  return { guard: bind(o.parse(rule), { ...o, collection: target, restricted: false }, depth + 1) }
+}
+
+const MAX_STEPS = 3
+
+function bindPath(
+  path: readonly string[],
+  root: Collection,
+  rootName: string,
+  o: BindOptions,
+  position: number,
+  depth: number,
+): BPath {
+  const steps: Step[] = []
+  let cur = root
+  let multi = false
+  for (let i = 0; i < path.length; i++) {
+    const name = path[i]!
+    const last = i === path.length - 1
+    const unknown = () =>
+      errors.invalidFilter(`Unknown field '${path.slice(0, i + 1).join('.')}'.`, { position })
+    if (name in SYSTEM_TYPES) {
+      if (!last) throw unknown()
+      return {
+        kind: 'path',
+        root: rootName,
+        steps,
+        final: { kind: 'column', column: name, array: false },
+        multi,
+        vtype: SYSTEM_TYPES[name]!,
+      }
+    }
+    const via = /^([A-Za-z][A-Za-z0-9_]*)_via_([A-Za-z][A-Za-z0-9_]*)$/.exec(name)
+    if (via) {
+      const to = o.lookup(via[1]!)
+      const field = to?.fields.find((f) => f.name === via[2])
+      if (!to || !field || field.type !== 'relation' || field.options.collection !== cur.name) throw unknown()
+      if (o.restricted && field.hidden) throw hiddenError(path, position)
+      if (last) throw errors.invalidFilter(`'${name}' needs a field after it, e.g. ${name}.id.`, { position })
+      steps.push({ kind: 'back', field, to, ...guardFor(to, o, depth) })
+      multi = true
+      cur = to
+      continue
+    }
+    const field = cur.fields.find((f) => f.name === name)
+    if (!field) throw unknown()
+    if (o.restricted && field.hidden) throw hiddenError(path, position)
+    const isMulti =
+      field.options.multiple === true &&
+      (field.type === 'select' || field.type === 'relation' || field.type === 'file')
+    if (last) {
+      const final: Final =
+        field.type === 'relation' && isMulti
+          ? { kind: 'join', field }
+          : { kind: 'column', column: field.name, array: isMulti }
+      return {
+        kind: 'path',
+        root: rootName,
+        steps,
+        final,
+        multi: multi || isMulti,
+        vtype: fieldValueType(field),
+      }
+    }
+    if (field.type !== 'relation') throw unknown()
+    const to = o.lookup(field.options.collection ?? '')
+    if (!to) throw unknown()
+    steps.push({ kind: 'forward', field, to, ...guardFor(to, o, depth) })
+    if (steps.length > MAX_STEPS)
+      throw errors.invalidFilter('A path follows at most 3 relations.', { position })
+    multi ||= isMulti
+    cur = to
+  }
+  throw errors.invalidFilter('Empty field path.', { position })
+}
+
+function hiddenError(path: readonly string[], position: number) {
+  return errors.invalidFilter(`Field '${path.join('.')}' cannot be used here.`, { position })
+}

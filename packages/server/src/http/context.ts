@@ -1,0 +1,11 @@
+import type { Logger } from 'pino'
+import type { Principal } from '../core/auth/principal.ts'
+
+/** What every handler can read from `c.var`. */
+export interface AppEnv {
+  Variables: {
+    requestId: string
+    principal: Principal
+    log: Logger
+  }
+}

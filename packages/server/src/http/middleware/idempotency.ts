@@ -1,0 +1,34 @@
+import type { Context } from 'hono'
+import { principalId } from '../../core/auth/principal.ts'
+import { requestHash, runIdempotent, type StoredResponse } from '../../core/idempotency/run-idempotent.ts'
+import type { Db } from '../../db/create-db.ts'
+import type { Tx } from '../../db/transaction.ts'
+import { errors } from '../../errors/index.ts'
+import type { AppEnv } from '../context.ts'
+
+/**
+ * Answers a write, honouring `Idempotency-Key`: the first request runs `fn` and stores its response in
+ * the same transaction; a retry with the same key and body gets that response back.
+ */
+export async function respondIdempotent(
+  c: Context<AppEnv>,
+  db: Db,
+  body: unknown,
+  fn: (tx: Tx | undefined) => Promise<StoredResponse>,
+): Promise<Response> {
+  const key = c.req.header('idempotency-key')
+  let res: StoredResponse & { replayed?: boolean }
+  if (key === undefined) res = await fn(undefined)
+  else {
+    if (!/^[A-Za-z0-9._:-]{1,255}$/.test(key)) {
+      throw errors.badRequest('Idempotency-Key must be 1–255 characters of letters, digits and . _ : -', {
+        header: 'Idempotency-Key',
+      })
+    }
+    const hash = requestHash(c.req.method, c.req.path, body)
+    res = await runIdempotent(db, { principal: principalId(c.var.principal), key, hash }, (tx) => fn(tx))
+    if (res.replayed) c.header('Idempotency-Replayed', 'true')
+  }
+  if (res.status === 204) return c.body(null, 204)
+  return c.json(res.body as object, res.status as 200)
+}

@@ -1,0 +1,23 @@
+import { randomUUID } from 'node:crypto'
+import type { MiddlewareHandler } from 'hono'
+import type { Logger } from 'pino'
+import type { AppEnv } from '../context.ts'
+
+const VALID = /^[A-Za-z0-9._-]{1,64}$/
+
+/** Every response carries X-Request-Id (the caller's, when it sent a sane one) and is logged with it. */
+export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const incoming = c.req.header('x-request-id')
+    const id = incoming && VALID.test(incoming) ? incoming : randomUUID()
+    c.set('requestId', id)
+    c.set('log', log)
+    const start = performance.now()
+    await next()
+    c.res.headers.set('X-Request-Id', id)
+    if (log.isLevelEnabled('info')) {
+      const ms = Math.round((performance.now() - start) * 10) / 10
+      log.info({ requestId: id, method: c.req.method, path: c.req.path, status: c.res.status, ms }, 'request')
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { Hono } from 'hono'
+import { z } from 'zod'
+import type { ApiKeysService } from '../../core/auth/api-keys.ts'
+import { hasScope, SCOPES } from '../../core/auth/principal.ts'
+import { errors } from '../../errors/index.ts'
+import type { AppEnv } from '../context.ts'
+import { jsonBody } from '../middleware/json-body.ts'
+
+const keyInput = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    scopes: z.array(z.enum(SCOPES)).min(1),
+    expires: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict()
+
+/** Secret API keys: only the admin key or a key with the `keys` scope manages them. */
+export function adminKeyRoutes(deps: { keys: ApiKeysService }) {
+  const r = new Hono<AppEnv>()
+  r.use('*', async (c, next) => {
+    const p = c.var.principal
+    if (p.kind === 'anonymous') throw errors.unauthorized()
+    if (!hasScope(p, 'keys')) throw errors.forbidden('This needs the keys scope.')
+    return next()
+  })
+  r.get('/', async (c) => c.json({ items: await deps.keys.list() }))
+  r.post('/', async (c) => {
+    const input = keyInput.parse(await jsonBody(c))
+    if (c.var.principal.kind === 'key' && input.scopes.some((s) => !hasScope(c.var.principal, s))) {
+      // A key cannot mint a key stronger than itself.
+      throw errors.forbidden('A key can only grant scopes it holds.')
+    }
+    return c.json(await deps.keys.create(input), 201)
+  })
+  r.delete('/:id', async (c) => {
+    const id = c.req.param('id')
+    if (!/^[0-9a-f-]{36}$/i.test(id)) throw errors.notFound('API key')
+    await deps.keys.revoke(id)
+    return c.body(null, 204)
+  })
+  return r
+}

@@ -1,0 +1,38 @@
+import { type Context, Hono } from 'hono'
+import { hasScope, principalId } from '../../core/auth/principal.ts'
+import type { CollectionsService } from '../../core/collections/service.ts'
+import { errors } from '../../errors/index.ts'
+import type { AppEnv } from '../context.ts'
+import { jsonBody } from '../middleware/json-body.ts'
+
+/** Schema management: console admins and API keys with the `schema` scope. */
+export function collectionRoutes(deps: { collections: CollectionsService }) {
+  const { collections } = deps
+  const r = new Hono<AppEnv>()
+
+  // Checked per handler, not with use('*'): record routes share the /api/collections prefix.
+  const actor = (c: Context<AppEnv>) => {
+    const p = c.var.principal
+    if (p.kind === 'anonymous') throw errors.unauthorized()
+    if (!hasScope(p, 'schema')) throw errors.forbidden('This needs the schema scope.')
+    return principalId(p)
+  }
+
+  r.get('/', (c) => {
+    actor(c)
+    return c.json({ items: collections.list() })
+  })
+  r.post('/', async (c) => c.json(await collections.create(await jsonBody(c), actor(c)), 201))
+  r.get('/:name', (c) => {
+    actor(c)
+    return c.json(collections.get(c.req.param('name')))
+  })
+  r.patch('/:name', async (c) =>
+    c.json(await collections.update(c.req.param('name'), await jsonBody(c), actor(c))),
+  )
+  r.delete('/:name', async (c) => {
+    await collections.remove(c.req.param('name'), actor(c))
+    return c.body(null, 204)
+  })
+  return r
+}

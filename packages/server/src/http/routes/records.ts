@@ -1,0 +1,99 @@
+import { Hono } from 'hono'
+import { z } from 'zod'
+import { parseIfMatch } from '../../core/batch/run-batch.ts'
+import type { RecordsService } from '../../core/records/service.ts'
+import type { Db } from '../../db/create-db.ts'
+import { errors } from '../../errors/index.ts'
+import type { AppEnv } from '../context.ts'
+import { respondIdempotent } from '../middleware/idempotency.ts'
+import { jsonBody } from '../middleware/json-body.ts'
+
+const int = (name: string) =>
+  z
+    .string()
+    .regex(/^\d{1,7}$/, `${name} must be a positive integer`)
+    .transform(Number)
+    .optional()
+
+const listQuery = z.object({
+  filter: z.string().max(4096).optional(),
+  sort: z.string().max(500).optional(),
+  page: int('page'),
+  perPage: int('perPage'),
+  after: z.string().max(4096).optional(),
+  fields: z.string().max(2000).optional(),
+  expand: z.string().max(500).optional(),
+  count: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .optional(),
+})
+
+const readQuery = z.object({
+  fields: z.string().max(2000).optional(),
+  expand: z.string().max(500).optional(),
+})
+
+function query<T extends z.ZodType>(schema: T, q: Record<string, string>): z.infer<T> {
+  const r = schema.safeParse(q)
+  if (!r.success) {
+    throw errors.badRequest('The query string is invalid.', {
+      issues: r.error.issues.map((i) => ({ param: i.path.join('.'), message: i.message })),
+    })
+  }
+  return r.data
+}
+
+export function recordRoutes(deps: { db: Db; records: RecordsService }) {
+  const { db, records } = deps
+  const r = new Hono<AppEnv>()
+
+  r.get('/:collection/records', async (c) => {
+    const q = query(listQuery, c.req.query())
+    return c.json(await records.list(c.req.param('collection'), q, c.var.principal))
+  })
+
+  r.get('/:collection/records/:id', async (c) => {
+    const q = query(readQuery, c.req.query())
+    return c.json(await records.view(c.req.param('collection'), c.req.param('id'), c.var.principal, q))
+  })
+
+  r.post('/:collection/records', async (c) => {
+    const body = await jsonBody(c)
+    const q = query(readQuery, c.req.query())
+    return respondIdempotent(c, db, body, async (tx) => ({
+      status: 201,
+      body: await records.create(c.req.param('collection'), body, c.var.principal, {
+        ...q,
+        ...(tx ? { tx } : {}),
+      }),
+    }))
+  })
+
+  r.patch('/:collection/records/:id', async (c) => {
+    const body = await jsonBody(c)
+    const q = query(readQuery, c.req.query())
+    const ifMatch = parseIfMatch(c.req.header('if-match'))
+    return respondIdempotent(c, db, body, async (tx) => ({
+      status: 200,
+      body: await records.update(c.req.param('collection'), c.req.param('id'), body, c.var.principal, {
+        ...q,
+        ...(tx ? { tx } : {}),
+        ...(ifMatch !== undefined ? { ifMatch } : {}),
+      }),
+    }))
+  })
+
+  r.delete('/:collection/records/:id', async (c) => {
+    const ifMatch = parseIfMatch(c.req.header('if-match'))
+    return respondIdempotent(c, db, null, async (tx) => {
+      await records.remove(c.req.param('collection'), c.req.param('id'), c.var.principal, {
+        ...(tx ? { tx } : {}),
+        ...(ifMatch !== undefined ? { ifMatch } : {}),
+      })
+      return { status: 204, body: null }
+    })
+  })
+
+  return r
+}

@@ -1,0 +1,31 @@
+import { type Config, ConfigError, loadConfig } from './config/load-config.ts'
+import { startBastide } from './server.ts'
+
+async function main() {
+  let config: Config
+  try {
+    config = loadConfig(process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message)
+      process.exit(2)
+    }
+    throw err
+  }
+  const bastide = await startBastide(config)
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    bastide.log.info({ signal }, 'shutting down: finishing in-flight requests')
+    await bastide.close()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err)
+  process.exit(1)
+})

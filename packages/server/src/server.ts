@@ -1,0 +1,111 @@
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import pino, { type Logger } from 'pino'
+import { createApp } from './app.ts'
+import type { Config } from './config/load-config.ts'
+import { createApiKeysService } from './core/auth/api-keys.ts'
+import { createCollectionsService } from './core/collections/service.ts'
+import { purgeIdempotencyKeys } from './core/idempotency/run-idempotent.ts'
+import { createRecordsService } from './core/records/service.ts'
+import { createDb, type Database, type DbOptions } from './db/create-db.ts'
+import { type EmbeddedPg, startEmbeddedPostgres } from './db/embedded-postgres.ts'
+import { migrate } from './db/migrate.ts'
+import { createEventBus, type EventBus } from './events/bus.ts'
+
+export interface Bastide {
+  readonly url: string
+  readonly port: number
+  readonly app: ReturnType<typeof createApp>
+  readonly database: Database
+  readonly bus: EventBus
+  readonly log: Logger
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), then closes the database. */
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  readonly log?: Logger
+  readonly onQuery?: DbOptions['onQuery']
+  /** Skip listening (tests drive `app.request`). */
+  readonly listen?: boolean
+}
+
+/** Wires the server: database (embedded unless DATABASE_URL), migrations, services, HTTP. */
+export async function startBastide(config: Config, opts: StartOptions = {}): Promise<Bastide> {
+  const log = opts.log ?? pino({ level: config.logLevel, base: { service: 'bastide' } })
+  let embedded: EmbeddedPg | undefined
+  let databaseUrl = config.databaseUrl
+  if (!databaseUrl) {
+    log.info({ dataDir: config.dataDir }, 'starting embedded PostgreSQL')
+    embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      port: config.embeddedPgPort,
+      log: (m) => log.debug({ pg: m }, 'postgres'),
+    })
+    databaseUrl = embedded.url
+    log.info({ port: embedded.port }, 'embedded PostgreSQL ready')
+  }
+  const database = createDb({
+    connectionString: databaseUrl,
+    max: config.dbPoolMax,
+    onError: (err) => log.warn({ err: err.message }, 'idle database connection lost'),
+    ...(opts.onQuery ? { onQuery: opts.onQuery } : {}),
+  })
+  const { db } = database
+  await migrate(db)
+  const bus = createEventBus((err, event) => log.error({ err, event }, 'event handler failed'))
+  const collections = await createCollectionsService({ db, bus })
+  const stopListening = await collections.listen(database.pool, (err) =>
+    log.warn({ err: (err as Error).message }, 'schema listener'),
+  )
+  const records = createRecordsService({ db, collections, bus })
+  const keys = createApiKeysService({ db, adminKey: config.adminKey })
+  const app = createApp({ config, db, log, collections, records, keys })
+
+  const purge = setInterval(() => void purgeIdempotencyKeys(db).catch(() => {}), 3_600_000)
+  purge.unref()
+
+  let server: ReturnType<typeof serve> | undefined
+  let port = config.port
+  if (opts.listen !== false) {
+    server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
+      s.once('error', reject)
+    })
+    port = (server.address() as AddressInfo).port
+    log.info({ port }, `Bastide listening on http://localhost:${port}`)
+  }
+
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    app,
+    database,
+    bus,
+    log,
+    close() {
+      closing ??= (async () => {
+        clearInterval(purge)
+        if (server) {
+          const s = server
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              ;(s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+              resolve()
+            }, config.shutdownTimeoutMs)
+            s.close(() => {
+              clearTimeout(timer)
+              resolve()
+            })
+            ;(s as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.()
+          })
+        }
+        await stopListening()
+        await database.close()
+        await embedded?.stop()
+      })()
+      return closing
+    },
+  }
+}
