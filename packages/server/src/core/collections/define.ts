@@ -59,16 +59,20 @@ const rulesInput = z
   .object(Object.fromEntries(RULE_ACTIONS.map((a) => [a, z.string().max(4096).nullable().optional()])))
   .strict()
 
+const collectionShape = {
+  name: z.string(),
+  fields: z.array(fieldInput).max(200),
+  indexes: z.array(indexInput).max(50),
+  rules: rulesInput,
+}
+
 export const collectionInput = z
-  .object({
-    name: z.string(),
-    fields: z.array(fieldInput).max(200).default([]),
-    indexes: z.array(indexInput).max(50).default([]),
-    rules: rulesInput.default({}),
-  })
+  .object(collectionShape)
+  .partial({ fields: true, indexes: true, rules: true })
   .strict()
 
-export const collectionPatch = collectionInput.partial()
+/** No defaults here: a key left out of a PATCH keeps its current value (zod 4 applies defaults even to optional keys). */
+export const collectionPatch = z.object(collectionShape).partial().strict()
 
 export type CollectionInput = z.input<typeof collectionInput>
 export type CollectionPatch = z.input<typeof collectionPatch>

@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import pino from 'pino'
+import { inject } from 'vitest'
+import { type Config, loadConfig } from '../../src/config/load-config.ts'
+import { type Bastide, startBastide } from '../../src/server.ts'
+
+export const ADMIN_KEY = 'bst_sk_test_admin_key_0123456789abcdefghij'
+
+/** Creates an empty database for one test file and returns its URL and a drop function. */
+export async function createTestDatabase(prefix = 'bst_t'): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = inject('adminDbUrl')
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`
+  const client = new pg.Client({ connectionString: admin })
+  await client.connect()
+  await client.query(`CREATE DATABASE "${name}"`)
+  await client.end()
+  const u = new URL(admin)
+  u.pathname = `/${name}`
+  return {
+    url: u.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: admin })
+      await c.connect()
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+      await c.end()
+    },
+  }
+}
+
+export interface TestServer {
+  readonly bastide: Bastide
+  readonly config: Config
+  readonly dbUrl: string
+  /** SQL statements executed since the last `resetQueries()`. */
+  readonly queries: string[]
+  resetQueries(): void
+  /** Calls the app in-process. `as`: 'admin' (default), 'anon', or a bearer token. */
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts?: { as?: string; headers?: Record<string, string> },
+  ): Promise<ApiResponse>
+  close(): Promise<void>
+}
+
+export interface ApiResponse {
+  readonly status: number
+  readonly body: any
+  readonly headers: Headers
+}
+
+/** A real server on its own database; `listen` also opens a port (for clients that need one). */
+export async function startTestServer(
+  opts: { listen?: boolean; env?: Record<string, string> } = {},
+): Promise<TestServer> {
+  const db = await createTestDatabase()
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    BASTIDE_ADMIN_KEY: ADMIN_KEY,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    BASTIDE_LOG_LEVEL: 'silent',
+    BASTIDE_DB_POOL_MAX: '10',
+    BASTIDE_SHUTDOWN_TIMEOUT_MS: '2000',
+    ...opts.env,
+  })
+  const queries: string[] = []
+  const bastide = await startBastide(config, {
+    log: pino({ level: 'silent' }),
+    onQuery: (sql) => queries.push(sql),
+    listen: opts.listen ?? false,
+  })
+  const api: TestServer['api'] = async (method, path, body, o = {}) => {
+    const headers: Record<string, string> = { ...o.headers }
+    const as = o.as ?? 'admin'
+    if (as === 'admin') headers.authorization = `Bearer ${ADMIN_KEY}`
+    else if (as !== 'anon') headers.authorization = `Bearer ${as}`
+    let payload: string | undefined
+    if (body !== undefined) {
+      payload = typeof body === 'string' ? body : JSON.stringify(body)
+      headers['content-type'] ??= 'application/json'
+    }
+    const res = await bastide.app.request(path, {
+      method,
+      headers,
+      ...(payload !== undefined ? { body: payload } : {}),
+    })
+    const text = await res.text()
+    let parsed: unknown = text
+    try {
+      parsed = text ? JSON.parse(text) : null
+    } catch {}
+    return { status: res.status, body: parsed, headers: res.headers }
+  }
+  return {
+    bastide,
+    config,
+    dbUrl: db.url,
+    queries,
+    resetQueries: () => queries.splice(0),
+    api,
+    async close() {
+      await bastide.close()
+      await db.drop()
+    },
+  }
+}
+
+/** Creates a collection as admin and fails loudly when that does not work. */
+export async function createCollection(s: TestServer, def: unknown): Promise<any> {
+  const r = await s.api('POST', '/api/collections', def)
+  if (r.status !== 201) throw new Error(`createCollection failed: ${r.status} ${JSON.stringify(r.body)}`)
+  return r.body
+}
+
+export async function createRecord(
+  s: TestServer,
+  collection: string,
+  data: unknown,
+  as?: string,
+): Promise<any> {
+  const r = await s.api('POST', `/api/collections/${collection}/records`, data, as ? { as } : {})
+  if (r.status !== 201) throw new Error(`createRecord failed: ${r.status} ${JSON.stringify(r.body)}`)
+  return r.body
+}
+
+/** An API key with the given scopes. */
+export async function createKey(s: TestServer, scopes: string[]): Promise<string> {
+  const r = await s.api('POST', '/api/admin/keys', { name: `k-${scopes.join('-')}`, scopes })
+  if (r.status !== 201) throw new Error(`createKey failed: ${r.status} ${JSON.stringify(r.body)}`)
+  return r.body.key
+}
