@@ -1,0 +1,273 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  createCollection,
+  createKey,
+  createRecord,
+  startTestServer,
+  type TestServer,
+} from './support/harness.ts'
+
+/**
+ * The permission matrix, kept as data: who × collection rules × action → status.
+ * Users (sessions/JWTs) join the `as` column when the auth issue lands.
+ */
+type As = 'anon' | 'admin' | 'read' | 'write' | 'schema'
+type Action = 'list' | 'view' | 'create' | 'update' | 'delete'
+interface Row {
+  readonly as: As
+  readonly coll: 'locked' | 'open' | 'public_read' | 'conditional'
+  readonly action: Action
+  /** Which record the action targets (conditional: published or draft). */
+  readonly on?: 'published' | 'draft'
+  readonly body?: Record<string, unknown>
+  readonly expect: number
+  /** For list: how many items are visible. */
+  readonly items?: number
+}
+
+const RULES = {
+  locked: {},
+  open: { list: '', view: '', create: '', update: '', delete: '' },
+  public_read: { list: '', view: '' },
+  conditional: {
+    list: "status = 'published'",
+    view: "status = 'published'",
+    create: "@request.body.status = 'draft'",
+    update: "status = 'draft' || @request.body.title = 'magic'",
+    delete: "status = 'draft'",
+  },
+} as const
+
+const M: readonly Row[] = [
+  // Anonymous: rules decide; locked lists/creates are 403, hidden records are 404.
+  { as: 'anon', coll: 'locked', action: 'list', expect: 403 },
+  { as: 'anon', coll: 'locked', action: 'view', expect: 404 },
+  { as: 'anon', coll: 'locked', action: 'create', expect: 403 },
+  { as: 'anon', coll: 'locked', action: 'update', expect: 404 },
+  { as: 'anon', coll: 'locked', action: 'delete', expect: 404 },
+  { as: 'anon', coll: 'open', action: 'list', expect: 200, items: 2 },
+  { as: 'anon', coll: 'open', action: 'view', expect: 200 },
+  { as: 'anon', coll: 'open', action: 'create', expect: 201 },
+  { as: 'anon', coll: 'open', action: 'update', expect: 200 },
+  { as: 'anon', coll: 'open', action: 'delete', expect: 204 },
+  { as: 'anon', coll: 'public_read', action: 'list', expect: 200, items: 2 },
+  { as: 'anon', coll: 'public_read', action: 'view', expect: 200 },
+  { as: 'anon', coll: 'public_read', action: 'create', expect: 403 },
+  { as: 'anon', coll: 'public_read', action: 'update', expect: 404 },
+  { as: 'anon', coll: 'public_read', action: 'delete', expect: 404 },
+  { as: 'anon', coll: 'conditional', action: 'list', expect: 200, items: 1 },
+  { as: 'anon', coll: 'conditional', action: 'view', on: 'published', expect: 200 },
+  { as: 'anon', coll: 'conditional', action: 'view', on: 'draft', expect: 404 },
+  { as: 'anon', coll: 'conditional', action: 'create', body: { status: 'draft' }, expect: 201 },
+  { as: 'anon', coll: 'conditional', action: 'create', body: { status: 'published' }, expect: 403 },
+  { as: 'anon', coll: 'conditional', action: 'update', on: 'draft', expect: 200 },
+  { as: 'anon', coll: 'conditional', action: 'update', on: 'published', expect: 404 },
+  {
+    as: 'anon',
+    coll: 'conditional',
+    action: 'update',
+    on: 'published',
+    body: { title: 'magic' },
+    expect: 200,
+  },
+  { as: 'anon', coll: 'conditional', action: 'delete', on: 'draft', expect: 204 },
+  { as: 'anon', coll: 'conditional', action: 'delete', on: 'published', expect: 404 },
+  // The admin key bypasses every rule.
+  ...(['locked', 'conditional'] as const).flatMap((coll) => [
+    { as: 'admin' as const, coll, action: 'list' as const, expect: 200, items: 2 },
+    { as: 'admin' as const, coll, action: 'view' as const, on: 'draft' as const, expect: 200 },
+    { as: 'admin' as const, coll, action: 'create' as const, body: { status: 'published' }, expect: 201 },
+    { as: 'admin' as const, coll, action: 'update' as const, on: 'published' as const, expect: 200 },
+    { as: 'admin' as const, coll, action: 'delete' as const, on: 'published' as const, expect: 204 },
+  ]),
+  // Scoped keys bypass rules only within their scopes.
+  { as: 'read', coll: 'locked', action: 'list', expect: 200, items: 2 },
+  { as: 'read', coll: 'locked', action: 'view', expect: 200 },
+  { as: 'read', coll: 'locked', action: 'create', expect: 403 },
+  { as: 'read', coll: 'locked', action: 'update', expect: 403 },
+  { as: 'read', coll: 'locked', action: 'delete', expect: 403 },
+  { as: 'write', coll: 'locked', action: 'list', expect: 403 },
+  { as: 'write', coll: 'locked', action: 'view', expect: 403 },
+  { as: 'write', coll: 'locked', action: 'create', expect: 201 },
+  { as: 'write', coll: 'conditional', action: 'update', on: 'published', expect: 200 },
+  { as: 'write', coll: 'locked', action: 'delete', expect: 204 },
+  { as: 'schema', coll: 'open', action: 'list', expect: 403 },
+  { as: 'schema', coll: 'open', action: 'create', expect: 403 },
+]
+
+let s: TestServer
+const tokens: Record<As, string> = { anon: 'anon', admin: 'admin', read: '', write: '', schema: '' }
+
+beforeAll(async () => {
+  s = await startTestServer()
+  tokens.read = await createKey(s, ['records:read'])
+  tokens.write = await createKey(s, ['records:write'])
+  tokens.schema = await createKey(s, ['schema'])
+  for (const [name, rules] of Object.entries(RULES)) {
+    await createCollection(s, {
+      name,
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'status', type: 'select', options: { values: ['draft', 'published'] } },
+      ],
+      rules,
+    })
+  }
+})
+afterAll(() => s?.close())
+
+describe('permission matrix', () => {
+  it.each(
+    M.map((r) => [
+      `${r.as} ${r.action} ${r.coll}${r.on ? ` (${r.on})` : ''}${r.body ? ` ${JSON.stringify(r.body)}` : ''} → ${r.expect}`,
+      r,
+    ]),
+  )('%s', async (_, row) => {
+    // Fresh fixtures per row: one published and one draft record.
+    const base = `/api/collections/${row.coll}/records`
+    const existing = (await s.api('GET', `${base}?perPage=500`)).body.items
+    for (const r of existing) await s.api('DELETE', `${base}/${r.id}`)
+    const published = await createRecord(s, row.coll, { title: 'p', status: 'published' })
+    const draft = await createRecord(s, row.coll, { title: 'd', status: 'draft' })
+    const target = row.on === 'draft' ? draft : published
+    const as = tokens[row.as]
+    let r
+    switch (row.action) {
+      case 'list':
+        r = await s.api('GET', base, undefined, { as })
+        break
+      case 'view':
+        r = await s.api('GET', `${base}/${target.id}`, undefined, { as })
+        break
+      case 'create':
+        r = await s.api('POST', base, row.body ?? { title: 'n', status: 'draft' }, { as })
+        break
+      case 'update':
+        r = await s.api('PATCH', `${base}/${target.id}`, row.body ?? { title: 'changed' }, { as })
+        break
+      case 'delete':
+        r = await s.api('DELETE', `${base}/${target.id}`, undefined, { as })
+        break
+    }
+    expect(r.status, JSON.stringify(r.body)).toBe(row.expect)
+    if (row.items !== undefined) expect(r.body.items).toHaveLength(row.items)
+    // A denied write changes nothing.
+    if (r.status >= 400 && row.action !== 'list' && row.action !== 'view') {
+      const after = (await s.api('GET', `${base}?perPage=500&sort=title`)).body.items
+      expect(after.map((x: any) => [x.title, x.status, x.version])).toEqual([
+        ['d', 'draft', 1],
+        ['p', 'published', 1],
+      ])
+    }
+  })
+})
+
+describe('hidden fields and oracles', () => {
+  let secretRec: any
+  beforeAll(async () => {
+    await createCollection(s, {
+      name: 'vault',
+      fields: [
+        { name: 'pin', type: 'text', hidden: true },
+        { name: 'label', type: 'text' },
+      ],
+      rules: { list: '', view: '' },
+    })
+    await createCollection(s, {
+      name: 'refs',
+      fields: [
+        { name: 'v', type: 'relation', options: { collection: 'vault' } },
+        { name: 'locked', type: 'relation', options: { collection: 'locked' } },
+      ],
+      rules: { list: '', view: '' },
+    })
+    secretRec = await createRecord(s, 'vault', { pin: '1234', label: 'x' })
+    const lockedRec = await createRecord(s, 'locked', { title: 'secret', status: 'draft' })
+    await createRecord(s, 'refs', { v: secretRec.id, locked: lockedRec.id })
+  })
+
+  it('never returns hidden fields to non-admins, and returns them to the admin', async () => {
+    const anon = await s.api('GET', `/api/collections/vault/records/${secretRec.id}`, undefined, {
+      as: 'anon',
+    })
+    expect(anon.body).not.toHaveProperty('pin')
+    const admin = await s.api('GET', `/api/collections/vault/records/${secretRec.id}`)
+    expect(admin.body.pin).toBe('1234')
+  })
+
+  it.each([
+    ['filter', `filter=${encodeURIComponent("pin = '1234'")}`, 'vault'],
+    ['filter through a relation', `filter=${encodeURIComponent("v.pin = '1234'")}`, 'refs'],
+    ['sort', 'sort=pin', 'vault'],
+    ['fields', 'fields=pin', 'vault'],
+    ['fields through expand', 'fields=v.pin', 'refs'],
+  ])('refuses a non-admin %s on a hidden field (no boolean oracle)', async (_, q, coll) => {
+    const r = await s.api('GET', `/api/collections/${coll}/records?${q}`, undefined, { as: 'anon' })
+    expect(r.status).toBe(400)
+    expect((await s.api('GET', `/api/collections/${coll}/records?${q}`)).status).toBe(200)
+  })
+
+  it('related rows the caller cannot view neither expand nor match filters', async () => {
+    const exp = await s.api('GET', '/api/collections/refs/records?expand=locked', undefined, { as: 'anon' })
+    expect(exp.status).toBe(200)
+    expect(exp.body.items[0].expand?.locked).toBeUndefined()
+    const probe = await s.api(
+      'GET',
+      `/api/collections/refs/records?filter=${encodeURIComponent("locked.title = 'secret'")}`,
+      undefined,
+      { as: 'anon' },
+    )
+    expect(probe.body.items).toHaveLength(0)
+    const admin = await s.api(
+      'GET',
+      `/api/collections/refs/records?filter=${encodeURIComponent("locked.title = 'secret'")}&expand=locked`,
+    )
+    expect(admin.body.items).toHaveLength(1)
+    expect(admin.body.items[0].expand.locked.title).toBe('secret')
+  })
+})
+
+describe('keys and schema access', () => {
+  it('schema endpoints need the schema scope; bad tokens are 401, not anonymous', async () => {
+    expect((await s.api('GET', '/api/collections', undefined, { as: 'anon' })).status).toBe(401)
+    expect((await s.api('GET', '/api/collections', undefined, { as: tokens.read })).status).toBe(403)
+    expect((await s.api('GET', '/api/collections', undefined, { as: tokens.schema })).status).toBe(200)
+    expect(
+      (
+        await s.api('GET', '/api/collections/open/records', undefined, {
+          as: 'bst_sk_not_a_real_key_at_all_000000000',
+        })
+      ).status,
+    ).toBe(401)
+    expect((await s.api('GET', '/api/collections/open/records', undefined, { as: 'garbage' })).status).toBe(
+      401,
+    )
+  })
+
+  it('stores keys hashed, shows the secret once, lists without it, revokes', async () => {
+    const created = await s.api('POST', '/api/admin/keys', { name: 'ci', scopes: ['records:read'] })
+    expect(created.status).toBe(201)
+    expect(created.body.key).toMatch(/^bst_sk_[A-Za-z0-9]{40}$/)
+    const list = await s.api('GET', '/api/admin/keys')
+    expect(JSON.stringify(list.body)).not.toContain(created.body.key)
+    const pg = (await import('pg')).default
+    const c = new pg.Client({ connectionString: s.dbUrl })
+    await c.connect()
+    const rows = await c.query('SELECT hash FROM bastide.api_keys')
+    await c.end()
+    expect(JSON.stringify(rows.rows)).not.toContain(created.body.key)
+    expect(
+      (await s.api('GET', '/api/collections/locked/records', undefined, { as: created.body.key })).status,
+    ).toBe(200)
+    expect((await s.api('DELETE', `/api/admin/keys/${created.body.id}`)).status).toBe(204)
+    expect(
+      (await s.api('GET', '/api/collections/locked/records', undefined, { as: created.body.key })).status,
+    ).toBe(401)
+    // A key cannot mint a stronger key, and scopes are validated.
+    const keysOnly = await createKey(s, ['keys'])
+    expect(
+      (await s.api('POST', '/api/admin/keys', { name: 'x', scopes: ['schema'] }, { as: keysOnly })).status,
+    ).toBe(403)
+    expect((await s.api('POST', '/api/admin/keys', { name: 'x', scopes: ['root'] })).status).toBe(400)
+  })
+})
