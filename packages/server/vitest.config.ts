@@ -6,6 +6,7 @@ export default defineConfig({
     globalSetup: ['./test/support/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
+    reporters: ['default', './test/support/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },
