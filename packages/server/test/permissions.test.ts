@@ -131,7 +131,7 @@ describe('permission matrix', () => {
     const draft = await createRecord(s, row.coll, { title: 'd', status: 'draft' })
     const target = row.on === 'draft' ? draft : published
     const as = tokens[row.as]
-    let r
+    let r: Awaited<ReturnType<TestServer['api']>>
     switch (row.action) {
       case 'list':
         r = await s.api('GET', base, undefined, { as })
