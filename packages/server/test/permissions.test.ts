@@ -271,3 +271,52 @@ describe('keys and schema access', () => {
     expect((await s.api('POST', '/api/admin/keys', { name: 'x', scopes: ['root'] })).status).toBe(400)
   })
 })
+
+describe('@collection and @request.query in rules', () => {
+  beforeAll(async () => {
+    await createCollection(s, {
+      name: 'memberships',
+      fields: [
+        { name: 'user', type: 'text' },
+        { name: 'team', type: 'text' },
+      ],
+    })
+    await createCollection(s, {
+      name: 'teamdocs',
+      fields: [{ name: 'team', type: 'text' }],
+      rules: {
+        list: '@collection.memberships.team = team && @collection.memberships.user = @request.query.u',
+      },
+    })
+    await createCollection(s, {
+      name: 'loosedocs',
+      fields: [{ name: 'team', type: 'text' }],
+      rules: {
+        list: '@collection.memberships:m1.team = team && @collection.memberships:m2.user = @request.query.u',
+      },
+    })
+    await createRecord(s, 'memberships', { user: 'u1', team: 'A' })
+    await createRecord(s, 'memberships', { user: 'u2', team: 'B' })
+    for (const c of ['teamdocs', 'loosedocs']) {
+      await createRecord(s, c, { team: 'A' })
+      await createRecord(s, c, { team: 'B' })
+    }
+  })
+
+  it('conditions on one alias hold on the same row', async () => {
+    const r = await s.api('GET', '/api/collections/teamdocs/records?u=u1&sort=team', undefined, {
+      as: 'anon',
+    })
+    expect(r.status).toBe(200)
+    expect(r.body.items.map((x: any) => x.team)).toEqual(['A'])
+    const none = await s.api('GET', '/api/collections/teamdocs/records?u=nobody', undefined, { as: 'anon' })
+    expect(none.body.items).toEqual([])
+  })
+
+  it('distinct aliases match independent rows', async () => {
+    const r = await s.api('GET', '/api/collections/loosedocs/records?u=u1&sort=team', undefined, {
+      as: 'anon',
+    })
+    expect(r.body.items.map((x: any) => x.team)).toEqual(['A', 'B'])
+  })
+})

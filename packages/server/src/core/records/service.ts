@@ -24,11 +24,15 @@ export interface ListQuery {
   readonly fields?: string
   readonly expand?: string
   readonly count?: boolean
+  /** The raw query string, for `@request.query.*` in rules. */
+  readonly requestQuery?: Readonly<Record<string, string>>
 }
 
 export interface ReadOptions {
   readonly fields?: string
   readonly expand?: string
+  /** The raw query string, for `@request.query.*` in rules. */
+  readonly query?: Readonly<Record<string, string>>
 }
 
 export interface WriteOptions extends ReadOptions {
@@ -36,7 +40,6 @@ export interface WriteOptions extends ReadOptions {
   readonly ifMatch?: number
   /** Join an outer transaction (batch, idempotency). */
   readonly tx?: Tx
-  readonly query?: Readonly<Record<string, string>>
 }
 
 export interface ListResult {
@@ -210,7 +213,7 @@ export function createRecordsService(deps: {
   return {
     async list(name, q, p) {
       const c = collections.get(name)
-      const a = access(c, 'list', p, { method: 'GET', query: q as Record<string, string> })
+      const a = access(c, 'list', p, { method: 'GET', ...(q.requestQuery ? { query: q.requestQuery } : {}) })
       const perPage = q.perPage ?? 20
       const page = q.page ?? 1
       if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) {
@@ -221,7 +224,13 @@ export function createRecordsService(deps: {
       const where: RawBuilder<unknown>[] = []
       if (!a.bypass && a.rule) where.push(a.rule)
       if (q.filter?.trim()) {
-        const bound = bindFilter(q.filter, c, lookup, { auth: authRecord(p), method: 'GET' }, !a.bypass)
+        const bound = bindFilter(
+          q.filter,
+          c,
+          lookup,
+          { auth: authRecord(p), method: 'GET', ...(q.requestQuery ? { query: q.requestQuery } : {}) },
+          !a.bypass,
+        )
         where.push(compileFilter(bound, 'r'))
       }
       const keys = parseSort(c, q.sort, a.bypass)
@@ -259,7 +268,7 @@ export function createRecordsService(deps: {
 
     async view(name, id, p, o = {}) {
       const c = collections.get(name)
-      const a = access(c, 'view', p, { method: 'GET' })
+      const a = access(c, 'view', p, { method: 'GET', ...(o.query ? { query: o.query } : {}) })
       // 404, not 400: an id that cannot exist is simply not found.
       if (!isUuid(id)) throw errors.notFound('Record')
       const rule = !a.bypass && a.rule ? sql` AND ${a.rule}` : sql``

@@ -49,13 +49,17 @@ export function recordRoutes(deps: { db: Db; records: RecordsService }) {
   const r = new Hono<AppEnv>()
 
   r.get('/:collection/records', async (c) => {
-    const q = query(listQuery, c.req.query())
-    return c.json(await records.list(c.req.param('collection'), q, c.var.principal))
+    const raw = c.req.query()
+    const q = query(listQuery, raw)
+    return c.json(await records.list(c.req.param('collection'), { ...q, requestQuery: raw }, c.var.principal))
   })
 
   r.get('/:collection/records/:id', async (c) => {
-    const q = query(readQuery, c.req.query())
-    return c.json(await records.view(c.req.param('collection'), c.req.param('id'), c.var.principal, q))
+    const raw = c.req.query()
+    const q = query(readQuery, raw)
+    return c.json(
+      await records.view(c.req.param('collection'), c.req.param('id'), c.var.principal, { ...q, query: raw }),
+    )
   })
 
   r.post('/:collection/records', async (c) => {
@@ -72,12 +76,14 @@ export function recordRoutes(deps: { db: Db; records: RecordsService }) {
 
   r.patch('/:collection/records/:id', async (c) => {
     const body = await jsonBody(c)
-    const q = query(readQuery, c.req.query())
+    const raw = c.req.query()
+    const q = query(readQuery, raw)
     const ifMatch = parseIfMatch(c.req.header('if-match'))
     return respondIdempotent(c, db, body, async (tx) => ({
       status: 200,
       body: await records.update(c.req.param('collection'), c.req.param('id'), body, c.var.principal, {
         ...q,
+        query: raw,
         ...(tx ? { tx } : {}),
         ...(ifMatch !== undefined ? { ifMatch } : {}),
       }),
@@ -88,6 +94,7 @@ export function recordRoutes(deps: { db: Db; records: RecordsService }) {
     const ifMatch = parseIfMatch(c.req.header('if-match'))
     return respondIdempotent(c, db, null, async (tx) => {
       await records.remove(c.req.param('collection'), c.req.param('id'), c.var.principal, {
+        query: c.req.query(),
         ...(tx ? { tx } : {}),
         ...(ifMatch !== undefined ? { ifMatch } : {}),
       })
