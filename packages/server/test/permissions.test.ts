@@ -227,6 +227,14 @@ describe('hidden fields and oracles', () => {
   })
 })
 
+describe('denied callers learn nothing', () => {
+  it('a denied create answers 403 before validating the body', async () => {
+    const r = await s.api('POST', '/api/collections/locked/records', { bogus: 1, title: 42 }, { as: 'anon' })
+    expect(r.status).toBe(403)
+    expect(JSON.stringify(r.body)).not.toContain('bogus')
+  })
+})
+
 describe('keys and schema access', () => {
   it('schema endpoints need the schema scope; bad tokens are 401, not anonymous', async () => {
     expect((await s.api('GET', '/api/collections', undefined, { as: 'anon' })).status).toBe(401)

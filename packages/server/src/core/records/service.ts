@@ -287,12 +287,13 @@ export function createRecordsService(deps: {
 
     async create(name, body, p, o = {}) {
       const c = collections.get(name)
-      const input = validateInput(c, body, false)
+      // Access first: a caller who may not write learns nothing about the schema from validation errors.
       const a = access(c, 'create', p, {
         method: 'POST',
-        body: body as Rec,
+        body: asObject(body),
         ...(o.query ? { query: o.query } : {}),
       })
+      const input = validateInput(c, body, false)
       const id = input.id ?? uuidv7()
       const checkRule = !a.bypass && a.rule !== undefined
       const row = await write(!checkRule && input.links.size === 0, o.tx, c, async (tx) => {
@@ -323,12 +324,12 @@ export function createRecordsService(deps: {
 
     async update(name, id, body, p, o = {}) {
       const c = collections.get(name)
-      const input = validateInput(c, body, true)
       const a = access(c, 'update', p, {
         method: 'PATCH',
-        body: body as Rec,
+        body: asObject(body),
         ...(o.query ? { query: o.query } : {}),
       })
+      const input = validateInput(c, body, true)
       if (!isUuid(id)) throw errors.notFound('Record')
       const expected = o.ifMatch ?? input.version
       const row = await write(input.links.size === 0, o.tx, c, async (tx) => {
@@ -391,6 +392,10 @@ export function createRecordsService(deps: {
     if (!r?.ok) return errors.notFound('Record')
     return errors.versionMismatch(r.version)
   }
+}
+
+function asObject(body: unknown): Rec {
+  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Rec) : {}
 }
 
 function shapeForEvent(c: Collection, row: Rec): Rec {
