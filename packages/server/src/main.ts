@@ -23,6 +23,15 @@ async function main() {
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+  // A bug that escapes every handler: log it, stop embedded PostgreSQL with us, and exit non-zero.
+  const fatal = (err: unknown) => {
+    bastide.log.fatal({ err }, 'fatal error, shutting down')
+    const force = setTimeout(() => process.exit(1), 5000)
+    force.unref()
+    void bastide.close().finally(() => process.exit(1))
+  }
+  process.on('uncaughtException', fatal)
+  process.on('unhandledRejection', fatal)
 }
 
 main().catch((err) => {

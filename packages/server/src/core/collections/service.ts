@@ -175,32 +175,50 @@ export async function createCollectionsService(deps: { db: Db; bus: EventBus }):
       let client: pg.PoolClient | undefined
       let stopped = false
       let timer: NodeJS.Timeout | undefined
+      // Drops `c` once, however many errors it emits (a lost server gives 57P01 then a closed socket), and
+      // schedules a single reconnection: never two loops, never a second release of the same client.
+      const drop = (c: pg.PoolClient | undefined) => {
+        if (c && c === client) {
+          client = undefined
+          c.release(true)
+        }
+        if (!stopped && !client && !timer) {
+          timer = setTimeout(() => {
+            timer = undefined
+            void connect()
+          }, 1000)
+        }
+      }
       const connect = async () => {
+        let c: pg.PoolClient | undefined
         try {
-          client = await pool.connect()
-          client.on('notification', () => void reload().catch(onError))
-          client.on('error', (e) => {
+          c = await pool.connect()
+          if (stopped) {
+            c.release(true)
+            return
+          }
+          client = c
+          const mine = c
+          mine.on('notification', () => void reload().catch(onError))
+          mine.on('error', (e) => {
             onError(e)
-            retry()
+            drop(mine)
           })
-          await client.query(`LISTEN ${SCHEMA_CHANNEL}`)
+          await mine.query(`LISTEN ${SCHEMA_CHANNEL}`)
           // Whatever changed while we were not listening.
           await reload()
         } catch (e) {
           onError(e)
-          retry()
+          drop(c)
         }
-      }
-      const retry = () => {
-        client?.release(true)
-        client = undefined
-        if (!stopped) timer = setTimeout(connect, 1000)
       }
       await connect()
       return async () => {
         stopped = true
         clearTimeout(timer)
-        client?.release(true)
+        const c = client
+        client = undefined
+        c?.release(true)
       }
     },
   }
