@@ -64,6 +64,8 @@ export function fromPgError(err: unknown): AppError | undefined {
       })
     case '23514':
       return errors.badRequest('A value violates a field constraint.', fieldDetails(e))
+    case '22021': // NUL or an invalid byte sequence in a value
+    case '22P05':
     case '22P02':
     case '22007':
     case '22008':

@@ -139,6 +139,7 @@ export function afterCursor(
 function typed(c: Collection, k: SortKey, v: unknown): RawBuilder<unknown> {
   if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
     throw errors.invalidCursor()
+  if (typeof v === 'string' && v.includes('\u0000')) throw errors.invalidCursor()
   const t =
     k.column === 'id'
       ? 'uuid'

@@ -67,15 +67,12 @@ function compileCompare(e: Extract<BExpr, { kind: 'cmp' }>, env: Env, neg: boole
         ? 'right'
         : undefined
   const vtype = (e.left.kind === 'path' ? e.left : (e.right as BPath)).vtype
-  if (!multi)
-    return atom(
-      e.op,
-      operand(e.left, env, vtype),
-      operand(e.right, env, vtype),
-      vtype,
-      neg,
-      isNullValue(e.left) || isNullValue(e.right),
-    )
+  // Two database operands may both be null; a known value never is here (null literals take the IS NULL form).
+  const bothDb = e.left.kind === 'path' && e.right.kind === 'path'
+  if (!multi) {
+    const withNull = isNullValue(e.left) || isNullValue(e.right)
+    return atom(e.op, operand(e.left, env, vtype), operand(e.right, env, vtype), vtype, neg, withNull, bothDb)
+  }
   const path = (multi === 'left' ? e.left : e.right) as BPath
   const other = multi === 'left' ? e.right : e.left
   const set = pathSet(path, env)
@@ -85,8 +82,8 @@ function compileCompare(e: Extract<BExpr, { kind: 'cmp' }>, env: Env, neg: boole
   const nullOther = isNullValue(other)
   const elemAtom = (n: boolean) =>
     multi === 'left'
-      ? atom(e.op, elem, otherSql, vtype, n, nullOther)
-      : atom(e.op, otherSql, elem, vtype, n, nullOther)
+      ? atom(e.op, elem, otherSql, vtype, n, nullOther, bothDb)
+      : atom(e.op, otherSql, elem, vtype, n, nullOther, bothDb)
   const some = (n: boolean) => sql`EXISTS (SELECT 1 FROM (${set}) AS ${sql.id(m)} WHERE ${elemAtom(n)})`
   const nonEmpty = sql`EXISTS (${set})`
   // No elements: the comparison behaves as if the value were null.
@@ -97,7 +94,7 @@ function compileCompare(e: Extract<BExpr, { kind: 'cmp' }>, env: Env, neg: boole
     whenEmpty = v ? sql`TRUE` : sql`FALSE`
   } else {
     const nul = sql`NULL::${sql.raw(pgType(vtype))}`
-    whenEmpty = sql`COALESCE(${multi === 'left' ? atom(e.op, nul, otherSql, vtype, false, false) : atom(e.op, otherSql, nul, vtype, false, false)}, FALSE)`
+    whenEmpty = sql`COALESCE(${multi === 'left' ? atom(e.op, nul, otherSql, vtype, false, false, true) : atom(e.op, otherSql, nul, vtype, false, false, true)}, FALSE)`
   }
   const whenNonEmpty = e.any ? some(false) : sql`NOT ${some(true)}`
   const pos = sql`(CASE WHEN ${nonEmpty} THEN ${whenNonEmpty} ELSE ${whenEmpty} END)`
@@ -109,7 +106,19 @@ function isNullValue(o: BOperand): boolean {
 }
 
 /** One comparison, in positive or negated (null-safe) form. */
-function atom(op: CompareOp, a: Sql, b: Sql, vtype: ValueType, neg: boolean, withNull: boolean): Sql {
+/**
+ * `bothDb`: both sides come from the database and may both be null, so equality must be
+ * IS NOT DISTINCT FROM; against a known value a plain (indexable) `=` means the same.
+ */
+function atom(
+  op: CompareOp,
+  a: Sql,
+  b: Sql,
+  vtype: ValueType,
+  neg: boolean,
+  withNull: boolean,
+  bothDb = false,
+): Sql {
   if (withNull) {
     // x = null / x != null
     const isNull = (op === '=') !== neg
@@ -119,9 +128,10 @@ function atom(op: CompareOp, a: Sql, b: Sql, vtype: ValueType, neg: boolean, wit
   const C = vtype === 'text' ? sql` COLLATE "C"` : sql``
   switch (op) {
     case '=':
-      return neg ? sql`(${a} IS DISTINCT FROM ${b})` : sql`(${a} = ${b})`
-    case '!=':
-      return neg ? sql`(${a} = ${b})` : sql`(${a} IS DISTINCT FROM ${b})`
+    case '!=': {
+      if ((op === '=') === neg) return sql`(${a} IS DISTINCT FROM ${b})`
+      return bothDb ? sql`(${a} IS NOT DISTINCT FROM ${b})` : sql`(${a} = ${b})`
+    }
     case '~':
     case '!~': {
       const positive = (op === '~') !== neg
@@ -160,7 +170,12 @@ function operand(o: BOperand, env: Env, vtype: ValueType): Sql {
       out = sql`${sql.val((v as Date).toISOString())}::timestamptz`
       break
     case 'number':
-      out = Number.isInteger(v) ? sql`${sql.val(v)}` : sql`${sql.val(v)}::numeric`
+      // A small integer takes the column's own type (indexable); anything else is numeric, so a literal
+      // beyond an int4/int8 column's range compares instead of failing the cast.
+      out =
+        Number.isInteger(v) && Math.abs(v as number) <= 2147483647
+          ? sql`${sql.val(v)}`
+          : sql`${sql.val(v)}::numeric`
       break
     case 'bool':
       out = sql`${sql.val(v)}::boolean`

@@ -62,6 +62,8 @@ function lex(src: string): Tok[] {
           if (nx === undefined) fail('Unterminated string.', s, src)
           v += nx
           i += 2
+        } else if (ch === '\u0000') {
+          fail('Strings cannot contain NUL characters.', i, src)
         } else if (ch === c) {
           i++
           break
@@ -99,7 +101,7 @@ function lex(src: string): Tok[] {
       const m = NUMBER.exec(src)
       if (!m) fail('Invalid number.', s, src)
       i = NUMBER.lastIndex
-      if (IDENT.test(src[i] ?? '') || src[i] === '.') fail('Invalid number.', s, src)
+      if (/[A-Za-z0-9_.]/.test(src[i] ?? '')) fail('Invalid number.', s, src)
       const v = Number(m[0])
       if (!Number.isFinite(v)) fail('Number out of range.', s, src)
       toks.push({ t: 'num', v, s, e: i })

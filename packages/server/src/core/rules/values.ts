@@ -16,7 +16,9 @@ export function parseDate(v: string): Date | undefined {
   const d = new Date(
     v.length === 10 ? `${v}T00:00:00Z` : /[Zz]|[+-]\d{2}(:?\d{2})?$/.test(v.slice(10)) ? v : `${v}Z`,
   )
-  return Number.isNaN(d.getTime()) ? undefined : d
+  // PostgreSQL timestamps start at year 1 (and we keep to four-digit years).
+  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) return undefined
+  return d
 }
 
 export type Coerced = { ok: true; value: unknown } | { ok: false }
