@@ -1,6 +1,7 @@
 import { type RawBuilder, sql } from 'kysely'
 import { DATA_SCHEMA } from '../../db/migrate.ts'
 import { errors } from '../../errors/index.ts'
+import { columnType } from '../collections/ddl.ts'
 import {
   type Collection,
   type Field,
@@ -147,20 +148,8 @@ function typed(c: Collection, k: SortKey, v: unknown): RawBuilder<unknown> {
         ? 'timestamptz'
         : k.column === 'version'
           ? 'integer'
-          : columnCast(c, k.column)
+          : columnType(c.fields.find((x) => x.name === k.column)!)
   return sql`${sql.val(v)}::${sql.raw(t)}`
-}
-
-function columnCast(c: Collection, name: string): string {
-  const f = c.fields.find((x) => x.name === name)!
-  return (
-    {
-      number: f.options.integer ? 'bigint' : 'double precision',
-      bool: 'boolean',
-      date: 'timestamptz',
-      relation: 'uuid',
-    }[f.type as string] ?? 'text'
-  )
 }
 
 function eq(c: Collection, k: SortKey, v: unknown, alias: string) {
