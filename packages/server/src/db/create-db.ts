@@ -18,10 +18,20 @@ const parseTimestampArray = pg.types.getTypeParser(1185 as any)
  * to JavaScript's millisecond precision), and int8 as numbers (counts, sequence numbers, integer fields).
  */
 function typeParser(oid: number, format?: any): any {
-  if (oid === pg.types.builtins.TIMESTAMPTZ) return (v: string) => toIso(parseTimestamp(v))
+  if (oid === pg.types.builtins.TIMESTAMPTZ) return timestamptzToIso
   if (oid === 1185) return (v: string) => (parseTimestampArray(v) as unknown[]).map(toIso)
   if (oid === pg.types.builtins.INT8) return (v: string) => Number(v)
   return pg.types.getTypeParser(oid, format)
+}
+
+/** `2024-05-01 12:34:56.78+00`, what a UTC session prints for a timestamptz(3) in the ISO DateStyle. */
+const PG_UTC = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,3}))?\+00$/
+
+/** The common case rewritten as a string (no Date, no parsing); anything else goes through a Date. */
+function timestamptzToIso(v: string): unknown {
+  const m = PG_UTC.exec(v)
+  if (m) return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0')}Z`
+  return toIso(parseTimestamp(v))
 }
 
 function toIso(d: unknown): unknown {

@@ -11,13 +11,30 @@ import {
   SYSTEM_FIELDS,
 } from '../collections/types.ts'
 
-export const tableOf = (c: Collection) => sql.table(`${DATA_SCHEMA}.${c.name}`)
+// Collection objects are replaced, never mutated, on a schema change: what is built from one can be kept
+// with it. Kysely's builders are immutable, so one instance serves every query.
+const tables = new WeakMap<Collection, RawBuilder<unknown>>()
+const selects = new WeakMap<Collection, Map<string, RawBuilder<unknown>>>()
+
+export function tableOf(c: Collection): RawBuilder<unknown> {
+  let t = tables.get(c)
+  if (!t) tables.set(c, (t = sql.table(`${DATA_SCHEMA}.${c.name}`) as unknown as RawBuilder<unknown>))
+  return t
+}
 
 /**
  * The columns a record is read with, aliased `r`; multiple relations come back as id arrays from their
  * join table in the same statement (a correlated ARRAY subquery, never a query per row).
  */
 export function selectList(c: Collection, alias = 'r'): RawBuilder<unknown> {
+  let byAlias = selects.get(c)
+  if (!byAlias) selects.set(c, (byAlias = new Map()))
+  let s = byAlias.get(alias)
+  if (!s) byAlias.set(alias, (s = buildSelectList(c, alias)))
+  return s
+}
+
+function buildSelectList(c: Collection, alias: string): RawBuilder<unknown> {
   const cols: RawBuilder<unknown>[] = SYSTEM_FIELDS.map((s) => sql.ref(`${alias}.${s}`))
   for (const f of c.fields) {
     if (hasColumn(f)) cols.push(sql.ref(`${alias}.${f.name}`))

@@ -71,6 +71,7 @@ export function createRecordsService(deps: {
 }): RecordsService {
   const { db, collections, bus } = deps
   const lookup = (n: string) => collections.find(n)
+  const staticRules = new WeakMap<Collection, Map<RuleAction, RawBuilder<unknown> | undefined>>()
 
   /**
    * Who may do `action`: admins and keys holding the scope bypass rules; everyone else gets the
@@ -90,9 +91,20 @@ export function createRecordsService(deps: {
       return { bypass: false, rule: sql`FALSE` }
     }
     if (rule.trim() === '') return { bypass: false, rule: undefined }
+    // A rule that reads neither the request (no @ macro) nor another collection (no dotted path) compiles
+    // to the same SQL for every request: keep it with the collection object, which a schema change replaces.
+    const cacheable = !rule.includes('@') && !rule.includes('.')
+    const cached = cacheable ? staticRules.get(c) : undefined
+    if (cached?.has(action)) return { bypass: false, rule: cached.get(action) }
     const bound = bindFilter(rule, c, lookup, { ...req, auth: authRecord(p) }, false)
-    if (bound.kind === 'const') return { bypass: false, rule: bound.value ? undefined : sql`FALSE` }
-    return { bypass: false, rule: compileFilter(bound, 'r') }
+    const compiled =
+      bound.kind === 'const' ? (bound.value ? undefined : sql`FALSE`) : compileFilter(bound, 'r')
+    if (cacheable) {
+      let m = staticRules.get(c)
+      if (!m) staticRules.set(c, (m = new Map()))
+      m.set(action, compiled)
+    }
+    return { bypass: false, rule: compiled }
   }
 
   function viewFilterFor(p: Principal) {

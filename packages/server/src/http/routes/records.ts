@@ -5,6 +5,7 @@ import type { RecordsService } from '../../core/records/service.ts'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
 import type { AppEnv } from '../context.ts'
+import { jsonWithEtag } from '../json-etag.ts'
 import { respondIdempotent } from '../middleware/idempotency.ts'
 import { jsonBody } from '../middleware/json-body.ts'
 
@@ -51,13 +52,17 @@ export function recordRoutes(deps: { db: Db; records: RecordsService }) {
   r.get('/:collection/records', async (c) => {
     const raw = c.req.query()
     const q = query(listQuery, raw)
-    return c.json(await records.list(c.req.param('collection'), { ...q, requestQuery: raw }, c.var.principal))
+    return jsonWithEtag(
+      c,
+      await records.list(c.req.param('collection'), { ...q, requestQuery: raw }, c.var.principal),
+    )
   })
 
   r.get('/:collection/records/:id', async (c) => {
     const raw = c.req.query()
     const q = query(readQuery, raw)
-    return c.json(
+    return jsonWithEtag(
+      c,
       await records.view(c.req.param('collection'), c.req.param('id'), c.var.principal, { ...q, query: raw }),
     )
   })

@@ -1,0 +1,794 @@
+/**
+ * Bastide vs a raw `node:http` + `pg` baseline, on loopback, for the four record operations.
+ *
+ *   pnpm bench                                  # full run: view, list, create, update × both servers
+ *   pnpm bench -- --duration 15 --connections 50
+ *   pnpm bench -- --only list,view
+ *   pnpm bench -- --profile list                # CPU profile of Bastide under one scenario
+ *
+ * PostgreSQL: DATABASE_URL (a superuser-ish URL on which a database can be created) or, unset, an embedded
+ * PostgreSQL in a temporary directory. A fresh database `bst_bench_<random>` is created and dropped at the end.
+ * Both servers run as child processes so that the load generator (autocannon, in this process) does not
+ * share their event loop. Nothing is written into the repository.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import autocannon, { type Request, type Result } from 'autocannon'
+import pg from 'pg'
+import { type EmbeddedPg, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
+
+const SERVER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+/** Where Bastide runs from: this package, or (A/B experiments) a copy of it with a change applied. */
+const BASTIDE_DIR = process.env.BENCH_BASTIDE_DIR ? path.resolve(process.env.BENCH_BASTIDE_DIR) : SERVER_DIR
+const ADMIN_KEY = `bst_sk_bench_${randomBytes(16).toString('hex')}`
+const COLLECTION = 'bench_posts'
+const LIST_QUERY = `filter=${encodeURIComponent('score > 500')}&sort=-score&perPage=20`
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    duration: { type: 'string', default: process.env.BENCH_DURATION ?? '8' },
+    warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '2' },
+    connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '20' },
+    records: { type: 'string', default: process.env.BENCH_RECORDS ?? '10000' },
+    only: { type: 'string' },
+    profile: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+})
+if (args.help) {
+  console.log(
+    'usage: tsx bench/run.ts [--duration s] [--warmup s] [--connections n] [--records n] [--only view,list,create,update] [--profile scenario]',
+  )
+  process.exit(0)
+}
+const DURATION = positive('duration', args.duration!)
+const WARMUP = Number(args.warmup)
+const CONNECTIONS = positive('connections', args.connections!)
+const RECORDS = positive('records', args.records!)
+
+function positive(name: string, v: string): number {
+  const n = Number(v)
+  if (!Number.isFinite(n) || n <= 0) {
+    console.error(`--${name} must be a positive number`)
+    process.exit(2)
+  }
+  return n
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Targets and scenarios
+
+interface Target {
+  readonly name: 'Bastide' | 'raw'
+  readonly base: string
+  /** Where records live: `/api/collections/bench_posts/records` or `/records`. */
+  readonly records: string
+  readonly pid: number | undefined
+}
+
+interface Scenario {
+  readonly name: 'view' | 'list' | 'create' | 'update'
+  readonly label: string
+  readonly write: boolean
+  request(t: Target, ids: readonly string[]): Request
+}
+
+const pick = <T>(a: readonly T[]): T => a[Math.floor(Math.random() * a.length)]!
+const randInt = (n: number) => Math.floor(Math.random() * n)
+const LOREM =
+  'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore.'
+
+function newPost(i: number) {
+  return { title: `post ${i}`, body: LOREM, score: randInt(1001), owner: `user_${randInt(100)}` }
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' }
+
+const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'view',
+    label: 'GET by id',
+    write: false,
+    request: (t, ids) => ({
+      method: 'GET',
+      path: `${t.records}/${ids[0]}`,
+      setupRequest: (r) => ({ ...r, path: `${t.records}/${pick(ids)}` }),
+    }),
+  },
+  {
+    name: 'list',
+    label: 'list 20, filter+sort',
+    write: false,
+    // The raw server ignores the query string and runs the same SQL with these values hardcoded.
+    request: (t) => ({ method: 'GET', path: `${t.records}?${LIST_QUERY}` }),
+  },
+  {
+    name: 'create',
+    label: 'create',
+    write: true,
+    request: (t) => ({
+      method: 'POST',
+      path: t.records,
+      headers: JSON_HEADERS,
+      body: JSON.stringify(newPost(0)),
+      setupRequest: (r) => ({ ...r, body: JSON.stringify(newPost(randInt(1e9))) }),
+    }),
+  },
+  {
+    name: 'update',
+    label: 'update',
+    write: true,
+    request: (t, ids) => ({
+      method: 'PATCH',
+      path: `${t.records}/${ids[0]}`,
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ title: 'updated', score: 1 }),
+      setupRequest: (r) => ({
+        ...r,
+        path: `${t.records}/${pick(ids)}`,
+        body: JSON.stringify({ title: `updated ${randInt(1e9)}`, score: randInt(1001) }),
+      }),
+    }),
+  },
+]
+
+// ---------------------------------------------------------------------------------------------------------
+// Cleanup: children, database, embedded PostgreSQL, temp dirs — on success, failure and Ctrl-C.
+
+const cleanups: (() => Promise<void> | void)[] = []
+const children = new Set<ChildProcess>()
+let cleaning: Promise<void> | undefined
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn()
+      } catch (err) {
+        console.error(`cleanup: ${err instanceof Error ? err.message : err}`)
+      }
+    }
+  })()
+  return cleaning
+}
+
+process.on('SIGINT', () => {
+  console.error('\ninterrupted: cleaning up')
+  void cleanup().finally(() => process.exit(130))
+})
+process.on('SIGTERM', () => void cleanup().finally(() => process.exit(143)))
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+})
+
+function spawnNode(
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  cwd = SERVER_DIR,
+): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  return child
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  await exited
+  clearTimeout(timer)
+}
+
+async function waitReady(url: string, child: ChildProcess, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000
+  let exited = false
+  child.once('exit', () => (exited = true))
+  while (Date.now() < deadline) {
+    if (exited)
+      throw new Error(
+        `${what} exited before it was ready (code ${child.exitCode}, signal ${child.signalCode})`,
+      )
+    try {
+      const r = await fetch(url)
+      if (r.ok) return
+    } catch {}
+    await new Promise((r) => setTimeout(r, 150))
+  }
+  throw new Error(`${what} was not ready within 60 s`)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Database
+
+async function prepareDatabase(): Promise<string> {
+  let adminUrl = process.env.DATABASE_URL
+  if (!adminUrl) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastide-bench-pg-'))
+    // Running as root, PostgreSQL runs as the postgres user, which must reach the data dir.
+    fs.chmodSync(dir, 0o755)
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }))
+    process.stdout.write('starting embedded PostgreSQL… ')
+    const embedded: EmbeddedPg = await startEmbeddedPostgres({ dataDir: dir, port: 0 })
+    cleanups.push(() => embedded.stop())
+    console.log(`port ${embedded.port}`)
+    adminUrl = embedded.url
+  }
+  const name = `bst_bench_${randomBytes(5).toString('hex')}`
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE "${name}"`)
+  await admin.end()
+  cleanups.push(async () => {
+    const c = new pg.Client({ connectionString: adminUrl })
+    await c.connect()
+    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+    await c.end()
+  })
+  const u = new URL(adminUrl)
+  u.pathname = `/${name}`
+  console.log(`database ${name}`)
+  return u.toString()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Servers
+
+async function startBastideChild(
+  dbUrl: string,
+  nodeArgs: string[] = [],
+): Promise<{ child: ChildProcess; target: Target }> {
+  const port = await freePort()
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastide-bench-data-'))
+  cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }))
+  const child = spawnNode(
+    'src/main.ts',
+    {
+      DATABASE_URL: dbUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      BASTIDE_ADMIN_KEY: ADMIN_KEY,
+      BASTIDE_LOG_LEVEL: 'warn',
+      BASTIDE_DATA_DIR: dataDir,
+    },
+    nodeArgs,
+    BASTIDE_DIR,
+  )
+  cleanups.push(() => stopChild(child))
+  const base = `http://127.0.0.1:${port}`
+  await waitReady(`${base}/api/health`, child, 'Bastide')
+  return {
+    child,
+    target: { name: 'Bastide', base, records: `/api/collections/${COLLECTION}/records`, pid: child.pid },
+  }
+}
+
+async function startRawChild(dbUrl: string): Promise<{ child: ChildProcess; target: Target }> {
+  const port = await freePort()
+  const child = spawnNode('bench/raw-server.ts', { DATABASE_URL: dbUrl, PORT: String(port) })
+  cleanups.push(() => stopChild(child))
+  const base = `http://127.0.0.1:${port}`
+  await waitReady(`${base}/health`, child, 'raw baseline')
+  return { child, target: { name: 'raw', base, records: '/records', pid: child.pid } }
+}
+
+async function call(
+  base: string,
+  method: string,
+  p: string,
+  body?: unknown,
+  admin = false,
+): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = {}
+  if (admin) headers.authorization = `Bearer ${ADMIN_KEY}`
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  const r = await fetch(`${base}${p}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  })
+  const text = await r.text()
+  return { status: r.status, body: text ? JSON.parse(text) : null }
+}
+
+async function seed(bastide: Target): Promise<string[]> {
+  const col = await call(
+    bastide.base,
+    'POST',
+    '/api/collections',
+    {
+      name: COLLECTION,
+      fields: [
+        { name: 'title', type: 'text', required: true },
+        { name: 'body', type: 'text' },
+        { name: 'score', type: 'number', options: { integer: true } },
+        { name: 'owner', type: 'text' },
+      ],
+      // The list scenario (score > 500 ORDER BY score DESC, id DESC) walks this index backwards.
+      indexes: [{ fields: ['score', 'id'] }],
+      rules: { list: 'score >= 0', view: 'score >= 0', create: '', update: '', delete: null },
+    },
+    true,
+  )
+  if (col.status !== 201) throw new Error(`creating ${COLLECTION}: ${col.status} ${JSON.stringify(col.body)}`)
+  const started = Date.now()
+  const ids: string[] = []
+  const batches = Math.ceil(RECORDS / 100)
+  let next = 0
+  const worker = async () => {
+    while (next < batches) {
+      const b = next++
+      const n = Math.min(100, RECORDS - b * 100)
+      const requests = Array.from({ length: n }, (_, i) => ({
+        method: 'POST',
+        path: `/api/collections/${COLLECTION}/records`,
+        body: newPost(b * 100 + i),
+      }))
+      const r = await call(bastide.base, 'POST', '/api/batch', { requests }, true)
+      if (r.status !== 200) throw new Error(`seeding batch ${b}: ${r.status} ${JSON.stringify(r.body)}`)
+      for (const x of r.body.responses) ids.push(x.body.id)
+    }
+  }
+  await Promise.all(Array.from({ length: 4 }, worker))
+  console.log(
+    `seeded ${ids.length} records via /api/batch in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  )
+  return ids
+}
+
+/** Both servers answer the same thing for the same request (same SQL, same JSON), and every request works. */
+async function checkParity(b: Target, raw: Target, ids: readonly string[]): Promise<string[]> {
+  const problems: string[] = []
+  const id = ids[0]!
+  const v1 = await call(b.base, 'GET', `${b.records}/${id}`)
+  const v2 = await call(raw.base, 'GET', `${raw.records}/${id}`)
+  if (v1.status !== 200 || v2.status !== 200) problems.push(`view: status ${v1.status} vs ${v2.status}`)
+  else if (JSON.stringify(v1.body) !== JSON.stringify(v2.body)) problems.push('view: bodies differ')
+  const l1 = await call(b.base, 'GET', `${b.records}?${LIST_QUERY}`)
+  const l2 = await call(raw.base, 'GET', `${raw.records}?${LIST_QUERY}`)
+  if (l1.status !== 200 || l2.status !== 200) problems.push(`list: status ${l1.status} vs ${l2.status}`)
+  else if (JSON.stringify(l1.body) !== JSON.stringify(l2.body)) problems.push('list: bodies differ')
+  else if (l1.body.items.length !== 20) problems.push(`list: ${l1.body.items.length} items, expected 20`)
+  const body = newPost(-1)
+  const c1 = await call(b.base, 'POST', b.records, body)
+  const c2 = await call(raw.base, 'POST', raw.records, body)
+  if (c1.status !== 201 || c2.status !== 201) problems.push(`create: status ${c1.status} vs ${c2.status}`)
+  else if (Object.keys(c1.body).join() !== Object.keys(c2.body).join()) problems.push('create: shapes differ')
+  const u1 = await call(b.base, 'PATCH', `${b.records}/${c1.body?.id}`, { title: 'x', score: 2 })
+  const u2 = await call(raw.base, 'PATCH', `${raw.records}/${c2.body?.id}`, { title: 'x', score: 2 })
+  if (u1.status !== 200 || u2.status !== 200) problems.push(`update: status ${u1.status} vs ${u2.status}`)
+  else if (Object.keys(u1.body).join() !== Object.keys(u2.body).join() || u1.body.version !== 2)
+    problems.push('update: shapes differ')
+  return problems
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CPU accounting (Linux /proc): on a small machine the server, PostgreSQL and the load generator share the
+// cores, so CPU time per request says more about a server's cost than its req/s alone.
+
+const CLK_TCK = 100
+
+function procCpu(pid: number): number | undefined {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK
+  } catch {
+    return undefined
+  }
+}
+
+function procParent(pid: number): number | undefined {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1])
+  } catch {
+    return undefined
+  }
+}
+
+/** The postmaster's pid when PostgreSQL runs on this machine and /proc shows it; otherwise undefined. */
+let postmaster: number | undefined
+
+async function findPostmaster(dbUrl: string): Promise<void> {
+  const c = new pg.Client({ connectionString: dbUrl })
+  await c.connect()
+  try {
+    const r = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+    const parent = procParent(r.rows[0]!.pid)
+    if (parent && fs.readFileSync(`/proc/${parent}/cmdline`, 'utf8').includes('postgres')) postmaster = parent
+  } catch {
+    postmaster = undefined
+  } finally {
+    await c.end()
+  }
+}
+
+/** CPU seconds used so far by PostgreSQL: the postmaster and its live children. */
+function pgCpu(): number | undefined {
+  if (!postmaster) return undefined
+  let total = procCpu(postmaster) ?? 0
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    if (procParent(Number(d)) === postmaster) total += procCpu(Number(d)) ?? 0
+  }
+  return total
+}
+
+/**
+ * CPU seconds the machine has been busy (all cores), from /proc/stat: user, nice, system, irq and softirq
+ * (processes are charged for some interrupt work, so it is counted on both sides); idle, iowait and steal
+ * (time the hypervisor gave to another guest) are not.
+ */
+function machineBusy(): number | undefined {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    return (f[0]! + f[1]! + f[2]! + (f[5] ?? 0) + (f[6] ?? 0)) / CLK_TCK
+  } catch {
+    return undefined
+  }
+}
+
+function selfCpu(): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1e6
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Load
+
+interface Measure {
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+  readonly bad: number
+  readonly detail: string
+  /** CPU µs per request: the server process, PostgreSQL, the load generator (this process). */
+  readonly cpu: { server?: number; pg?: number; loadgen: number }
+  /** Cores used by other processes on the machine meanwhile (noise), when it can be told. */
+  readonly others?: number
+}
+
+function fire(t: Target, s: Scenario, ids: readonly string[], duration: number): Promise<Result> {
+  return autocannon({
+    url: t.base,
+    connections: CONNECTIONS,
+    duration,
+    timeout: 10,
+    requests: [s.request(t, ids)],
+  })
+}
+
+async function measure(t: Target, s: Scenario, ids: readonly string[]): Promise<Measure> {
+  if (WARMUP > 0) await fire(t, s, ids, WARMUP)
+  const snap = () => ({
+    server: t.pid ? procCpu(t.pid) : undefined,
+    pg: pgCpu(),
+    self: selfCpu(),
+    machine: machineBusy(),
+  })
+  const before = snap()
+  const r = await fire(t, s, ids, DURATION)
+  const after = snap()
+  const n = r.requests.total || 1
+  const perReq = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b !== undefined ? ((b - a) * 1e6) / n : undefined
+  const cpu = {
+    ...(perReq(before.server, after.server) !== undefined
+      ? { server: perReq(before.server, after.server)! }
+      : {}),
+    ...(perReq(before.pg, after.pg) !== undefined ? { pg: perReq(before.pg, after.pg)! } : {}),
+    loadgen: perReq(before.self, after.self)!,
+  }
+  const bad = r.non2xx + r.errors + r.timeouts
+  const codes = Object.entries(r.statusCodeStats)
+    .filter(([code]) => !code.startsWith('2'))
+    .map(([code, v]) => `${code}×${v.count}`)
+  const detail = bad
+    ? `non-2xx ${r.non2xx} (${codes.join(', ') || '-'}), errors ${r.errors}, timeouts ${r.timeouts}`
+    : ''
+  let others: number | undefined
+  if (
+    before.machine !== undefined &&
+    after.machine !== undefined &&
+    cpu.server !== undefined &&
+    cpu.pg !== undefined
+  ) {
+    const ours = ((cpu.server + cpu.pg + cpu.loadgen) * n) / 1e6
+    others = Math.max(0, (after.machine - before.machine - ours) / r.duration)
+  }
+  return {
+    rps: r.requests.total / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    bad,
+    detail,
+    cpu,
+    ...(others !== undefined ? { others } : {}),
+  }
+}
+
+function renderTable(head: string[], body: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
+  console.log(line(head))
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
+  for (const row of body) console.log(line(row))
+}
+
+function printTable(rows: { s: Scenario; b: Measure; r: Measure }[]): void {
+  console.log()
+  renderTable(
+    [
+      'scenario',
+      'Bastide req/s',
+      'p50 ms',
+      'p99 ms',
+      'raw req/s',
+      'p50 ms',
+      'p99 ms',
+      'ratio',
+      'target',
+      'non-2xx B/raw',
+    ],
+    rows.map(({ s, b, r }) => {
+      const ratio = b.rps / r.rps
+      const goal = s.write ? 0.5 : 0.6
+      return [
+        `${s.name} (${s.label})`,
+        b.rps.toFixed(0),
+        b.p50.toFixed(1),
+        b.p99.toFixed(1),
+        r.rps.toFixed(0),
+        r.p50.toFixed(1),
+        r.p99.toFixed(1),
+        ratio.toFixed(2),
+        `≥${goal} ${ratio >= goal ? 'ok' : 'MISSED'}`,
+        `${b.bad}/${r.bad}`,
+      ]
+    }),
+  )
+  const us = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(0))
+  console.log('\nCPU time per request, µs (server process / PostgreSQL / load generator):')
+  renderTable(
+    [
+      'scenario',
+      'Bastide',
+      'PG (Bastide)',
+      'loadgen',
+      'raw',
+      'PG (raw)',
+      'loadgen',
+      'Bastide ÷ raw',
+      'other procs, cores B/raw',
+    ],
+    rows.map(({ s, b, r }) => [
+      s.name,
+      us(b.cpu.server),
+      us(b.cpu.pg),
+      us(b.cpu.loadgen),
+      us(r.cpu.server),
+      us(r.cpu.pg),
+      us(r.cpu.loadgen),
+      b.cpu.server !== undefined && r.cpu.server ? (b.cpu.server / r.cpu.server).toFixed(1) : 'n/a',
+      `${b.others?.toFixed(2) ?? 'n/a'}/${r.others?.toFixed(2) ?? 'n/a'}`,
+    ]),
+  )
+  console.log()
+  const noisy = rows.some(({ b, r }) => (b.others ?? 0) > 0.15 || (r.others ?? 0) > 0.15)
+  if (noisy)
+    console.log(
+      'WARNING: other processes used a noticeable share of the CPU during some runs; those numbers are disturbed (rerun on a quiet machine).',
+    )
+  for (const { s, b, r } of rows) {
+    if (b.bad) console.log(`WARNING: ${s.name} on Bastide: ${b.detail}`)
+    if (r.bad) console.log(`WARNING: ${s.name} on raw: ${r.detail}`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CPU profile summary
+
+interface ProfileNode {
+  id: number
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  children?: number[]
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[]
+  startTime: number
+  endTime: number
+  samples: number[]
+  timeDeltas: number[]
+}
+
+function frameLabel(f: ProfileNode['callFrame']): string {
+  const fn = f.functionName || '(anonymous)'
+  if (!f.url) return fn
+  const url = f.url.replace(/^file:\/\//, '')
+  const pnpm = /node_modules\/\.pnpm\/[^/]+\/node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(url)
+  const where = pnpm
+    ? `${pnpm[1]}/${pnpm[2]}`
+    : url.startsWith(BASTIDE_DIR)
+      ? path.relative(BASTIDE_DIR, url)
+      : url
+  return `${fn} ${where}:${f.lineNumber + 1}`
+}
+
+function groupOf(f: ProfileNode['callFrame']): string {
+  const url = f.url.replace(/^file:\/\//, '')
+  if (!url) return f.functionName.startsWith('(') ? f.functionName : '(native/V8 builtins)'
+  const pnpm = /node_modules\/\.pnpm\/[^/]+\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)
+  if (pnpm) return pnpm[1]!
+  if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`
+  if (url.startsWith(BASTIDE_DIR)) return `bastide ${path.relative(BASTIDE_DIR, url)}`
+  return url
+}
+
+/** Self and inclusive time from a .cpuprofile, restricted to [fromUs, toUs] on the monotonic clock. */
+function summarizeProfile(file: string, fromUs: number, toUs: number): void {
+  const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  let t = prof.startTime
+  let inWindow = 0
+  const self = new Map<string, number>()
+  const groups = new Map<string, number>()
+  const incl = new Map<string, number>()
+  let total = 0
+  let idle = 0
+  const within = (ts: number) => ts >= fromUs && ts <= toUs
+  // If the clocks do not line up (other platform), fall back to the whole profile.
+  const anyInWindow = prof.timeDeltas.some((_, i) => {
+    t += prof.timeDeltas[i]!
+    return within(t)
+  })
+  t = prof.startTime
+  for (let i = 0; i < prof.samples.length; i++) {
+    const dt = prof.timeDeltas[i + 1] ?? 0
+    t += prof.timeDeltas[i]!
+    if (anyInWindow && !within(t)) continue
+    inWindow++
+    const node = byId.get(prof.samples[i]!)!
+    if (node.callFrame.functionName === '(idle)') {
+      idle += dt
+      continue
+    }
+    total += dt
+    const label = frameLabel(node.callFrame)
+    self.set(label, (self.get(label) ?? 0) + dt)
+    const g = groupOf(node.callFrame)
+    groups.set(g, (groups.get(g) ?? 0) + dt)
+    const seen = new Set<string>()
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const f = byId.get(id)!.callFrame
+      if (!f.url || f.url.startsWith('node:')) continue
+      const l = frameLabel(f)
+      if (seen.has(l)) continue
+      seen.add(l)
+      incl.set(l, (incl.get(l) ?? 0) + dt)
+    }
+  }
+  const pct = (v: number) => `${((100 * v) / total).toFixed(1).padStart(5)}%`
+  const top = (m: Map<string, number>, n: number, filter: (k: string) => boolean = () => true) =>
+    [...m.entries()]
+      .filter(([k]) => filter(k))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+  console.log(
+    `\nCPU profile (${anyInWindow ? 'measured window only' : 'whole process'}): ${inWindow} samples, busy ${(total / 1e6).toFixed(2)} s, idle ${(idle / 1e6).toFixed(2)} s`,
+  )
+  console.log('\nTop self time by function:')
+  for (const [k, v] of top(self, 30)) console.log(`  ${pct(v)}  ${k}`)
+  console.log('\nSelf time by package / file:')
+  for (const [k, v] of top(groups, 20)) console.log(`  ${pct(v)}  ${k}`)
+  console.log('\nInclusive time, Bastide src and middleware frames:')
+  for (const [k, v] of top(incl, 40, (k) => / (src\/|hono\/dist\/(middleware|utils\/(body|crypto)))/.test(k)))
+    console.log(`  ${pct(v)}  ${k}`)
+}
+
+async function profile(dbUrl: string, scenarioName: string): Promise<void> {
+  const s = SCENARIOS.find((x) => x.name === scenarioName)
+  if (!s) throw new Error(`--profile: unknown scenario '${scenarioName}'`)
+  const seeder = await startBastideChild(dbUrl)
+  const ids = await seed(seeder.target)
+  await stopChild(seeder.child)
+  const profDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastide-bench-prof-'))
+  cleanups.push(() => fs.rmSync(profDir, { recursive: true, force: true }))
+  const { child, target } = await startBastideChild(dbUrl, ['--cpu-prof', `--cpu-prof-dir=${profDir}`])
+  if (WARMUP > 0) await fire(target, s, ids, WARMUP)
+  const from = Number(process.hrtime.bigint() / 1000n)
+  const r = await fire(target, s, ids, DURATION)
+  const to = Number(process.hrtime.bigint() / 1000n)
+  await stopChild(child)
+  console.log(
+    `\n${s.name} on Bastide (profiled, so slower): ${(r.requests.total / r.duration).toFixed(0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`,
+  )
+  const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
+  if (!file) throw new Error('the Bastide child wrote no CPU profile')
+  const kept = path.join(os.tmpdir(), `bastide-bench-${s.name}.cpuprofile`)
+  fs.copyFileSync(path.join(profDir, file), kept)
+  summarizeProfile(kept, from, to)
+  console.log(`\nprofile kept at ${kept} (open it in Chrome DevTools › Performance)`)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const started = Date.now()
+  console.log(
+    `machine: ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}, Node ${process.version}`,
+  )
+  const dbUrl = await prepareDatabase()
+  await findPostmaster(dbUrl)
+  if (args.profile) {
+    await profile(dbUrl, args.profile)
+    return
+  }
+  const only = args.only?.split(',').map((s) => s.trim())
+  const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name))
+  if (scenarios.length === 0) throw new Error(`--only: no scenario among ${args.only}`)
+
+  const bastide = await startBastideChild(dbUrl)
+  const ids = await seed(bastide.target)
+  const raw = await startRawChild(dbUrl)
+  const problems = await checkParity(bastide.target, raw.target, ids)
+  if (problems.length) {
+    for (const p of problems) console.log(`PARITY PROBLEM: ${p}`)
+    throw new Error('the two servers do not answer the same; fix that before comparing them')
+  }
+  console.log(
+    'parity check: both servers return identical view/list bodies and the same create/update shapes',
+  )
+  console.log(
+    `load: autocannon, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per scenario per server, anonymous requests (rules apply)`,
+  )
+
+  const rows: { s: Scenario; b: Measure; r: Measure }[] = []
+  for (const [i, s] of scenarios.entries()) {
+    // Alternate who goes first so that drift (table growth, autovacuum, heat) does not favour one side.
+    const order = i % 2 === 0 ? [bastide.target, raw.target] : [raw.target, bastide.target]
+    const out: Partial<Record<Target['name'], Measure>> = {}
+    for (const t of order) {
+      process.stdout.write(`  ${s.name.padEnd(6)} ${t.name.padEnd(7)} … `)
+      const m = await measure(t, s, ids)
+      out[t.name] = m
+      console.log(
+        `${m.rps.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, server CPU ${m.cpu.server?.toFixed(0) ?? 'n/a'} µs/req, other procs ${m.others?.toFixed(2) ?? 'n/a'} cores${m.bad ? `, ${m.detail}` : ''}`,
+      )
+    }
+    rows.push({ s, b: out.Bastide!, r: out.raw! })
+  }
+  printTable(rows)
+  console.log(
+    `ratio = Bastide req/s ÷ raw req/s. Total time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+  )
+}
+
+main()
+  .catch((err) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err)
+    process.exitCode = 1
+  })
+  .finally(async () => {
+    await cleanup()
+    process.exit(process.exitCode ?? 0)
+  })

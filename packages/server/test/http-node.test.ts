@@ -1,0 +1,104 @@
+import http from 'node:http'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ADMIN_KEY, createCollection, startTestServer, type TestServer } from './support/harness.ts'
+
+/** The same hygiene as http.test.ts, over a real socket: the server takes Node-only fast paths there. */
+let s: TestServer
+beforeAll(async () => {
+  s = await startTestServer({
+    listen: true,
+    env: { BASTIDE_BODY_LIMIT: '4096', BASTIDE_CORS_ORIGINS: 'https://app.example' },
+  })
+  await createCollection(s, {
+    name: 'notes',
+    fields: [{ name: 'text', type: 'text' }],
+    rules: { list: '', view: '', create: '' },
+  })
+})
+afterAll(() => s?.close())
+
+function raw(
+  method: string,
+  path: string,
+  opts: { headers?: Record<string, string>; chunks?: string[] } = {},
+) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>(
+    (resolve, reject) => {
+      const req = http.request(`${s.bastide.url}${path}`, { method, headers: opts.headers }, (res) => {
+        const parts: Buffer[] = []
+        res.on('data', (b) => parts.push(b))
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts).toString() }),
+        )
+      })
+      req.on('error', reject)
+      for (const c of opts.chunks ?? []) req.write(c)
+      req.end()
+    },
+  )
+}
+
+describe('over a real socket', () => {
+  it('sends security headers, request ids and CORS headers', async () => {
+    const r = await raw('GET', '/api/health', { headers: { origin: 'https://app.example' } })
+    expect(r.status).toBe(200)
+    expect(r.headers['x-content-type-options']).toBe('nosniff')
+    expect(r.headers['content-security-policy']).toContain("default-src 'self'")
+    expect(r.headers['x-request-id']).toBeTruthy()
+    expect(r.headers['access-control-allow-origin']).toBe('https://app.example')
+    const evil = await raw('GET', '/api/health', { headers: { origin: 'https://evil.example' } })
+    expect(evil.headers['access-control-allow-origin']).toBeUndefined()
+  })
+
+  it('reads JSON bodies sent with Content-Length and chunked', async () => {
+    const body = JSON.stringify({ text: 'sized' })
+    const a = await raw('POST', '/api/collections/notes/records', {
+      headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+      chunks: [body],
+    })
+    expect(a.status).toBe(201)
+    expect(JSON.parse(a.body).text).toBe('sized')
+    const b = await raw('POST', '/api/collections/notes/records', {
+      headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      chunks: ['{"text":', '"chunked"}'],
+    })
+    expect(b.status).toBe(201)
+    expect(JSON.parse(b.body).text).toBe('chunked')
+  })
+
+  it('refuses bodies over the limit, declared or streamed, with 413', async () => {
+    const big = JSON.stringify({ text: 'x'.repeat(5000) })
+    const declared = await raw('POST', '/api/collections/notes/records', {
+      headers: { 'content-type': 'application/json', 'content-length': String(big.length) },
+      chunks: [big],
+    })
+    expect(declared.status).toBe(413)
+    expect(JSON.parse(declared.body).code).toBe('PAYLOAD_TOO_LARGE')
+    const streamed = await raw('POST', '/api/collections/notes/records', {
+      headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      chunks: [big.slice(0, 2500), big.slice(2500)],
+    })
+    expect(streamed.status).toBe(413)
+  })
+
+  it('answers If-None-Match with 304 and compresses large lists', async () => {
+    for (let i = 0; i < 20; i++) {
+      await raw('POST', '/api/collections/notes/records', {
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
+        chunks: [JSON.stringify({ text: `note ${i} ${'padding '.repeat(10)}` })],
+      })
+    }
+    const first = await raw('GET', '/api/collections/notes/records?perPage=50')
+    const tag = first.headers.etag as string
+    expect(tag).toMatch(/^"[0-9a-f]{40}"$/)
+    expect(
+      (await raw('GET', '/api/collections/notes/records?perPage=50', { headers: { 'if-none-match': tag } }))
+        .status,
+    ).toBe(304)
+    const gz = await raw('GET', '/api/collections/notes/records?perPage=50', {
+      headers: { 'accept-encoding': 'gzip' },
+    })
+    expect(gz.headers['content-encoding']).toBe('gzip')
+    expect(gz.headers.vary).toMatch(/accept-encoding/i)
+  })
+})
