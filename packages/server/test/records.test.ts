@@ -270,6 +270,62 @@ describe('writes', () => {
     expect(seqs[0]! < seqs[1]! && seqs[1]! < seqs[2]!).toBe(true)
   })
 
+  it('applies on-delete actions as writes: versions bump and every change emits its event', async () => {
+    await createCollection(s, { name: 'parents', fields: [{ name: 'name', type: 'text' }] })
+    await createCollection(s, {
+      name: 'kids',
+      fields: [
+        { name: 'name', type: 'text' },
+        { name: 'parent', type: 'relation', options: { collection: 'parents', onDelete: 'cascade' } },
+        { name: 'guardian', type: 'relation', options: { collection: 'parents', onDelete: 'set_null' } },
+        { name: 'pals', type: 'relation', options: { collection: 'parents', multiple: true } },
+      ],
+    })
+    await createCollection(s, {
+      name: 'toys',
+      fields: [
+        { name: 'kid', type: 'relation', options: { collection: 'kids', onDelete: 'cascade' } },
+        { name: 'keeper', type: 'relation', options: { collection: 'kids', onDelete: 'restrict' } },
+      ],
+    })
+    const mum = await createRecord(s, 'parents', { name: 'mum' })
+    const aunt = await createRecord(s, 'parents', { name: 'aunt' })
+    const kid = await createRecord(s, 'kids', {
+      name: 'k',
+      parent: mum.id,
+      guardian: aunt.id,
+      pals: [aunt.id, mum.id],
+    })
+    const toy = await createRecord(s, 'toys', { kid: kid.id })
+
+    let start = events.length
+    expect((await s.api('DELETE', `/api/collections/parents/records/${aunt.id}`)).status).toBe(204)
+    const after = (await s.api('GET', `/api/collections/kids/records/${kid.id}`)).body
+    expect(after).toMatchObject({ guardian: null, pals: [mum.id], version: 3 })
+    expect(events.slice(start).map((e) => `${e.action} ${e.collection}`)).toEqual([
+      'update kids',
+      'update kids',
+      'delete parents',
+    ])
+
+    // A restrict further down fails the whole delete: nothing changes, nothing is emitted.
+    const keeper = await createRecord(s, 'toys', { keeper: kid.id })
+    start = events.length
+    expect((await s.api('DELETE', `/api/collections/parents/records/${mum.id}`)).status).toBe(409)
+    expect(events.length).toBe(start)
+    expect((await s.api('GET', `/api/collections/kids/records/${kid.id}`)).status).toBe(200)
+    await s.api('DELETE', `/api/collections/toys/records/${keeper.id}`)
+
+    start = events.length
+    expect((await s.api('DELETE', `/api/collections/parents/records/${mum.id}`)).status).toBe(204)
+    expect(events.slice(start).map((e) => `${e.action} ${e.collection} ${e.record.id}`)).toEqual([
+      `delete toys ${toy.id}`,
+      `delete kids ${kid.id}`,
+      `delete parents ${mum.id}`,
+    ])
+    expect((await s.api('GET', `/api/collections/toys/records/${toy.id}`)).status).toBe(404)
+  })
+
   it('answers 404 for unknown ids and collections, never 500', async () => {
     expect((await s.api('GET', '/api/collections/posts/records/not-a-uuid')).status).toBe(404)
     expect(

@@ -10,6 +10,7 @@ import type { CollectionsService } from '../collections/service.ts'
 import { type Collection, type Field, joinTableName, type RuleAction } from '../collections/types.ts'
 import { bindFilter, compileFilter, type RuleRequest } from '../rules/index.ts'
 import { isUuid } from '../rules/values.ts'
+import { applyOnDelete, dependentsOf } from './cascade.ts'
 import { type Expansions, loadExpansions, parseExpand, shapeWithExpand } from './expand.ts'
 import { afterCursor, encodeCursor, orderBy, parseSort, selectList, tableOf } from './select.ts'
 import { uuidv7 } from './uuidv7.ts'
@@ -373,11 +374,20 @@ export function createRecordsService(deps: {
       const c = collections.get(name)
       const a = access(c, 'delete', p, { method: 'DELETE', ...(o.query ? { query: o.query } : {}) })
       if (!isUuid(id)) throw errors.notFound('Record')
-      await write(true, o.tx, c, async (tx) => {
+      const all = collections.list()
+      const hasDependents = dependentsOf(all, c.name).some((d) => d.f.options.onDelete !== 'restrict')
+      await write(!hasDependents, o.tx, c, async (tx) => {
         const conds = [sql`r.id = ${id}::uuid`]
         if (!a.bypass && a.rule) conds.push(a.rule)
         if (o.ifMatch !== undefined) conds.push(sql`r.version = ${o.ifMatch}`)
-        const res = await sql<Rec>`DELETE FROM ${tableOf(c)} AS r WHERE ${sql.join(conds, sql` AND `)}
+        const guard = sql.join(conds, sql` AND `)
+        if (hasDependents) {
+          // Allowed and present (locked until commit)? Then the relations' on-delete actions run first.
+          const ok = await sql`SELECT 1 FROM ${tableOf(c)} AS r WHERE ${guard} FOR UPDATE`.execute(tx.db)
+          if (ok.rows.length === 0) throw await whyNoRow(tx, c, id, a, o.ifMatch)
+          await applyOnDelete(tx, all, c, [id], (action, dc, row) => emit(tx, action, dc, row))
+        }
+        const res = await sql<Rec>`DELETE FROM ${tableOf(c)} AS r WHERE ${guard}
           RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(tx.db)
         const deleted = res.rows[0]
         if (!deleted) throw await whyNoRow(tx, c, id, a, o.ifMatch)

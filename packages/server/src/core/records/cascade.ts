@@ -1,0 +1,76 @@
+import { sql } from 'kysely'
+import { DATA_SCHEMA } from '../../db/migrate.ts'
+import type { Tx } from '../../db/transaction.ts'
+import { type Collection, type Field, joinTableName } from '../collections/types.ts'
+import { selectList, tableOf } from './select.ts'
+
+export type Rec = Record<string, unknown>
+export type Emit = (action: 'update' | 'delete', c: Collection, row: Rec) => void
+
+/** Relation fields (in any collection) that point at `target`. */
+export function dependentsOf(all: readonly Collection[], target: string): { c: Collection; f: Field }[] {
+  return all.flatMap((c) =>
+    c.fields.filter((f) => f.type === 'relation' && f.options.collection === target).map((f) => ({ c, f })),
+  )
+}
+
+const MAX_DEPTH = 16
+
+/**
+ * Applies the relations' on-delete actions to the records that point at `ids` of `target` before those are
+ * deleted, the way the foreign keys would, but as ordinary writes: each changed record gets its version
+ * bumped and each change emits its event, so realtime and sync see cascades too. `restrict` is left to the
+ * foreign key, which then fails the whole transaction. The foreign keys stay as the safety net.
+ */
+export async function applyOnDelete(
+  tx: Tx,
+  all: readonly Collection[],
+  target: Collection,
+  ids: readonly string[],
+  emit: Emit,
+  depth = 0,
+  seen: Set<string> = new Set(ids.map((id) => `${target.name}:${id}`)),
+): Promise<void> {
+  if (ids.length === 0 || depth > MAX_DEPTH) return
+  for (const { c, f } of dependentsOf(all, target.name)) {
+    const action = f.options.onDelete ?? 'set_null'
+    if (action === 'restrict') continue
+    if (f.options.multiple) {
+      // The link disappears; the record that held it changes.
+      const jt = sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)
+      const unlinked = await sql<{
+        source: string
+      }>`DELETE FROM ${jt} WHERE target = ANY(${ids}::uuid[]) RETURNING source`.execute(tx.db)
+      const sources = [...new Set(unlinked.rows.map((r) => r.source))].filter(
+        (s) => !seen.has(`${c.name}:${s}`),
+      )
+      if (sources.length === 0) continue
+      const res =
+        await sql<Rec>`UPDATE ${tableOf(c)} AS r SET updated = now(), version = r.version + 1 WHERE r.id = ANY(${sources}::uuid[])
+        RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(tx.db)
+      for (const row of res.rows) emit('update', c, row)
+      continue
+    }
+    const col = sql.ref(`r.${f.name}`)
+    if (action === 'set_null') {
+      const res =
+        await sql<Rec>`UPDATE ${tableOf(c)} AS r SET ${sql.id(f.name)} = NULL, updated = now(), version = r.version + 1
+        WHERE ${col} = ANY(${ids}::uuid[]) RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(
+          tx.db,
+        )
+      for (const row of res.rows) emit('update', c, row)
+      continue
+    }
+    // cascade: their own dependents first, then the rows themselves.
+    const doomed = await sql<{
+      id: string
+    }>`SELECT r.id FROM ${tableOf(c)} AS r WHERE ${col} = ANY(${ids}::uuid[]) FOR UPDATE`.execute(tx.db)
+    const next = doomed.rows.map((r) => r.id).filter((id) => !seen.has(`${c.name}:${id}`))
+    if (next.length === 0) continue
+    for (const id of next) seen.add(`${c.name}:${id}`)
+    await applyOnDelete(tx, all, c, next, emit, depth + 1, seen)
+    const res = await sql<Rec>`DELETE FROM ${tableOf(c)} AS r WHERE r.id = ANY(${next}::uuid[])
+      RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(tx.db)
+    for (const row of res.rows) emit('delete', c, row)
+  }
+}
