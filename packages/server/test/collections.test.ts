@@ -330,3 +330,32 @@ describe('relations', () => {
     expect(r.body.details.referencedBy).toEqual(['pets'])
   })
 })
+
+describe('several nodes on one database', () => {
+  it('a schema change made on one node reaches the others (LISTEN/NOTIFY)', async () => {
+    const { loadConfig } = await import('../src/config/load-config.ts')
+    const { startBastide } = await import('../src/server.ts')
+    const pino = (await import('pino')).default
+    const other = await startBastide(
+      loadConfig({
+        DATABASE_URL: s.dbUrl,
+        BASTIDE_ADMIN_KEY: s.config.adminKey,
+        BASTIDE_LOG_LEVEL: 'silent',
+      }),
+      { listen: false, log: pino({ level: 'silent' }) },
+    )
+    try {
+      const auth = { authorization: `Bearer ${s.config.adminKey}` }
+      expect((await other.app.request('/api/collections/late', { headers: auth })).status).toBe(404)
+      await createCollection(s, { name: 'late', fields: [{ name: 'x', type: 'text' }] })
+      let status = 0
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        status = (await other.app.request('/api/collections/late/records', { headers: auth })).status
+        if (status !== 200) await new Promise((r) => setTimeout(r, 50))
+      }
+      expect(status).toBe(200)
+    } finally {
+      await other.close()
+    }
+  })
+})
