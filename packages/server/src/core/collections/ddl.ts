@@ -180,6 +180,16 @@ export function planUpdate(a: Collection, b: Collection): Stmt[] {
         : sql`DROP TABLE ${sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)}`,
     )
   }
+  // Renames in two steps through names no field can have (they start with _), so that swapping two names,
+  // or adding a field under a name another one gives up, works whatever the order of the list.
+  const renamed = b.fields.filter((f) => {
+    const old = prev.get(f.id)
+    return old && old.name !== f.name && hasColumn(old) && hasColumn(f)
+  })
+  for (const f of renamed)
+    out.push(sql`ALTER TABLE ${tbl(b)} RENAME COLUMN ${id(prev.get(f.id)!.name)} TO ${id(`_mv_${f.id}`)}`)
+  for (const f of renamed)
+    out.push(sql`ALTER TABLE ${tbl(b)} RENAME COLUMN ${id(`_mv_${f.id}`)} TO ${id(f.name)}`)
   for (const f of b.fields) {
     const old = prev.get(f.id)
     if (!old) {
@@ -188,15 +198,13 @@ export function planUpdate(a: Collection, b: Collection): Stmt[] {
       else out.push(...joinTable(b, f))
       continue
     }
-    if (old.name !== f.name && hasColumn(f))
-      out.push(sql`ALTER TABLE ${tbl(b)} RENAME COLUMN ${id(old.name)} TO ${id(f.name)}`)
     if (sameShape(old, f)) continue
     if (old.type === 'relation' && !old.options.multiple && f.options.multiple) {
       // single → multiple: move the links into a join table, keeping them.
       out.push(...dropFieldConstraints(b, old), ...joinTable(b, f))
       out.push(sql`INSERT INTO ${sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)} (source, target, position)
-        SELECT id, ${id(f.name)}, 0 FROM ${tbl(b)} WHERE ${id(f.name)} IS NOT NULL`)
-      out.push(sql`ALTER TABLE ${tbl(b)} DROP COLUMN ${id(f.name)}`)
+        SELECT id, ${id(old.name)}, 0 FROM ${tbl(b)} WHERE ${id(old.name)} IS NOT NULL`)
+      out.push(sql`ALTER TABLE ${tbl(b)} DROP COLUMN ${id(old.name)}`)
       continue
     }
     if (!hasColumn(f)) {

@@ -121,7 +121,13 @@ export function defineCollection(raw: unknown, ctx: DefineContext, before?: Coll
       required: f.required ?? false,
       unique: f.unique ?? false,
       hidden: f.hidden ?? false,
-      options: pruneOptions(f.options ?? {}),
+      options: normalizeOptions(
+        f.type,
+        f.required ?? false,
+        pruneOptions(f.options ?? {}),
+        before?.name,
+        name,
+      ),
     }
   })
   const seen = new Set<string>()
@@ -134,7 +140,8 @@ export function defineCollection(raw: unknown, ctx: DefineContext, before?: Coll
     seen.add(lower)
     issues.push(...checkField(f, p, name, ctx).map((m) => ({ path: p, message: m })))
     const old = beforeById.get(f.id)
-    if (old) issues.push(...checkChange(old, f).map((m) => ({ path: p, message: m })))
+    const selfRename = before && before.name !== name ? ([before.name, name] as const) : undefined
+    if (old) issues.push(...checkChange(old, f, selfRename).map((m) => ({ path: p, message: m })))
   })
 
   const fieldNames = new Set([
@@ -183,6 +190,23 @@ export function defineCollection(raw: unknown, ctx: DefineContext, before?: Coll
 
 function isMultiRelation(f: Field): boolean {
   return f.type === 'relation' && f.options.multiple === true
+}
+
+/**
+ * Makes relation options explicit: a relation to the collection itself follows its renames, and a missing
+ * onDelete is `restrict` for a required single relation (it cannot be set to null) and `set_null` otherwise.
+ */
+function normalizeOptions(
+  type: string,
+  required: boolean,
+  o: FieldOptions,
+  oldName: string | undefined,
+  name: string,
+): FieldOptions {
+  if (type !== 'relation') return o
+  const collection = oldName !== undefined && o.collection === oldName ? name : o.collection
+  const onDelete = o.onDelete ?? (required && !o.multiple ? 'restrict' : 'set_null')
+  return { ...o, ...(collection !== undefined ? { collection } : {}), onDelete }
 }
 
 function pruneOptions(o: FieldOptions): FieldOptions {
@@ -260,12 +284,15 @@ function checkField(f: Field, _p: string, self: string, ctx: DefineContext): str
 }
 
 /** Changes the table cannot take without losing meaning. */
-function checkChange(old: Field, f: Field): string[] {
+function checkChange(old: Field, f: Field, selfRename?: readonly [string, string]): string[] {
   const out: string[] = []
   if (old.type === 'relation' || f.type === 'relation') {
     if (old.type !== f.type) out.push('A relation field cannot change type; add a new field instead.')
     else {
-      if (old.options.collection !== f.options.collection)
+      if (
+        old.options.collection !== f.options.collection &&
+        !(selfRename && old.options.collection === selfRename[0] && f.options.collection === selfRename[1])
+      )
         out.push('A relation cannot change its target collection.')
       if (old.options.multiple && !f.options.multiple) out.push('A multiple relation cannot become single.')
     }

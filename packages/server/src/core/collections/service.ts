@@ -7,7 +7,7 @@ import type { EventBus } from '../../events/bus.ts'
 import { ruleProblem } from '../rules/index.ts'
 import { planCreate, planDrop, planUpdate } from './ddl.ts'
 import { defineCollection } from './define.ts'
-import type { Collection } from './types.ts'
+import { type Collection, RULE_ACTIONS } from './types.ts'
 
 const SCHEMA_CHANNEL = 'bastide_schema'
 const SCHEMA_LOCK = 7261536844
@@ -62,6 +62,12 @@ export async function createCollectionsService(deps: { db: Db; bus: EventBus }):
         await sql`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`.execute(tx.db)
         const all = new Map((await readAll(tx.db)).map((c) => [c.name, c]))
         const { before, after, stmts } = fn(all)
+        assertOtherRulesHold(all, before, after)
+        // PostgreSQL compiles a CHECK's regular expression only when a row is checked: try each pattern now
+        // (as a bound parameter), so that a pattern it cannot read fails here and not on every insert.
+        for (const f of after?.fields ?? []) {
+          if (f.options.pattern !== undefined) await sql`SELECT '' ~ ${f.options.pattern}`.execute(tx.db)
+        }
         const texts: string[] = []
         for (const s of stmts) {
           texts.push(s.compile(tx.db).sql)
@@ -113,6 +119,12 @@ export async function createCollectionsService(deps: { db: Db; bus: EventBus }):
       const e = err as { code?: string; message?: string }
       if (e.code === '42P07' || (e.code === '23505' && /collections_name/.test(e.message ?? ''))) {
         throw errors.conflict('A collection with this name already exists.')
+      }
+      if (e.code === '2201B') {
+        // JavaScript accepted the pattern, PostgreSQL's regular expressions did not.
+        throw errors.invalidSchema('A pattern is not a valid PostgreSQL regular expression.', {
+          reason: e.message,
+        })
       }
       if (e.code && /^(22|23|42|2B)/.test(e.code)) {
         // Existing rows do not fit the new definition (NOT NULL, UNIQUE, CHECK, cast): nothing changed.
@@ -221,6 +233,28 @@ export async function createCollectionsService(deps: { db: Db; bus: EventBus }):
         c?.release(true)
       }
     },
+  }
+}
+
+/** Rules of other collections may name this one (relations, back-relations, @collection): they must still bind. */
+function assertOtherRulesHold(all: Map<string, Collection>, before?: Collection, after?: Collection): void {
+  const next = new Map(all)
+  if (before) next.delete(before.name)
+  if (after) next.set(after.name, after)
+  const broken: { collection: string; rule: string; problem: string }[] = []
+  for (const c of next.values()) {
+    if (after && c.name === after.name) continue
+    for (const action of RULE_ACTIONS) {
+      const rule = c.rules[action]
+      if (rule === null || rule.trim() === '') continue
+      const problem = ruleProblem(rule, c, (n) => next.get(n))
+      if (problem) broken.push({ collection: c.name, rule: action, problem })
+    }
+  }
+  if (broken.length > 0) {
+    throw errors.conflict('This change would break rules of other collections; change those rules first.', {
+      brokenRules: broken,
+    })
   }
 }
 

@@ -12,9 +12,10 @@ export interface StoredResponse {
 /** Keys are kept this long; a retry after that runs again. */
 export const IDEMPOTENCY_TTL_HOURS = 24
 
-export function requestHash(method: string, path: string, body: unknown): string {
+/** Everything that shapes the outcome: method, path with its query string, If-Match, body. */
+export function requestHash(method: string, url: string, ifMatch: string | undefined, body: unknown): string {
   return createHash('sha256')
-    .update(`${method} ${path}\n${JSON.stringify(body ?? null)}`)
+    .update(`${method} ${url}\n${ifMatch ?? ''}\n${JSON.stringify(body ?? null)}`)
     .digest('hex')
 }
 
@@ -36,9 +37,12 @@ export async function runIdempotent(
     try {
       const out = await inTransaction(db, async (tx) => {
         const ins = await sql`INSERT INTO bastide.idempotency_keys (principal, key, request_hash)
-          VALUES (${scope.principal}, ${scope.key}, ${scope.hash}) ON CONFLICT DO NOTHING RETURNING 1`.execute(
-          tx.db,
-        )
+          VALUES (${scope.principal}, ${scope.key}, ${scope.hash})
+          ON CONFLICT (principal, key) DO UPDATE
+            SET request_hash = EXCLUDED.request_hash, status = NULL, response = NULL, created = now()
+            -- An expired key is free again (the hourly purge may not have run yet).
+            WHERE bastide.idempotency_keys.created <= now() - make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})
+          RETURNING 1`.execute(tx.db)
         if (ins.rows.length === 0) throw new Replay()
         const res = await fn(tx)
         await sql`UPDATE bastide.idempotency_keys SET status = ${res.status}, response = ${JSON.stringify(res.body ?? null)}::jsonb

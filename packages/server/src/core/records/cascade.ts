@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import { DATA_SCHEMA } from '../../db/migrate.ts'
 import type { Tx } from '../../db/transaction.ts'
+import { errors } from '../../errors/index.ts'
 import { type Collection, type Field, joinTableName } from '../collections/types.ts'
 import { selectList, tableOf } from './select.ts'
 
@@ -31,7 +32,9 @@ export async function applyOnDelete(
   depth = 0,
   seen: Set<string> = new Set(ids.map((id) => `${target.name}:${id}`)),
 ): Promise<void> {
-  if (ids.length === 0 || depth > MAX_DEPTH) return
+  if (ids.length === 0) return
+  if (depth > MAX_DEPTH)
+    throw errors.conflict(`Deleting this record would cascade more than ${MAX_DEPTH} levels deep.`)
   for (const { c, f } of dependentsOf(all, target.name)) {
     const action = f.options.onDelete ?? 'set_null'
     if (action === 'restrict') continue

@@ -144,9 +144,13 @@ async function loadBack(
   const f = node.field
   if (f.options.multiple) {
     const jt = sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)
-    const res = await sql<Row>`SELECT ${selectList(node.target)} FROM ${tableOf(node.target)} AS r
-      WHERE r.id IN (SELECT j.source FROM ${jt} j WHERE j.target = ANY(${ids}::uuid[]))${where}
-      ORDER BY r.created, r.id LIMIT ${BACK_LIMIT * ids.length}`.execute(db)
+    // One row per (parent, record), ranked per parent: every parent gets up to BACK_LIMIT of its own.
+    const res = await sql<Row>`SELECT * FROM (
+        SELECT ${selectList(node.target)}, j.target AS _parent,
+          row_number() OVER (PARTITION BY j.target ORDER BY r.created, r.id) AS _rn
+        FROM ${jt} j JOIN ${tableOf(node.target)} AS r ON r.id = j.source
+        WHERE j.target = ANY(${ids}::uuid[])${where}) x
+      WHERE x._rn <= ${BACK_LIMIT} ORDER BY x.created, x.id`.execute(db)
     return res.rows
   }
   const col = sql.ref(`r.${f.name}`)
@@ -162,7 +166,8 @@ function attach(node: ExpandNode, parents: readonly Row[], children: readonly Ro
   const byParent = new Map<unknown, Row[]>()
   if (node.kind === 'back') {
     for (const r of children) {
-      const v = r[node.field.name]
+      // Rows of a multiple back-relation say which parent they were loaded for.
+      const v = '_parent' in r ? r._parent : r[node.field.name]
       for (const pid of Array.isArray(v) ? v : [v]) {
         let list = byParent.get(pid)
         if (!list) byParent.set(pid, (list = []))

@@ -1,4 +1,4 @@
-import { type RawBuilder, sql } from 'kysely'
+import { type RawBuilder, sql, type Transaction } from 'kysely'
 import type { Db } from '../../db/create-db.ts'
 import { DATA_SCHEMA } from '../../db/migrate.ts'
 import { autocommit, inTransaction, type Tx } from '../../db/transaction.ts'
@@ -6,8 +6,15 @@ import { AppError, errors, fromPgError } from '../../errors/index.ts'
 import type { EventBus } from '../../events/bus.ts'
 import { RECORD_EVENT_BY_ACTION, type RecordAction } from '../../events/catalog.ts'
 import { authRecord, hasScope, type Principal } from '../auth/principal.ts'
+import { columnType } from '../collections/ddl.ts'
 import type { CollectionsService } from '../collections/service.ts'
-import { type Collection, type Field, joinTableName, type RuleAction } from '../collections/types.ts'
+import {
+  type Collection,
+  type Field,
+  hasColumn,
+  joinTableName,
+  type RuleAction,
+} from '../collections/types.ts'
 import { bindFilter, compileFilter, type RuleRequest } from '../rules/index.ts'
 import { isUuid } from '../rules/values.ts'
 import { applyOnDelete, dependentsOf } from './cascade.ts'
@@ -57,6 +64,9 @@ type Access = { bypass: true } | { bypass: false; rule: RawBuilder<unknown> | un
 
 export const MAX_PER_PAGE = 500
 
+/** The rule of a caller denied whatever the record: answered before any validation or query. */
+const DENIED: RawBuilder<unknown> = sql`FALSE`
+
 export interface RecordsService {
   list(collection: string, q: ListQuery, p: Principal): Promise<ListResult>
   view(collection: string, id: string, p: Principal, o?: ReadOptions): Promise<Rec>
@@ -89,7 +99,7 @@ export function createRecordsService(deps: {
     if (rule === null) {
       if (action === 'list' || action === 'create')
         throw errors.forbidden(`Only admins can ${action} ${c.name} records.`)
-      return { bypass: false, rule: sql`FALSE` }
+      return { bypass: false, rule: DENIED }
     }
     if (rule.trim() === '') return { bypass: false, rule: undefined }
     // A rule that reads neither the request (no @ macro) nor another collection (no dotted path) compiles
@@ -98,8 +108,7 @@ export function createRecordsService(deps: {
     const cached = cacheable ? staticRules.get(c) : undefined
     if (cached?.has(action)) return { bypass: false, rule: cached.get(action) }
     const bound = bindFilter(rule, c, lookup, { ...req, auth: authRecord(p) }, false)
-    const compiled =
-      bound.kind === 'const' ? (bound.value ? undefined : sql`FALSE`) : compileFilter(bound, 'r')
+    const compiled = bound.kind === 'const' ? (bound.value ? undefined : DENIED) : compileFilter(bound, 'r')
     if (cacheable) {
       let m = staticRules.get(c)
       if (!m) staticRules.set(c, (m = new Map()))
@@ -158,6 +167,8 @@ export function createRecordsService(deps: {
     p: Principal,
     bypass: boolean,
     o: ReadOptions,
+    /** Inside a batch or an idempotent write: read through its transaction (its rows, its connection). */
+    executor?: Db | Transaction<any>,
   ): Promise<Rec[]> {
     const pick = parsePick(o.fields, o.expand)
     checkPick(c, pick.top, bypass)
@@ -176,7 +187,13 @@ export function createRecordsService(deps: {
     }
     const exp: Expansions = new WeakMap()
     if (nodes.length)
-      await loadExpansions(db, nodes, rows, { viewFilter: bypass ? () => undefined : viewFilterFor(p) }, exp)
+      await loadExpansions(
+        executor ?? db,
+        nodes,
+        rows,
+        { viewFilter: bypass ? () => undefined : viewFilterFor(p) },
+        exp,
+      )
     return rows.map((r) => shapeWithExpand(c, r, nodes, exp, bypass, pick.top))
   }
 
@@ -306,16 +323,36 @@ export function createRecordsService(deps: {
         body: asObject(body),
         ...(o.query ? { query: o.query } : {}),
       })
+      const denied = () => errors.forbidden(`You are not allowed to create this ${c.name} record.`)
+      if (!a.bypass && a.rule === DENIED) throw denied()
       const input = validateInput(c, body, false)
       const id = input.id ?? uuidv7()
       const checkRule = !a.bypass && a.rule !== undefined
       const row = await write(!checkRule && input.links.size === 0, o.tx, c, async (tx) => {
         const cols = ['id', ...Object.keys(input.columns)]
         const vals = [sql`${id}::uuid`, ...Object.keys(input.columns).map((k) => sql.val(input.columns[k]))]
-        const res = await sql<Rec>`INSERT INTO ${tableOf(c)} AS r (${sql.join(cols.map((x) => sql.id(x)))})
-          VALUES (${sql.join(vals)}) RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(
-          tx.db,
-        )
+        const insert = sql<Rec>`INSERT INTO ${tableOf(c)} AS r (${sql.join(cols.map((x) => sql.id(x)))})
+          VALUES (${sql.join(vals)}) RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`
+        let res: { rows: Rec[] }
+        if (!checkRule || a.bypass) res = await insert.execute(tx.db)
+        else {
+          // A constraint error (unique value, missing relation, duplicate id) must not answer before the create
+          // rule does, or a denied caller could probe which values exist: on one, the rule decides on the
+          // would-be row, and only an allowed caller sees the error.
+          await sql`SAVEPOINT bst_create`.execute(tx.db)
+          try {
+            res = await insert.execute(tx.db)
+          } catch (err) {
+            if (!/^23/.test((err as { code?: string }).code ?? '')) throw err
+            await sql`ROLLBACK TO SAVEPOINT bst_create`.execute(tx.db)
+            const rule = a.rule as RawBuilder<unknown>
+            const ok = await sql<{
+              ok: boolean
+            }>`SELECT (${rule}) AS ok FROM (${candidateRow(c, id, input.columns)}) AS r`.execute(tx.db)
+            if (!ok.rows[0]?.ok) throw denied()
+            throw err
+          }
+        }
         const inserted = res.rows[0]!
         for (const [f, ids] of input.links) {
           await writeLinks(tx, f, id, ids, false)
@@ -326,13 +363,13 @@ export function createRecordsService(deps: {
           const ok = await sql<{
             ok: boolean
           }>`SELECT (${a.rule}) AS ok FROM ${tableOf(c)} AS r WHERE r.id = ${id}::uuid`.execute(tx.db)
-          if (!ok.rows[0]?.ok) throw errors.forbidden(`You are not allowed to create this ${c.name} record.`)
+          if (!ok.rows[0]?.ok) throw denied()
         }
         emit(tx, 'create', c, inserted)
         return inserted
       })
       delete row._seq
-      return (await readShaped(c, [row], p, a.bypass, o))[0]!
+      return (await readShaped(c, [row], p, a.bypass, o, o.tx?.db))[0]!
     },
 
     async update(name, id, body, p, o = {}) {
@@ -342,8 +379,9 @@ export function createRecordsService(deps: {
         body: asObject(body),
         ...(o.query ? { query: o.query } : {}),
       })
+      // 404 before validation: a caller who may not update learns nothing, not even the schema.
+      if (!isUuid(id) || (!a.bypass && a.rule === DENIED)) throw errors.notFound('Record')
       const input = validateInput(c, body, true)
-      if (!isUuid(id)) throw errors.notFound('Record')
       const expected = o.ifMatch ?? input.version
       const row = await write(input.links.size === 0, o.tx, c, async (tx) => {
         const sets = [
@@ -367,7 +405,7 @@ export function createRecordsService(deps: {
         return updated
       })
       delete row._seq
-      return (await readShaped(c, [row], p, a.bypass, o))[0]!
+      return (await readShaped(c, [row], p, a.bypass, o, o.tx?.db))[0]!
     },
 
     async remove(name, id, p, o = {}) {
@@ -387,7 +425,10 @@ export function createRecordsService(deps: {
           if (ok.rows.length === 0) throw await whyNoRow(tx, c, id, a, o.ifMatch)
           await applyOnDelete(tx, all, c, [id], (action, dc, row) => emit(tx, action, dc, row))
         }
-        const res = await sql<Rec>`DELETE FROM ${tableOf(c)} AS r WHERE ${guard}
+        // Checked and locked above when there are dependents: the on-delete actions may have changed what the
+        // rule or the version read, so the row is deleted by id.
+        const where = hasDependents ? sql`r.id = ${id}::uuid` : guard
+        const res = await sql<Rec>`DELETE FROM ${tableOf(c)} AS r WHERE ${where}
           RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(tx.db)
         const deleted = res.rows[0]
         if (!deleted) throw await whyNoRow(tx, c, id, a, o.ifMatch)
@@ -418,6 +459,22 @@ export function createRecordsService(deps: {
 
 function asObject(body: unknown): Rec {
   return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Rec) : {}
+}
+
+/** The would-be record as a one-row relation, for checking the create rule without inserting it. */
+function candidateRow(c: Collection, id: string, columns: Record<string, unknown>): RawBuilder<unknown> {
+  const cols: RawBuilder<unknown>[] = [
+    sql`${id}::uuid AS id`,
+    sql`now()::timestamptz(3) AS created`,
+    sql`now()::timestamptz(3) AS updated`,
+    sql`1 AS version`,
+  ]
+  for (const f of c.fields) {
+    if (!hasColumn(f)) continue
+    const v = f.name in columns ? columns[f.name] : null
+    cols.push(sql`${sql.val(v)}::${sql.raw(columnType(f))} AS ${sql.id(f.name)}`)
+  }
+  return sql`SELECT ${sql.join(cols)}`
 }
 
 function shapeForEvent(c: Collection, row: Rec): Rec {
@@ -454,7 +511,7 @@ function mapError(err: unknown, c: Collection): unknown {
       })
     if (!isInsert) return errors.conflict('Other records still relate to this one.', { reason: 'restricted' })
   }
-  if (code === '23505' && (err as { constraint?: string }).constraint?.endsWith('_pkey')) {
+  if (code === '23505' && (err as { constraint?: string }).constraint === `${c.name}_pkey`) {
     return errors.conflict('A record with this id already exists.')
   }
   return new AppError(mapped.code, mapped.message, mapped.details)

@@ -85,13 +85,14 @@ function checkValue(f: Field, v: unknown): Checked {
     if (!Array.isArray(v)) return bad('invalid', 'Must be an array.')
     if (v.length > 1000) return bad('too_many', 'At most 1000 values.')
     if (f.required && v.length === 0) return bad('required', 'This field is required.')
-    if (new Set(v).size !== v.length) return bad('duplicate', 'Values must be unique.')
     const out: unknown[] = []
     for (const x of v) {
       const r = checkOne(f, x)
       if (r instanceof Bad) return r
       out.push(r)
     }
+    // After normalizing: the same id in upper and lower case is one value.
+    if (new Set(out).size !== out.length) return bad('duplicate', 'Values must be unique.')
     return out
   }
   return checkOne(f, v)

@@ -300,6 +300,8 @@ function bindPath(
       if (o.restricted && field.hidden) throw hiddenError(path, position)
       if (last) throw errors.invalidFilter(`'${name}' needs a field after it, e.g. ${name}.id.`, { position })
       steps.push({ kind: 'back', field, to, ...guardFor(to, o, depth) })
+      if (steps.length > MAX_STEPS)
+        throw errors.invalidFilter('A path follows at most 3 relations.', { position })
       multi = true
       cur = to
       continue

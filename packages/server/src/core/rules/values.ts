@@ -13,6 +13,13 @@ export function isUuid(v: unknown): v is string {
 /** Parses the ISO-8601 forms we accept for dates; undefined when it is not one. */
 export function parseDate(v: string): Date | undefined {
   if (!DATE_RE.test(v)) return undefined
+  // Date would roll 2023-02-31 over into March: refuse what is not on the calendar.
+  const [y, mo, da] = v.slice(0, 10).split('-').map(Number) as [number, number, number]
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+  if (mo < 1 || mo > 12 || da < 1 || da > days[mo - 1]!) return undefined
+  const time = /^.{10}[T ](\d{2}):(\d{2})(?::(\d{2}))?/.exec(v)
+  if (time && (Number(time[1]) > 23 || Number(time[2]) > 59 || Number(time[3] ?? 0) > 59)) return undefined
   const d = new Date(
     v.length === 10 ? `${v}T00:00:00Z` : /[Zz]|[+-]\d{2}(:?\d{2})?$/.test(v.slice(10)) ? v : `${v}Z`,
   )

@@ -25,7 +25,8 @@ export async function respondIdempotent(
         header: 'Idempotency-Key',
       })
     }
-    const hash = requestHash(c.req.method, c.req.path, body)
+    const u = new URL(c.req.url)
+    const hash = requestHash(c.req.method, u.pathname + u.search, c.req.header('if-match'), body)
     res = await runIdempotent(db, { principal: principalId(c.var.principal), key, hash }, (tx) => fn(tx))
     if (res.replayed) c.header('Idempotency-Replayed', 'true')
   }

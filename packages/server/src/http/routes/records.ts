@@ -69,11 +69,13 @@ export function recordRoutes(deps: { db: Db; records: RecordsService }) {
 
   r.post('/:collection/records', async (c) => {
     const body = await jsonBody(c)
-    const q = query(readQuery, c.req.query())
+    const raw = c.req.query()
+    const q = query(readQuery, raw)
     return respondIdempotent(c, db, body, async (tx) => ({
       status: 201,
       body: await records.create(c.req.param('collection'), body, c.var.principal, {
         ...q,
+        query: raw,
         ...(tx ? { tx } : {}),
       }),
     }))
