@@ -71,7 +71,11 @@ async function wire(
   const { db } = database
   await migrate(db)
   const bus = createEventBus((err, event) => log.error({ err, event }, 'event handler failed'))
-  const collections = await createCollectionsService({ db, bus })
+  const collections = await createCollectionsService({
+    db,
+    bus,
+    onSchemaChange: () => database.schemaChanged(),
+  })
   const stopListening = await collections.listen(database.pool, (err) =>
     log.warn({ err: (err as Error).message }, 'schema listener'),
   )

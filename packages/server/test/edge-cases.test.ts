@@ -208,6 +208,27 @@ describe('schema changes', () => {
     expect((await s.api('GET', `/api/collections/tb/records/${b.id}`)).body.many).toEqual([a.id])
   })
 
+  it('a retype that leaves the query text unchanged does not reuse a stale prepared plan', async () => {
+    const c = await createCollection(s, {
+      name: 'retyped',
+      fields: [{ name: 'n', type: 'text' }],
+      rules: { list: '', view: '' },
+    })
+    const rec = await createRecord(s, 'retyped', { n: '42' })
+    // Prime every pooled connection with the prepared statements for this shape.
+    await Promise.all(
+      Array.from({ length: 12 }, () => s.api('GET', `/api/collections/retyped/records/${rec.id}`)),
+    )
+    const r = await s.api('PATCH', '/api/collections/retyped', {
+      fields: [{ ...c.fields[0], type: 'number' }],
+    })
+    expect(r.status).toBe(200)
+    const after = await Promise.all(
+      Array.from({ length: 12 }, () => s.api('GET', `/api/collections/retyped/records/${rec.id}`)),
+    )
+    expect(after.map((x) => [x.status, x.body.n])).toEqual(Array.from({ length: 12 }, () => [200, 42]))
+  })
+
   it('swaps two field names', async () => {
     const c = await createCollection(s, {
       name: 'swap',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 
@@ -7,7 +8,49 @@ export type Db = Kysely<any>
 export interface Database {
   readonly db: Db
   readonly pool: pg.Pool
+  /**
+   * Call after any schema change (here or on another node): statements are prepared under new names, so
+   * a plan made for the old table shapes is never reused.
+   */
+  schemaChanged(): void
   close(): Promise<void>
+}
+
+/** Named statements a connection keeps at most; past that, new query shapes run unnamed. */
+const MAX_PREPARED = 200
+
+interface StatementState {
+  epoch: number
+}
+
+/**
+ * Runs parameterized queries as named prepared statements, so PostgreSQL parses and plans each query
+ * shape once per connection instead of on every request. Bounded: a connection prepares at most
+ * MAX_PREPARED names over its life (the pool recycles idle connections), and names carry the schema epoch.
+ */
+function prepareStatements(client: pg.PoolClient, state: StatementState): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown
+  const names = new Set<string>()
+  ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (
+    text: unknown,
+    values?: unknown,
+    cb?: unknown,
+  ) => {
+    if (
+      typeof text === 'string' &&
+      Array.isArray(values) &&
+      values.length > 0 &&
+      cb === undefined &&
+      text.length <= 16_384
+    ) {
+      const name = `b${state.epoch}_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`
+      if (names.has(name) || names.size < MAX_PREPARED) {
+        names.add(name)
+        return query({ name, text, values })
+      }
+    }
+    return cb === undefined ? query(text, values) : query(text, values, cb)
+  }
 }
 
 const parseTimestamp = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ)
@@ -47,6 +90,7 @@ export interface DbOptions {
 }
 
 export function createDb(opts: DbOptions): Database {
+  const statements: StatementState = { epoch: 0 }
   const pool = new pg.Pool({
     connectionString: opts.connectionString,
     max: opts.max ?? 20,
@@ -63,6 +107,7 @@ export function createDb(opts: DbOptions): Database {
   // exception that kills the process. The work on it fails anyway (→ 503) and the pool drops it on release.
   pool.on('connect', (client) => {
     client.on('error', () => {})
+    prepareStatements(client, statements)
   })
   const db = new Kysely<any>({
     dialect: new PostgresDialect({ pool }),
@@ -77,6 +122,9 @@ export function createDb(opts: DbOptions): Database {
   return {
     db,
     pool,
+    schemaChanged() {
+      statements.epoch++
+    },
     async close() {
       await db.destroy()
     },

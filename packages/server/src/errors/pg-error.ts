@@ -76,6 +76,11 @@ export function fromPgError(err: unknown): AppError | undefined {
     case '40001':
     case '40P01':
       return errors.conflict('The operation conflicted with a concurrent change; retry it.')
+    case '0A000':
+      // A prepared plan that outlived a schema change made on another node a moment ago: retry.
+      return /cached plan must not change result type/.test(e.message ?? '')
+        ? new AppError('UNAVAILABLE', 'The schema just changed; retry shortly.')
+        : undefined
     case '55P03':
     case '57014':
       return new AppError('UNAVAILABLE', 'The database is busy; retry shortly.')

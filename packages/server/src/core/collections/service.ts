@@ -25,7 +25,12 @@ export interface CollectionsService {
   listen(pool: pg.Pool, onError: (e: unknown) => void): Promise<() => Promise<void>>
 }
 
-export async function createCollectionsService(deps: { db: Db; bus: EventBus }): Promise<CollectionsService> {
+export async function createCollectionsService(deps: {
+  db: Db
+  bus: EventBus
+  /** Told after every catalog change, made here or read back after another node's (prepared statements). */
+  onSchemaChange?: () => void
+}): Promise<CollectionsService> {
   const { db, bus } = deps
   let byName = new Map<string, Collection>()
 
@@ -40,6 +45,7 @@ export async function createCollectionsService(deps: { db: Db; bus: EventBus }):
   }
   const reload = async () => {
     byName = new Map((await readAll()).map((c) => [c.name, c]))
+    deps.onSchemaChange?.()
   }
   await reload()
 
@@ -105,6 +111,7 @@ export async function createCollectionsService(deps: { db: Db; bus: EventBus }):
           if (before) next.delete(before.name)
           if (after) next.set(after.name, after)
           byName = next
+          deps.onSchemaChange?.()
           const at = new Date().toISOString()
           if (before && after) bus.emit('collection.updated', { collection: after, previous: before, at })
           else if (after) bus.emit('collection.created', { collection: after, at })
