@@ -164,6 +164,14 @@ describe('writes', () => {
       headers: { 'if-match': '1' },
     })
     expect(del.status).toBe(409)
+    const malformed = await s.api(
+      'PATCH',
+      `/api/collections/posts/records/${p.id}`,
+      { title: 'x' },
+      { headers: { 'if-match': 'yesterday' } },
+    )
+    expect(malformed.status).toBe(412)
+    expect(malformed.body.code).toBe('PRECONDITION_FAILED')
     expect((await s.api('GET', `/api/collections/posts/records/${p.id}`)).body.title).toBe('v2')
   })
 

@@ -33,7 +33,11 @@ const PATH = /^\/api\/collections\/([A-Za-z][A-Za-z0-9_]*)\/records(?:\/([^/?#]+
 export function parseIfMatch(v: string | undefined): number | undefined {
   if (v === undefined) return undefined
   const m = /^(?:W\/)?"?(\d{1,9})"?$/.exec(v.trim())
-  if (!m) throw errors.badRequest('If-Match must be a record version, e.g. "3".', { header: 'If-Match' })
+  // A precondition that cannot be evaluated fails as a precondition (HTTP 412), not as a bad request.
+  if (!m)
+    throw new AppError('PRECONDITION_FAILED', 'If-Match must be a record version, e.g. "3".', {
+      header: 'If-Match',
+    })
   return Number(m[1])
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
-import { AppError, errors } from '../../errors/index.ts'
+import { errors } from '../../errors/index.ts'
 import { nameProblem } from './names.ts'
 import {
   type Collection,
@@ -302,8 +302,4 @@ function checkChange(old: Field, f: Field, selfRename?: readonly [string, string
   if (f.type === 'json' && old.type !== 'json' && old.type !== 'text')
     out.push(`A ${old.type} field cannot become json.`)
   return out
-}
-
-export function isAppError(e: unknown): e is AppError {
-  return e instanceof AppError
 }
