@@ -51,19 +51,18 @@ export function fromPgError(err: unknown): AppError | undefined {
   const e = err as PgErrorLike
   switch (e.code) {
     case '23505':
-      return errors.conflict('A record with the same unique value already exists.', fieldDetails(e))
+      return errors.conflict('A record with the same unique value already exists.')
     case '23503':
       return new AppError(
         'CONFLICT',
         'The operation would break a relation (missing or still-referenced record).',
-        fieldDetails(e),
       )
     case '23502':
       return errors.validation({
         [e.column ?? 'unknown']: { code: 'required', message: 'This field is required.' },
       })
     case '23514':
-      return errors.badRequest('A value violates a field constraint.', fieldDetails(e))
+      return errors.badRequest('A value violates a field constraint.')
     case '22021': // NUL or an invalid byte sequence in a value
     case '22P05':
     case '22P02':
@@ -87,11 +86,4 @@ export function fromPgError(err: unknown): AppError | undefined {
     default:
       return undefined
   }
-}
-
-function fieldDetails(e: PgErrorLike): Record<string, unknown> | undefined {
-  const c = e.constraint
-  if (!c) return undefined
-  const m = /^c_[0-9a-z]+_(.+)_(uq|chk|fk|nn|ix)$/.exec(c)
-  return m ? { field: m[1] } : undefined
 }

@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from 'kysely'
-import { DATA_SCHEMA } from '../../db/migrate.ts'
+import { dataTable, linkTable } from './tables.ts'
 import { type Collection, type Field, hasColumn, isMultiple, joinTableName, type OnDelete } from './types.ts'
 
 type Stmt = RawBuilder<unknown>
@@ -19,7 +19,7 @@ function num(n: unknown): string {
   return String(n)
 }
 
-const tbl = (c: { name: string }) => sql.table(`${DATA_SCHEMA}.${c.name}`)
+const tbl = (c: { name: string }) => dataTable(c.name)
 const id = (s: string) => sql.id(s)
 
 export function columnType(f: Field): string {
@@ -106,12 +106,12 @@ function dropFieldConstraints(c: Collection, f: Field): Stmt[] {
     sql`ALTER TABLE ${tbl(c)} DROP CONSTRAINT IF EXISTS ${id(`f${f.id}_chk`)}`,
     sql`ALTER TABLE ${tbl(c)} DROP CONSTRAINT IF EXISTS ${id(`f${f.id}_uq`)}`,
     sql`ALTER TABLE ${tbl(c)} DROP CONSTRAINT IF EXISTS ${id(`f${f.id}_fk`)}`,
-    sql`DROP INDEX IF EXISTS ${sql.table(`${DATA_SCHEMA}.f${f.id}_ix`)}`,
+    sql`DROP INDEX IF EXISTS ${dataTable(`f${f.id}_ix`)}`,
   ]
 }
 
 function joinTable(c: Collection, f: Field): Stmt[] {
-  const jt = sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)
+  const jt = linkTable(f)
   // Removing a target removes the link (cascade and set_null); restrict blocks the delete.
   const onTarget = f.options.onDelete === 'restrict' ? 'RESTRICT' : 'CASCADE'
   return [
@@ -155,9 +155,7 @@ export function planCreate(c: Collection): Stmt[] {
 
 export function planDrop(c: Collection): Stmt[] {
   return [
-    ...c.fields
-      .filter((f) => !hasColumn(f))
-      .map((f) => sql`DROP TABLE ${sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)}`),
+    ...c.fields.filter((f) => !hasColumn(f)).map((f) => sql`DROP TABLE ${linkTable(f)}`),
     sql`DROP TABLE ${tbl(c)}`,
   ]
 }
@@ -169,15 +167,12 @@ export function planUpdate(a: Collection, b: Collection): Stmt[] {
   const next = new Map(b.fields.map((f) => [f.id, f]))
   const prev = new Map(a.fields.map((f) => [f.id, f]))
   for (const ix of a.indexes) {
-    if (!b.indexes.some((x) => x.name === ix.name))
-      out.push(sql`DROP INDEX ${sql.table(`${DATA_SCHEMA}.${ix.name}`)}`)
+    if (!b.indexes.some((x) => x.name === ix.name)) out.push(sql`DROP INDEX ${dataTable(ix.name)}`)
   }
   for (const f of a.fields) {
     if (next.has(f.id)) continue
     out.push(
-      hasColumn(f)
-        ? sql`ALTER TABLE ${tbl(b)} DROP COLUMN ${id(f.name)}`
-        : sql`DROP TABLE ${sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)}`,
+      hasColumn(f) ? sql`ALTER TABLE ${tbl(b)} DROP COLUMN ${id(f.name)}` : sql`DROP TABLE ${linkTable(f)}`,
     )
   }
   // Renames in two steps through names no field can have (they start with _), so that swapping two names,
@@ -202,13 +197,13 @@ export function planUpdate(a: Collection, b: Collection): Stmt[] {
     if (old.type === 'relation' && !old.options.multiple && f.options.multiple) {
       // single → multiple: move the links into a join table, keeping them.
       out.push(...dropFieldConstraints(b, old), ...joinTable(b, f))
-      out.push(sql`INSERT INTO ${sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)} (source, target, position)
+      out.push(sql`INSERT INTO ${linkTable(f)} (source, target, position)
         SELECT id, ${id(old.name)}, 0 FROM ${tbl(b)} WHERE ${id(old.name)} IS NOT NULL`)
       out.push(sql`ALTER TABLE ${tbl(b)} DROP COLUMN ${id(old.name)}`)
       continue
     }
     if (!hasColumn(f)) {
-      const jt = sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)
+      const jt = linkTable(f)
       out.push(sql`ALTER TABLE ${jt} DROP CONSTRAINT IF EXISTS ${id(`${joinTableName(f)}_target_fkey`)}`)
       const onTarget = f.options.onDelete === 'restrict' ? 'RESTRICT' : 'CASCADE'
       out.push(

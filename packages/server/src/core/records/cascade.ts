@@ -1,8 +1,8 @@
 import { sql } from 'kysely'
-import { DATA_SCHEMA } from '../../db/migrate.ts'
 import type { Tx } from '../../db/transaction.ts'
 import { errors } from '../../errors/index.ts'
-import { type Collection, type Field, joinTableName } from '../collections/types.ts'
+import { linkTable } from '../collections/tables.ts'
+import type { Collection, Field } from '../collections/types.ts'
 import { selectList, tableOf } from './select.ts'
 
 export type Rec = Record<string, unknown>
@@ -40,7 +40,7 @@ export async function applyOnDelete(
     if (action === 'restrict') continue
     if (f.options.multiple) {
       // The link disappears; the record that held it changes.
-      const jt = sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)
+      const jt = linkTable(f)
       const unlinked = await sql<{
         source: string
       }>`DELETE FROM ${jt} WHERE target = ANY(${ids}::uuid[]) RETURNING source`.execute(tx.db)

@@ -1,9 +1,9 @@
 import { type RawBuilder, sql } from 'kysely'
 import type { Db } from '../../db/create-db.ts'
-import { DATA_SCHEMA } from '../../db/migrate.ts'
 import { errors } from '../../errors/index.ts'
+import { parseBackRelation } from '../collections/names.ts'
+import { linkTable } from '../collections/tables.ts'
 import type { Collection, Field } from '../collections/types.ts'
-import { joinTableName } from '../collections/types.ts'
 import { selectList, shapeRecord, tableOf } from './select.ts'
 
 export interface ExpandNode {
@@ -62,10 +62,10 @@ function resolve(
   seeHidden: boolean,
 ): ExpandNode {
   const bad = () => errors.badRequest(`Cannot expand '${name}'.`, { param: 'expand', field: name })
-  const via = /^([A-Za-z][A-Za-z0-9_]*)_via_([A-Za-z][A-Za-z0-9_]*)$/.exec(name)
+  const via = parseBackRelation(name)
   if (via) {
-    const target = lookup(via[1]!)
-    const field = target?.fields.find((f) => f.name === via[2])
+    const target = lookup(via.collection)
+    const field = target?.fields.find((f) => f.name === via.field)
     if (!target || !field || field.type !== 'relation' || field.options.collection !== c.name) throw bad()
     if (field.hidden && !seeHidden) throw bad()
     return { name, kind: 'back', field, target, children: [] }
@@ -143,7 +143,7 @@ async function loadBack(
   const where = filter ? sql` AND ${filter}` : sql``
   const f = node.field
   if (f.options.multiple) {
-    const jt = sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)
+    const jt = linkTable(f)
     // One row per (parent, record), ranked per parent: every parent gets up to BACK_LIMIT of its own.
     const res = await sql<Row>`SELECT * FROM (
         SELECT ${selectList(node.target)}, j.target AS _parent,

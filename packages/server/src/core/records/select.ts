@@ -1,15 +1,8 @@
 import { type RawBuilder, sql } from 'kysely'
-import { DATA_SCHEMA } from '../../db/migrate.ts'
 import { errors } from '../../errors/index.ts'
 import { columnType } from '../collections/ddl.ts'
-import {
-  type Collection,
-  type Field,
-  hasColumn,
-  isMultiple,
-  joinTableName,
-  SYSTEM_FIELDS,
-} from '../collections/types.ts'
+import { dataTable, linkTable } from '../collections/tables.ts'
+import { type Collection, type Field, hasColumn, isMultiple, SYSTEM_FIELDS } from '../collections/types.ts'
 
 // Collection objects are replaced, never mutated, on a schema change: what is built from one can be kept
 // with it. Kysely's builders are immutable, so one instance serves every query.
@@ -18,7 +11,7 @@ const selects = new WeakMap<Collection, Map<string, RawBuilder<unknown>>>()
 
 export function tableOf(c: Collection): RawBuilder<unknown> {
   let t = tables.get(c)
-  if (!t) tables.set(c, (t = sql.table(`${DATA_SCHEMA}.${c.name}`) as unknown as RawBuilder<unknown>))
+  if (!t) tables.set(c, (t = dataTable(c.name) as unknown as RawBuilder<unknown>))
   return t
 }
 
@@ -39,7 +32,7 @@ function buildSelectList(c: Collection, alias: string): RawBuilder<unknown> {
   for (const f of c.fields) {
     if (hasColumn(f)) cols.push(sql.ref(`${alias}.${f.name}`))
     else {
-      const jt = sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)
+      const jt = linkTable(f)
       cols.push(
         sql`ARRAY(SELECT j.target FROM ${jt} j WHERE j.source = ${sql.ref(`${alias}.id`)} ORDER BY j.position) AS ${sql.id(f.name)}`,
       )
@@ -72,8 +65,6 @@ export interface SortKey {
   readonly text: boolean
 }
 
-const SORTABLE_SYSTEM: Record<string, boolean> = { id: false, created: false, updated: false, version: false }
-
 /** `-created,title` → keys; only real scalar columns the principal may read. `id` always ends the list. */
 export function parseSort(c: Collection, raw: string | undefined, seeHidden: boolean): SortKey[] {
   const keys: SortKey[] = []
@@ -84,7 +75,7 @@ export function parseSort(c: Collection, raw: string | undefined, seeHidden: boo
     const desc = p.startsWith('-')
     const name = desc || p.startsWith('+') ? p.slice(1) : p
     let text = false
-    if (!(name in SORTABLE_SYSTEM)) {
+    if (!(SYSTEM_FIELDS as readonly string[]).includes(name)) {
       const f = c.fields.find((x) => x.name === name)
       if (!f || (f.hidden && !seeHidden) || !sortable(f)) {
         throw errors.badRequest(`Cannot sort by '${name}'.`, { param: 'sort', field: name })

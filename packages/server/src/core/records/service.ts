@@ -1,6 +1,5 @@
 import { type RawBuilder, sql, type Transaction } from 'kysely'
 import type { Db } from '../../db/create-db.ts'
-import { DATA_SCHEMA } from '../../db/migrate.ts'
 import { autocommit, inTransaction, type Tx } from '../../db/transaction.ts'
 import { AppError, errors, fromPgError } from '../../errors/index.ts'
 import type { EventBus } from '../../events/bus.ts'
@@ -8,18 +7,20 @@ import { RECORD_EVENT_BY_ACTION, type RecordAction } from '../../events/catalog.
 import { authRecord, hasScope, type Principal } from '../auth/principal.ts'
 import { columnType } from '../collections/ddl.ts'
 import type { CollectionsService } from '../collections/service.ts'
+import { linkTable } from '../collections/tables.ts'
 import {
   type Collection,
   type Field,
   hasColumn,
   joinTableName,
   type RuleAction,
+  SYSTEM_FIELDS,
 } from '../collections/types.ts'
 import { bindFilter, compileFilter, type RuleRequest } from '../rules/index.ts'
 import { isUuid } from '../rules/values.ts'
 import { applyOnDelete, dependentsOf } from './cascade.ts'
 import { type Expansions, loadExpansions, parseExpand, shapeWithExpand } from './expand.ts'
-import { afterCursor, encodeCursor, orderBy, parseSort, selectList, tableOf } from './select.ts'
+import { afterCursor, encodeCursor, orderBy, parseSort, selectList, shapeRecord, tableOf } from './select.ts'
 import { uuidv7 } from './uuidv7.ts'
 import { validateInput } from './validate.ts'
 
@@ -154,7 +155,7 @@ export function createRecordsService(deps: {
   function checkPick(c: Collection, pick: Set<string> | undefined, seeHidden: boolean) {
     if (!pick) return
     for (const name of pick) {
-      if (['id', 'created', 'updated', 'version'].includes(name)) continue
+      if ((SYSTEM_FIELDS as readonly string[]).includes(name)) continue
       const f = c.fields.find((x) => x.name === name)
       if (!f || (f.hidden && !seeHidden))
         throw errors.badRequest(`Unknown field '${name}' in fields.`, { param: 'fields', field: name })
@@ -199,7 +200,8 @@ export function createRecordsService(deps: {
 
   function emit(tx: Tx, action: RecordAction, c: Collection, row: Rec) {
     const { _seq, ...rec } = row
-    const record = shapeForEvent(c, rec)
+    // Events carry the whole record, hidden fields included: consumers are server-side and filter per audience.
+    const record = Object.freeze(shapeRecord(c, rec, true))
     tx.afterCommit(() =>
       bus.emit(RECORD_EVENT_BY_ACTION[action], {
         seq: Number(_seq),
@@ -212,7 +214,7 @@ export function createRecordsService(deps: {
   }
 
   async function writeLinks(tx: Tx, f: Field, source: string, targets: readonly string[], replace: boolean) {
-    const jt = sql.table(`${DATA_SCHEMA}.${joinTableName(f)}`)
+    const jt = linkTable(f)
     if (replace) await sql`DELETE FROM ${jt} WHERE source = ${source}::uuid`.execute(tx.db)
     if (targets.length) {
       await sql`INSERT INTO ${jt} (source, target, position)
@@ -475,13 +477,6 @@ function candidateRow(c: Collection, id: string, columns: Record<string, unknown
     cols.push(sql`${sql.val(v)}::${sql.raw(columnType(f))} AS ${sql.id(f.name)}`)
   }
   return sql`SELECT ${sql.join(cols)}`
-}
-
-function shapeForEvent(c: Collection, row: Rec): Rec {
-  const out: Rec = {}
-  for (const k of ['id', 'created', 'updated', 'version']) out[k] = row[k]
-  for (const f of c.fields) out[f.name] = row[f.name] ?? (f.options.multiple ? [] : null)
-  return Object.freeze(out)
 }
 
 /** Maps database errors to the wire shape, naming the field a constraint guards. */

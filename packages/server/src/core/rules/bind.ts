@@ -1,4 +1,5 @@
 import { errors } from '../../errors/index.ts'
+import { parseBackRelation } from '../collections/names.ts'
 import type { Collection, Field } from '../collections/types.ts'
 import type { CompareOp, Expr, Operand } from './ast.ts'
 import { coerce, compareValues, opAllowed, parseDate, typeOfValue, type ValueType } from './values.ts'
@@ -292,10 +293,10 @@ function bindPath(
         vtype: SYSTEM_TYPES[name]!,
       }
     }
-    const via = /^([A-Za-z][A-Za-z0-9_]*)_via_([A-Za-z][A-Za-z0-9_]*)$/.exec(name)
+    const via = parseBackRelation(name)
     if (via) {
-      const to = o.lookup(via[1]!)
-      const field = to?.fields.find((f) => f.name === via[2])
+      const to = o.lookup(via.collection)
+      const field = to?.fields.find((f) => f.name === via.field)
       if (!to || !field || field.type !== 'relation' || field.options.collection !== cur.name) throw unknown()
       if (o.restricted && field.hidden) throw hiddenError(path, position)
       if (last) throw errors.invalidFilter(`'${name}' needs a field after it, e.g. ${name}.id.`, { position })

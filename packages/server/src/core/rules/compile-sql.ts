@@ -1,5 +1,5 @@
 import { type RawBuilder, type SqlBool, sql } from 'kysely'
-import { DATA_SCHEMA } from '../../db/migrate.ts'
+import { dataTable } from '../collections/tables.ts'
 import { joinTableName } from '../collections/types.ts'
 import type { CompareOp } from './ast.ts'
 import type { BExpr, BOperand, BPath } from './bind.ts'
@@ -48,7 +48,7 @@ function compile(e: BExpr, env: Env, neg: boolean): Sql {
         const as = fresh(env, 'c')
         aliases.set(a.alias, as)
         const on = a.guard ? compile(a.guard, { ...env, self: as }, false) : sql`TRUE`
-        joins.push(sql`LEFT JOIN ${table(a.collection.name)} AS ${sql.id(as)} ON ${on}`)
+        joins.push(sql`LEFT JOIN ${dataTable(a.collection.name)} AS ${sql.id(as)} ON ${on}`)
       }
       const inner = compile(e.expr, { ...env, aliases }, false)
       const q = sql`EXISTS (SELECT 1 FROM (SELECT 1) AS ${sql.id(fresh(env, 'o'))} ${sql.join(joins, sql` `)} WHERE ${inner})`
@@ -187,10 +187,6 @@ function operand(o: BOperand, env: Env, vtype: ValueType): Sql {
   return out
 }
 
-function table(name: string): Sql {
-  return sql.table(`${DATA_SCHEMA}.${name}`)
-}
-
 /** A single-valued path as a scalar expression: a column, or a subquery through single relations. */
 function pathScalar(p: BPath, env: Env): Sql {
   if (p.steps.length === 0) return sql.ref(`${rootAlias(p, env)}.${(p.final as { column: string }).column}`)
@@ -211,20 +207,20 @@ function pathSet(p: BPath, env: Env): Sql {
     if (step.kind === 'forward' && step.field.options.multiple) {
       const j = fresh(env, 'j')
       from.push(
-        sql`${table(joinTableName(step.field))} AS ${sql.id(j)} JOIN ${table(step.to.name)} AS ${sql.id(t)} ON ${sql.ref(`${t}.id`)} = ${sql.ref(`${j}.target`)}`,
+        sql`${dataTable(joinTableName(step.field))} AS ${sql.id(j)} JOIN ${dataTable(step.to.name)} AS ${sql.id(t)} ON ${sql.ref(`${t}.id`)} = ${sql.ref(`${j}.target`)}`,
       )
       where.push(sql`${sql.ref(`${j}.source`)} = ${sql.ref(`${prev}.id`)}`)
     } else if (step.kind === 'forward') {
-      from.push(sql`${table(step.to.name)} AS ${sql.id(t)}`)
+      from.push(sql`${dataTable(step.to.name)} AS ${sql.id(t)}`)
       where.push(sql`${sql.ref(`${t}.id`)} = ${sql.ref(`${prev}.${step.field.name}`)}`)
     } else if (step.field.options.multiple) {
       const j = fresh(env, 'j')
       from.push(
-        sql`${table(joinTableName(step.field))} AS ${sql.id(j)} JOIN ${table(step.to.name)} AS ${sql.id(t)} ON ${sql.ref(`${t}.id`)} = ${sql.ref(`${j}.source`)}`,
+        sql`${dataTable(joinTableName(step.field))} AS ${sql.id(j)} JOIN ${dataTable(step.to.name)} AS ${sql.id(t)} ON ${sql.ref(`${t}.id`)} = ${sql.ref(`${j}.source`)}`,
       )
       where.push(sql`${sql.ref(`${j}.target`)} = ${sql.ref(`${prev}.id`)}`)
     } else {
-      from.push(sql`${table(step.to.name)} AS ${sql.id(t)}`)
+      from.push(sql`${dataTable(step.to.name)} AS ${sql.id(t)}`)
       where.push(sql`${sql.ref(`${t}.${step.field.name}`)} = ${sql.ref(`${prev}.id`)}`)
     }
     if (step.guard) where.push(compile(step.guard, { ...env, self: t }, false))
@@ -233,7 +229,7 @@ function pathSet(p: BPath, env: Env): Sql {
   let value: Sql
   if (p.final.kind === 'join') {
     const j = fresh(env, 'j')
-    from.push(sql`${table(joinTableName(p.final.field))} AS ${sql.id(j)}`)
+    from.push(sql`${dataTable(joinTableName(p.final.field))} AS ${sql.id(j)}`)
     where.push(sql`${sql.ref(`${j}.source`)} = ${sql.ref(`${prev}.id`)}`)
     value = sql.ref(`${j}.target`)
   } else if (p.final.array) {
