@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type pg from 'pg'
 import type { Db } from '../../db/create-db.ts'
@@ -33,6 +34,8 @@ export async function createCollectionsService(deps: {
 }): Promise<CollectionsService> {
   const { db, bus } = deps
   let byName = new Map<string, Collection>()
+  /** Tags this process's NOTIFYs so it does not reload after its own changes. */
+  const nodeId = randomUUID()
 
   const readAll = async (executor: Db | any = db): Promise<Collection[]> => {
     const rows = await executor
@@ -105,7 +108,9 @@ export async function createCollectionsService(deps: {
           })
           .execute()
         // NOTIFY is transactional: other nodes hear it only if this commits.
-        await sql`SELECT pg_notify(${SCHEMA_CHANNEL}, ${(after ?? before)!.name})`.execute(tx.db)
+        await sql`SELECT pg_notify(${SCHEMA_CHANNEL}, ${`${nodeId} ${(after ?? before)!.name}`})`.execute(
+          tx.db,
+        )
         tx.afterCommit(() => {
           const next = new Map(all)
           if (before) next.delete(before.name)
@@ -218,7 +223,10 @@ export async function createCollectionsService(deps: {
           }
           client = c
           const mine = c
-          mine.on('notification', () => void reload().catch(onError))
+          mine.on('notification', (n) => {
+            // Our own changes are already applied (after commit); only other nodes' need a reload.
+            if (!n.payload?.startsWith(`${nodeId} `)) void reload().catch(onError)
+          })
           mine.on('error', (e) => {
             onError(e)
             drop(mine)
