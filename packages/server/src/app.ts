@@ -8,15 +8,19 @@ import { secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
 import type { Config } from './config/load-config.ts'
 import type { ApiKeysService } from './core/auth/api-keys.ts'
+import type { Auth } from './core/auth/create-auth.ts'
 import type { CollectionsService } from './core/collections/service.ts'
 import type { RecordsService } from './core/records/service.ts'
 import type { Db } from './db/create-db.ts'
 import { errors } from './errors/index.ts'
+import { requestPath } from './http/canonical-path.ts'
+import { clientIp } from './http/client-ip.ts'
 import type { AppEnv } from './http/context.ts'
 import { errorResponse } from './http/middleware/errors.ts'
 import { type Authenticator, principalMiddleware } from './http/middleware/principal.ts'
 import { requestContext } from './http/middleware/request-id.ts'
 import { adminKeyRoutes } from './http/routes/admin-keys.ts'
+import { authRoutes } from './http/routes/auth.ts'
 import { batchRoutes } from './http/routes/batch.ts'
 import { collectionRoutes } from './http/routes/collections.ts'
 import { metaRoutes } from './http/routes/meta.ts'
@@ -29,8 +33,12 @@ export interface AppDeps {
   readonly collections: CollectionsService
   readonly records: RecordsService
   readonly keys: ApiKeysService
-  /** User sessions and JWTs (the auth issue plugs in here). */
+  /** App users' better-auth instance, served at /api/auth. */
+  readonly auth?: Auth
+  /** Turn user sessions, access JWTs and admin sessions into principals (tried after `bst_sk_` keys). */
   readonly authenticators?: readonly Authenticator[]
+  /** Routes mounted after identity is known (admin console API...), each under its own prefix. */
+  readonly mounts?: readonly { readonly path: string; readonly app: Hono<AppEnv> }[]
 }
 
 const secure = secureHeaders({
@@ -56,7 +64,9 @@ const SECURE_HEADERS: readonly [string, string][] = [
 /** The whole request path, in order: context, hygiene, identity, routes, one error shape. */
 export function createApp(deps: AppDeps) {
   const { config, log } = deps
-  const app = new Hono<AppEnv>()
+  // Canonical paths (see canonical-path.ts): `//`, trailing slashes and case variants of auth routes
+  // reach the same handler, with the same rate-limit counters.
+  const app = new Hono<AppEnv>({ getPath: requestPath })
 
   app.use('*', requestContext(log))
   // Under @hono/node-server the security headers go straight onto Node's response, where writeHead merges
@@ -79,7 +89,14 @@ export function createApp(deps: AppDeps) {
       'X-Request-Id',
     ],
     allowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
-    exposeHeaders: ['ETag', 'X-Request-Id', 'Retry-After', 'Idempotency-Replayed'],
+    exposeHeaders: [
+      'ETag',
+      'X-Request-Id',
+      'Retry-After',
+      'Idempotency-Replayed',
+      'Set-Auth-Token',
+      'Set-Auth-Jwt',
+    ],
     maxAge: 600,
   }
   const preflight = cors(corsOptions)
@@ -126,6 +143,14 @@ export function createApp(deps: AppDeps) {
     }
     return limitBody(c, next)
   })
+  // better-auth reads its own credentials (cookies, bearer session tokens): it answers before the principal
+  // middleware, so a stale token never stands between a user and signing in again.
+  if (deps.auth) {
+    app.route(
+      '/api/auth',
+      authRoutes({ auth: deps.auth, clientIp: (req, env) => clientIp(req, env, config.trustProxy) }),
+    )
+  }
   app.use(
     '/api/*',
     principalMiddleware((t) => deps.keys.authenticate(t), deps.authenticators),
@@ -136,6 +161,7 @@ export function createApp(deps: AppDeps) {
   app.route('/api/collections', recordRoutes({ db: deps.db, records: deps.records }))
   app.route('/api/batch', batchRoutes({ db: deps.db, records: deps.records }))
   app.route('/api/admin/keys', adminKeyRoutes({ keys: deps.keys }))
+  for (const m of deps.mounts ?? []) app.route(m.path, m.app)
 
   app.notFound((c) => errorResponse(errors.notFound('Route'), c, log))
   app.onError((err, c) => errorResponse(err, c, log))

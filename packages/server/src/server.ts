@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino'
 import { createApp } from './app.ts'
 import type { Config } from './config/load-config.ts'
 import { createApiKeysService } from './core/auth/api-keys.ts'
+import { type AuthRuntime, startAuth } from './core/auth/start-auth.ts'
 import { createCollectionsService } from './core/collections/service.ts'
 import { purgeIdempotencyKeys } from './core/idempotency/run-idempotent.ts'
 import { createRecordsService } from './core/records/service.ts'
@@ -19,6 +20,7 @@ export interface Bastide {
   readonly app: ReturnType<typeof createApp>
   readonly database: Database
   readonly bus: EventBus
+  readonly auth: AuthRuntime
   readonly log: Logger
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), then closes the database. */
   close(): Promise<void>
@@ -81,21 +83,43 @@ async function wire(
   )
   const records = createRecordsService({ db, collections, bus })
   const keys = createApiKeysService({ db, adminKey: config.adminKey })
-  const app = createApp({ config, db, log, collections, records, keys })
 
-  const purge = setInterval(() => void purgeIdempotencyKeys(db).catch(() => {}), 3_600_000)
-  purge.unref()
-
+  // Listen first when the port is picked at start (PORT=0): auth links and OAuth callbacks need the address.
+  // Until the app exists (a few milliseconds), requests get a 503 like any other start-up moment.
+  let handler: (req: Request, env: unknown) => Response | Promise<Response> = () =>
+    Response.json(
+      { code: 'UNAVAILABLE', message: 'Starting.', status: 503 },
+      { status: 503, headers: { 'Retry-After': '1' } },
+    )
   let server: ReturnType<typeof serve> | undefined
   let port = config.port
   if (opts.listen !== false) {
     server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s))
+      const s = serve(
+        { fetch: (req, env) => handler(req, env), port: config.port, hostname: config.host },
+        () => resolve(s),
+      )
       s.once('error', reject)
     })
     port = (server.address() as AddressInfo).port
-    log.info({ port }, `Bastide listening on http://localhost:${port}`)
   }
+  const baseUrl = config.publicUrl ?? `http://localhost:${port || 8787}`
+  const authRuntime = await startAuth({ config, databaseUrl, db, log, baseUrl })
+  const app = createApp({
+    config,
+    db,
+    log,
+    collections,
+    records,
+    keys,
+    auth: authRuntime.auth,
+    authenticators: authRuntime.authenticators,
+  })
+  handler = app.fetch
+  if (server) log.info({ port }, `Bastide listening on http://localhost:${port}`)
+
+  const purge = setInterval(() => void purgeIdempotencyKeys(db).catch(() => {}), 3_600_000)
+  purge.unref()
 
   // Responses still in the making when close() starts say `Connection: close`, so their keep-alive sockets
   // neither hold the shutdown open (Node keeps an idle one for keepAliveTimeout) nor take new requests.
@@ -114,6 +138,7 @@ async function wire(
     app,
     database,
     bus,
+    auth: authRuntime,
     log,
     close() {
       closing ??= (async () => {
@@ -135,6 +160,7 @@ async function wire(
           })
         }
         await stopListening()
+        await authRuntime.close()
         await database.close()
         await embedded?.stop()
       })()

@@ -29,7 +29,63 @@ const schema = z.object({
   BASTIDE_DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
   BASTIDE_EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   BASTIDE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  REDIS_URL: z
+    .string()
+    .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL')
+    .optional(),
+  BASTIDE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  BASTIDE_SMTP_URL: z
+    .string()
+    .refine((v) => /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  BASTIDE_SMTP_FROM: z.string().min(3).default('Bastide <no-reply@localhost>'),
+  BASTIDE_ACCESS_TOKEN_TTL: z.coerce.number().int().min(30).max(86_400).default(900),
+  BASTIDE_SESSION_TTL: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .default(30 * 86_400),
+  BASTIDE_MAX_SESSIONS_PER_USER: z.coerce.number().int().min(0).default(0),
+  BASTIDE_REQUIRE_EMAIL_VERIFICATION: z.stringbool().default(false),
+  BASTIDE_PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(128).default(10),
+  BASTIDE_TRUSTED_ORIGINS: z.string().default(''),
+  BASTIDE_TRUST_PROXY: z.stringbool().default(false),
+  BASTIDE_SMS_WEBHOOK_URL: z.url().optional(),
+  BASTIDE_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).default(30),
 })
+
+/** Social providers better-auth ships, configured by `BASTIDE_OAUTH_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET`. */
+export const SOCIAL_PROVIDERS = ['google', 'apple', 'github', 'microsoft', 'gitlab', 'discord'] as const
+export type SocialProvider = (typeof SOCIAL_PROVIDERS)[number]
+
+export interface OAuthClient {
+  readonly clientId: string
+  readonly clientSecret: string | undefined
+}
+
+/** A generic OpenID Connect provider (Keycloak, Authentik, FranceConnect-style), by its issuer. */
+export interface OidcProvider extends OAuthClient {
+  readonly id: string
+  readonly issuer: string
+  readonly scopes: readonly string[]
+}
+
+export interface AuthConfig {
+  readonly accessTokenTtl: number
+  readonly sessionTtl: number
+  /** 0: no cap. Past the cap, signing in again ends the user's oldest session. */
+  readonly maxSessionsPerUser: number
+  readonly requireEmailVerification: boolean
+  readonly passwordMinLength: number
+  /** Origins and app schemes (`myapp://`) that redirects after sign-in may go to. */
+  readonly trustedOrigins: readonly string[]
+  /** Unset: SMS are written to the log. */
+  readonly smsWebhookUrl: string | undefined
+  /** Requests per minute per IP on each auth endpoint (per-account limits are derived from it). */
+  readonly rateLimit: number
+  readonly social: Readonly<Partial<Record<SocialProvider, OAuthClient>>>
+  readonly oidc: readonly OidcProvider[]
+}
 
 export interface Config {
   readonly port: number
@@ -47,6 +103,16 @@ export interface Config {
   /** 0: pick a free port at each start. */
   readonly embeddedPgPort: number
   readonly shutdownTimeoutMs: number
+  /** Unset: one node, rate limits in PostgreSQL. */
+  readonly redisUrl: string | undefined
+  /** Unset: generated once and kept in `dataDir/secret` (see resolveSecret). */
+  readonly secret: string | undefined
+  /** Unset: emails are written to the log. */
+  readonly smtpUrl: string | undefined
+  readonly smtpFrom: string
+  /** Trust X-Forwarded-For (behind a reverse proxy) for client addresses. */
+  readonly trustProxy: boolean
+  readonly auth: AuthConfig
 }
 
 export class ConfigError extends Error {
@@ -66,11 +132,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (v !== undefined && v !== '') input[key] = v
   }
   const parsed = schema.safeParse(input)
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })),
-    )
-  }
+  const problems: { variable: string; message: string }[] = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message }))
+  const { social, oidc } = providersFrom(env, problems)
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems)
   const v = parsed.data
   return Object.freeze({
     port: v.PORT,
@@ -90,5 +156,71 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dbPoolMax: v.BASTIDE_DB_POOL_MAX,
     embeddedPgPort: v.BASTIDE_EMBEDDED_PG_PORT,
     shutdownTimeoutMs: v.BASTIDE_SHUTDOWN_TIMEOUT_MS,
+    redisUrl: v.REDIS_URL,
+    secret: v.BASTIDE_SECRET,
+    smtpUrl: v.BASTIDE_SMTP_URL,
+    smtpFrom: v.BASTIDE_SMTP_FROM,
+    trustProxy: v.BASTIDE_TRUST_PROXY,
+    auth: Object.freeze({
+      accessTokenTtl: v.BASTIDE_ACCESS_TOKEN_TTL,
+      sessionTtl: v.BASTIDE_SESSION_TTL,
+      maxSessionsPerUser: v.BASTIDE_MAX_SESSIONS_PER_USER,
+      requireEmailVerification: v.BASTIDE_REQUIRE_EMAIL_VERIFICATION,
+      passwordMinLength: v.BASTIDE_PASSWORD_MIN_LENGTH,
+      trustedOrigins: Object.freeze(
+        v.BASTIDE_TRUSTED_ORIGINS.split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+      smsWebhookUrl: v.BASTIDE_SMS_WEBHOOK_URL,
+      rateLimit: v.BASTIDE_AUTH_RATE_LIMIT,
+      social,
+      oidc,
+    }),
   })
+}
+
+/**
+ * `BASTIDE_OAUTH_<PROVIDER>_CLIENT_ID|_CLIENT_SECRET` for built-in providers, and
+ * `BASTIDE_OIDC_<ID>_ISSUER|_CLIENT_ID|_CLIENT_SECRET|_SCOPES` for generic OpenID Connect providers.
+ */
+function providersFrom(
+  env: Record<string, string | undefined>,
+  problems: { variable: string; message: string }[],
+) {
+  const social: Partial<Record<SocialProvider, OAuthClient>> = {}
+  for (const p of SOCIAL_PROVIDERS) {
+    const key = `BASTIDE_OAUTH_${p.toUpperCase()}`
+    const clientId = env[`${key}_CLIENT_ID`] || undefined
+    const clientSecret = env[`${key}_CLIENT_SECRET`] || undefined
+    if (clientId) social[p] = Object.freeze({ clientId, clientSecret })
+    else if (clientSecret)
+      problems.push({ variable: `${key}_CLIENT_ID`, message: 'is required with the client secret' })
+  }
+  const oidc: OidcProvider[] = []
+  const ids = new Set<string>()
+  for (const k of Object.keys(env)) {
+    const m = /^BASTIDE_OIDC_([A-Z0-9]+)_ISSUER$/.exec(k)
+    if (m && env[k]) ids.add(m[1]!)
+  }
+  for (const id of [...ids].sort()) {
+    const key = `BASTIDE_OIDC_${id}`
+    const issuer = env[`${key}_ISSUER`]!
+    const clientId = env[`${key}_CLIENT_ID`] || undefined
+    if (!URL.canParse(issuer)) problems.push({ variable: `${key}_ISSUER`, message: 'must be a URL' })
+    if (!clientId) problems.push({ variable: `${key}_CLIENT_ID`, message: 'is required with the issuer' })
+    if (!URL.canParse(issuer) || !clientId) continue
+    oidc.push(
+      Object.freeze({
+        id: id.toLowerCase(),
+        issuer: issuer.replace(/\/+$/, ''),
+        clientId,
+        clientSecret: env[`${key}_CLIENT_SECRET`] || undefined,
+        scopes: Object.freeze(
+          (env[`${key}_SCOPES`] || 'openid email profile').split(/[\s,]+/).filter(Boolean),
+        ),
+      }),
+    )
+  }
+  return { social: Object.freeze(social), oidc: Object.freeze(oidc) }
 }

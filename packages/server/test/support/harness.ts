@@ -6,6 +6,7 @@ import { type Config, loadConfig } from '../../src/config/load-config.ts'
 import { type Bastide, startBastide } from '../../src/server.ts'
 
 export const ADMIN_KEY = 'bst_sk_test_admin_key_0123456789abcdefghij'
+export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
 
 /** Creates an empty database for one test file and returns its URL and a drop function. */
 export async function createTestDatabase(prefix = 'bst_t'): Promise<{ url: string; drop(): Promise<void> }> {
@@ -64,6 +65,7 @@ export async function startTestServer(
     BASTIDE_LOG_LEVEL: 'silent',
     BASTIDE_DB_POOL_MAX: '10',
     BASTIDE_SHUTDOWN_TIMEOUT_MS: '2000',
+    BASTIDE_SECRET: TEST_SECRET,
     ...opts.env,
   })
   const queries: string[] = []

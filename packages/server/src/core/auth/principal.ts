@@ -4,11 +4,18 @@ export type Scope = (typeof SCOPES)[number]
 /** Who is calling. Resolved once per request from `Authorization: Bearer …`. */
 export type Principal =
   | { readonly kind: 'anonymous' }
-  /** BASTIDE_ADMIN_KEY: every scope. */
-  | { readonly kind: 'admin' }
+  /** BASTIDE_ADMIN_KEY (no id) or a console admin's session (with its id): every scope. */
+  | { readonly kind: 'admin'; readonly adminId?: string }
   | { readonly kind: 'key'; readonly id: string; readonly name: string; readonly scopes: ReadonlySet<Scope> }
-  /** An app user (sessions and JWTs arrive with the auth issue); rules see `record` as @request.auth. */
-  | { readonly kind: 'user'; readonly id: string; readonly record: Readonly<Record<string, unknown>> }
+  /** An app user, by session token or access JWT; rules see `record` as @request.auth. */
+  | {
+      readonly kind: 'user'
+      readonly id: string
+      readonly sessionId?: string
+      /** Set when a console admin is impersonating this user (their admin id). */
+      readonly impersonatedBy?: string
+      readonly record: Readonly<Record<string, unknown>>
+    }
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' })
 
@@ -22,7 +29,7 @@ export function principalId(p: Principal): string {
     case 'anonymous':
       return 'anonymous'
     case 'admin':
-      return 'admin'
+      return p.adminId ? `admin:${p.adminId}` : 'admin'
     case 'key':
       return `key:${p.id}`
     case 'user':

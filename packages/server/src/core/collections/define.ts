@@ -41,6 +41,8 @@ const fieldInput = z
     unique: z.boolean().default(false),
     hidden: z.boolean().default(false),
     options: optionsSchema.default({}),
+    /** Echoed back from a GET; whether a field is a system field is the server's to say. */
+    system: z.boolean().optional(),
   })
   .strict()
 
@@ -109,10 +111,27 @@ export function defineCollection(raw: unknown, ctx: DefineContext, before?: Coll
   const np = nameProblem(name, 'collection')
   if (np) issues.push({ path: 'name', message: np })
 
+  if (before?.system && name !== before.name) {
+    issues.push({ path: 'name', message: `The built-in '${before.name}' collection cannot be renamed.` })
+  }
   const beforeById = new Map(before?.fields.map((f) => [f.id, f]))
-  const fields: Field[] = (input.fields ?? before?.fields ?? []).map((f, i) => {
+  const given = input.fields ?? before?.fields ?? []
+  const fields: Field[] = given.map((f, i) => {
     if (f.id && !beforeById.has(f.id)) {
       issues.push({ path: `fields.${i}.id`, message: `No field has id '${f.id}'.` })
+    }
+    const sys = f.id ? beforeById.get(f.id) : undefined
+    if (sys?.system) {
+      const same =
+        f.name === sys.name &&
+        f.type === sys.type &&
+        (f.required ?? false) === sys.required &&
+        (f.unique ?? false) === sys.unique &&
+        (f.hidden ?? false) === sys.hidden &&
+        JSON.stringify(pruneOptions(f.options ?? {})) === JSON.stringify(sys.options)
+      if (!same)
+        issues.push({ path: `fields.${i}`, message: `'${sys.name}' is managed by auth and cannot change.` })
+      return sys
     }
     return {
       id: f.id ?? newId(),
@@ -130,6 +149,8 @@ export function defineCollection(raw: unknown, ctx: DefineContext, before?: Coll
       ),
     }
   })
+  // A PATCH that leaves system fields out keeps them: they are not the caller's to drop.
+  for (const f of before?.fields ?? []) if (f.system && !fields.some((x) => x.id === f.id)) fields.push(f)
   const seen = new Set<string>()
   fields.forEach((f, i) => {
     const p = `fields.${i}`
@@ -173,6 +194,7 @@ export function defineCollection(raw: unknown, ctx: DefineContext, before?: Coll
     fields,
     indexes,
     rules,
+    ...(before?.system ? { system: true } : {}),
     created: before?.created ?? now,
     updated: now,
   }

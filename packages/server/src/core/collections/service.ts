@@ -185,6 +185,7 @@ export async function createCollectionsService(deps: {
       await change((all) => {
         const before = all.get(name)
         if (!before) throw errors.notFound('Collection')
+        if (before.system) throw errors.conflict(`The built-in '${name}' collection cannot be deleted.`)
         const refs = referencing(all, name).filter((r) => r.name !== name)
         if (refs.length) {
           throw errors.conflict('Other collections relate to this one; remove those relation fields first.', {
@@ -296,6 +297,7 @@ function rowToCollection(r: any): Collection {
     fields: r.fields,
     indexes: r.indexes,
     rules: r.rules,
+    ...(r.system ? { system: true } : {}),
     created: r.created,
     updated: r.updated,
   }

@@ -44,6 +44,8 @@ export interface Field {
   readonly unique: boolean
   readonly hidden: boolean
   readonly options: FieldOptions
+  /** Managed by the server (the `users` collection's auth fields): fixed shape, never written by the records API. */
+  readonly system?: boolean
 }
 
 export interface Index {
@@ -63,6 +65,8 @@ export interface Collection {
   readonly fields: readonly Field[]
   readonly indexes: readonly Index[]
   readonly rules: Rules
+  /** Built in (`users`): cannot be renamed or deleted, and its records are created by auth, not the records API. */
+  readonly system?: boolean
   readonly created: string
   readonly updated: string
 }

@@ -327,6 +327,10 @@ export function createRecordsService(deps: {
       })
       const denied = () => errors.forbidden(`You are not allowed to create this ${c.name} record.`)
       if (!a.bypass && a.rule === DENIED) throw denied()
+      if (c.system) {
+        // A user without credentials could never sign in: accounts come from /api/auth or the admin API.
+        throw errors.forbidden(`${c.name} records are created through /api/auth or /api/admin/users.`)
+      }
       const input = validateInput(c, body, false)
       const id = input.id ?? uuidv7()
       const checkRule = !a.bypass && a.rule !== undefined

@@ -52,6 +52,10 @@ export function validateInput(c: Collection, body: unknown, partial: boolean): V
         errs[key] = { code: 'unknown', message: 'No such field.' }
         continue
       }
+      if (f.system) {
+        errs[key] = { code: 'read_only', message: `${key} is managed by auth.` }
+        continue
+      }
       const r = checkValue(f, v)
       if (r instanceof Bad) errs[key] = r.error
       else if (!hasColumn(f)) links.set(f, (r as string[] | null) ?? [])

@@ -1,0 +1,287 @@
+import { passkey } from '@better-auth/passkey'
+import { APIError, betterAuth } from 'better-auth'
+import { createAuthMiddleware } from 'better-auth/api'
+import {
+  anonymous,
+  bearer,
+  emailOTP,
+  genericOAuth,
+  jwt,
+  magicLink,
+  phoneNumber,
+  twoFactor,
+} from 'better-auth/plugins'
+import type { Kysely } from 'kysely'
+import type { Logger } from 'pino'
+import type { Config } from '../../config/load-config.ts'
+import type { Mailer } from '../mail/mailer.ts'
+import { type MailKind, pickLocale, renderMail } from '../mail/templates.ts'
+import { uuidv7 } from '../records/uuidv7.ts'
+import { passwordProblem } from './password-policy.ts'
+import type { SmsSender } from './sms.ts'
+
+export const AUTH_BASE_PATH = '/api/auth'
+/** Minutes single-use links and codes stay valid. */
+const LINK_MINUTES = 60
+const OTP_MINUTES = 10
+
+export interface AuthDeps {
+  readonly config: Config
+  /** A Kysely on its own pool with pg's default type parsers (better-auth wants Date objects). */
+  readonly db: Kysely<any>
+  readonly secret: string
+  /** The externally visible origin (BASTIDE_PUBLIC_URL, or the listening address). */
+  readonly baseUrl: string
+  readonly mailer: Mailer
+  readonly sms: SmsSender
+  readonly log: Logger
+  /** Session lifecycle hooks that other parts of the server hang work on (new-device mail, caps). */
+  readonly onSessionCreated?: (session: {
+    id: string
+    userId: string
+    userAgent?: string | null
+    ipAddress?: string | null
+  }) => Promise<void>
+  /** An anonymous user signed up for real: its data moves to the new account. */
+  readonly onLinkAnonymous?: (fromUserId: string, toUserId: string) => Promise<void>
+}
+
+/**
+ * App users' better-auth instance, mounted at /api/auth. Users live in data.users (the `users`
+ * collection); sessions, accounts, verification secrets, keys, TOTP secrets and passkeys in the
+ * bastide schema, which the records API cannot reach.
+ */
+export function createAuth(deps: AuthDeps) {
+  const { config, mailer, log } = deps
+  const a = config.auth
+  const appName = 'Bastide'
+
+  const send = async (
+    kind: MailKind,
+    to: string,
+    vars: { url?: string; code?: string; minutes?: number; device?: string; ip?: string },
+    request?: Request,
+    userLocale?: string | null,
+  ) => {
+    const locale = pickLocale(userLocale, request?.headers.get('accept-language'))
+    await mailer.send({ to, ...renderMail(kind, locale, { appName, ...vars }) })
+  }
+  /** Mail failures must not tell an attacker whether the address exists: log, never throw to the client. */
+  const sendQuietly = (...args: Parameters<typeof send>) =>
+    send(...args).catch((err) =>
+      log.error({ err: (err as Error).message, kind: args[0] }, 'could not send email'),
+    )
+
+  const origins = [new URL(deps.baseUrl).origin, ...a.trustedOrigins]
+
+  return betterAuth({
+    appName,
+    baseURL: deps.baseUrl,
+    basePath: AUTH_BASE_PATH,
+    secret: deps.secret,
+    database: { db: deps.db, type: 'postgres' },
+    trustedOrigins: origins,
+    telemetry: { enabled: false },
+    // Bastide applies its own limits in front of /api/auth (per IP and per account, Redis or PostgreSQL).
+    rateLimit: { enabled: false },
+    logger: {
+      level: 'warn',
+      log: (level, message, ...args) => log[level]({ args }, `auth: ${message}`),
+    },
+    advanced: {
+      cookiePrefix: 'bastide',
+      database: { generateId: ({ model }) => (model === 'user' ? uuidv7() : crypto.randomUUID()) },
+      ipAddress: {
+        // Set by the /api/auth route from the socket (or X-Forwarded-For when BASTIDE_TRUST_PROXY is on).
+        ipAddressHeaders: ['x-bastide-client-ip'],
+        ipv6Subnet: 64,
+      },
+    },
+    user: {
+      modelName: 'data.users',
+      fields: { emailVerified: 'verified', createdAt: 'created', updatedAt: 'updated' },
+      additionalFields: {
+        role: { type: 'string', input: false, required: false, defaultValue: 'user' },
+        locale: { type: 'string', input: true, required: false },
+        banned: { type: 'boolean', input: false, required: false, defaultValue: false, returned: false },
+        banReason: { type: 'string', input: false, required: false, returned: false },
+        banExpires: { type: 'date', input: false, required: false, returned: false },
+      },
+      changeEmail: {
+        enabled: true,
+        sendChangeEmailConfirmation: async ({ newEmail, url }, request) =>
+          sendQuietly('change-email', newEmail, { url, minutes: LINK_MINUTES }, request),
+      },
+      deleteUser: { enabled: true },
+    },
+    session: {
+      modelName: 'bastide.auth_sessions',
+      expiresIn: a.sessionTtl,
+      updateAge: Math.min(86_400, Math.floor(a.sessionTtl / 4)),
+      additionalFields: { impersonatedBy: { type: 'string', input: false, required: false } },
+    },
+    account: {
+      modelName: 'bastide.auth_accounts',
+      accountLinking: { enabled: true, trustedProviders: ['email-password'] },
+    },
+    verification: { modelName: 'bastide.auth_verifications' },
+    emailAndPassword: {
+      enabled: true,
+      minPasswordLength: a.passwordMinLength,
+      maxPasswordLength: 256,
+      requireEmailVerification: a.requireEmailVerification,
+      autoSignIn: true,
+      revokeSessionsOnPasswordReset: true,
+      resetPasswordTokenExpiresIn: LINK_MINUTES * 60,
+      sendResetPassword: async ({ user, url }, request) =>
+        sendQuietly(
+          'reset-password',
+          user.email,
+          { url, minutes: LINK_MINUTES },
+          request,
+          (user as any).locale,
+        ),
+    },
+    emailVerification: {
+      sendOnSignUp: true,
+      autoSignInAfterVerification: true,
+      expiresIn: LINK_MINUTES * 60,
+      sendVerificationEmail: async ({ user, url }, request) =>
+        sendQuietly(
+          'verify-email',
+          user.email,
+          { url, minutes: LINK_MINUTES },
+          request,
+          (user as any).locale,
+        ),
+    },
+    socialProviders: Object.fromEntries(
+      Object.entries(a.social).map(([id, c]) => [
+        id,
+        { clientId: c.clientId, ...(c.clientSecret ? { clientSecret: c.clientSecret } : {}) },
+      ]),
+    ),
+    hooks: {
+      before: createAuthMiddleware(async (ctx) => {
+        // A password must pass the policy wherever one is chosen.
+        const body = (ctx.body ?? {}) as Record<string, unknown>
+        const pw =
+          ctx.path === '/sign-up/email' || ctx.path === '/reset-password' || ctx.path === '/change-password'
+            ? (body.password ?? body.newPassword)
+            : undefined
+        if (typeof pw === 'string') {
+          const email = typeof body.email === 'string' ? body.email : ctx.context.session?.user.email
+          const problem = passwordProblem(pw, { email, minLength: a.passwordMinLength })
+          if (problem) throw new APIError('BAD_REQUEST', { code: 'WEAK_PASSWORD', message: problem })
+        }
+      }),
+    },
+    databaseHooks: {
+      session: {
+        create: {
+          before: async (session) => {
+            const u = await deps.db
+              .selectFrom('data.users')
+              .select(['banned', 'banExpires'])
+              .where('id', '=', session.userId)
+              .executeTakeFirst()
+            if (u?.banned && (!u.banExpires || u.banExpires > new Date())) {
+              throw new APIError('FORBIDDEN', { code: 'USER_BANNED', message: 'This account is suspended.' })
+            }
+          },
+          after: async (session) => {
+            await deps.onSessionCreated?.(session)
+          },
+        },
+      },
+    },
+    plugins: [
+      bearer(),
+      jwt({
+        jwks: {
+          keyPairConfig: { alg: 'EdDSA', crv: 'Ed25519' },
+          // A new signing key every 30 days; the old one stays published for 30 more days, far past any token.
+          rotationInterval: 30 * 86_400,
+          gracePeriod: 30 * 86_400,
+        },
+        jwt: {
+          issuer: new URL(deps.baseUrl).origin,
+          audience: new URL(deps.baseUrl).origin,
+          expirationTime: `${a.accessTokenTtl}s`,
+          definePayload: ({ user, session }) => ({
+            sid: session.id,
+            email: user.email,
+            verified: user.emailVerified,
+            role: (user as any).role ?? 'user',
+            anonymous: (user as any).isAnonymous ?? false,
+          }),
+        },
+        schema: { jwks: { modelName: 'bastide.auth_jwks' } },
+      }),
+      magicLink({
+        expiresIn: LINK_MINUTES * 60,
+        storeToken: 'hashed',
+        sendMagicLink: async ({ email, url }, ctx) =>
+          sendQuietly('magic-link', email, { url, minutes: LINK_MINUTES }, ctx?.request),
+      }),
+      emailOTP({
+        otpLength: 6,
+        expiresIn: OTP_MINUTES * 60,
+        allowedAttempts: 3,
+        storeOTP: 'hashed',
+        sendVerificationOTP: async ({ email, otp }, ctx) =>
+          sendQuietly('otp', email, { code: otp, minutes: OTP_MINUTES }, ctx?.request),
+      }),
+      phoneNumber({
+        otpLength: 6,
+        expiresIn: OTP_MINUTES * 60,
+        allowedAttempts: 3,
+        sendOTP: async ({ phoneNumber, code }) => {
+          await deps.sms.send({ to: phoneNumber, text: `${code} is your ${appName} code.` })
+        },
+        phoneNumberValidator: (p) => /^\+[1-9]\d{6,14}$/.test(p),
+        signUpOnVerification: {
+          getTempEmail: (p) => `${p.replace(/\D/g, '')}@phone.invalid`,
+          getTempName: () => '',
+        },
+        schema: { user: { fields: { phoneNumber: 'phone', phoneNumberVerified: 'phoneVerified' } } },
+      }),
+      anonymous({
+        emailDomainName: 'anonymous.invalid',
+        schema: { user: { fields: { isAnonymous: 'anonymous' } } },
+        // The anonymous user's records move to the account it becomes, then the anonymous user goes.
+        onLinkAccount: async ({ anonymousUser, newUser }) => {
+          await deps.onLinkAnonymous?.(anonymousUser.user.id, newUser.user.id)
+        },
+      }),
+      twoFactor({
+        issuer: appName,
+        skipVerificationOnEnable: false,
+        schema: { twoFactor: { modelName: 'bastide.auth_two_factors' } },
+        accountLockout: { enabled: true, maxFailedAttempts: 5, durationSeconds: 15 * 60 },
+      }),
+      passkey({
+        rpName: appName,
+        rpID: new URL(deps.baseUrl).hostname,
+        origin: origins.filter((o) => /^https?:/.test(o) || o.startsWith('android:')),
+        schema: { passkey: { modelName: 'bastide.auth_passkeys' } },
+      }),
+      ...(a.oidc.length
+        ? [
+            genericOAuth({
+              config: a.oidc.map((p) => ({
+                providerId: p.id,
+                discoveryUrl: `${p.issuer}/.well-known/openid-configuration`,
+                clientId: p.clientId,
+                ...(p.clientSecret ? { clientSecret: p.clientSecret } : {}),
+                scopes: [...p.scopes],
+                pkce: true,
+              })),
+            }),
+          ]
+        : []),
+    ],
+  })
+}
+
+export type Auth = ReturnType<typeof createAuth>

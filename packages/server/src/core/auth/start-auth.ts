@@ -1,0 +1,118 @@
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
+import type { Logger } from 'pino'
+import type { Config } from '../../config/load-config.ts'
+import type { Db } from '../../db/create-db.ts'
+import type { Authenticator } from '../../http/middleware/principal.ts'
+import { createMailer, type Mailer } from '../mail/mailer.ts'
+import { pickLocale, renderMail } from '../mail/templates.ts'
+import { type Auth, createAuth } from './create-auth.ts'
+import { resolveSecret } from './secret.ts'
+import { logSmsSender, webhookSmsSender } from './sms.ts'
+import { createUserAuthenticator, type UserAuthenticator } from './user-principal.ts'
+
+export interface AuthRuntime {
+  readonly auth: Auth
+  readonly users: UserAuthenticator
+  readonly authenticators: readonly Authenticator[]
+  readonly mailer: Mailer
+  readonly secret: string
+  /** better-auth's own Kysely (pg's default parsers: Date objects), on a small pool of its own. */
+  readonly authDb: Kysely<any>
+  close(): Promise<void>
+}
+
+/** Everything auth needs, wired: secret, mailer, SMS, better-auth, and the user authenticators. */
+export async function startAuth(deps: {
+  config: Config
+  databaseUrl: string
+  db: Db
+  log: Logger
+  baseUrl: string
+}): Promise<AuthRuntime> {
+  const { config, db, log } = deps
+  const secret = await resolveSecret(config.secret, config.dataDir)
+  const pool = new pg.Pool({
+    connectionString: deps.databaseUrl,
+    max: Math.max(2, Math.ceil(config.dbPoolMax / 2)),
+  })
+  pool.on('error', (err) => log.warn({ err: err.message }, 'idle auth database connection lost'))
+  const authDb = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.smtpFrom, log })
+  const sms = config.auth.smsWebhookUrl
+    ? webhookSmsSender(config.auth.smsWebhookUrl, secret)
+    : logSmsSender(log)
+
+  const auth = createAuth({
+    config,
+    db: authDb,
+    secret,
+    baseUrl: deps.baseUrl,
+    mailer,
+    sms,
+    log,
+    onSessionCreated: async (s) => {
+      await capSessions(authDb, s.userId, config.auth.maxSessionsPerUser)
+      await noticeNewDevice(authDb, mailer, log, s)
+    },
+  })
+  const users = createUserAuthenticator({ db, secret, issuer: new URL(deps.baseUrl).origin })
+  const authenticators: Authenticator[] = [
+    // Three dot-separated parts: a JWT. One dot or none: a session token.
+    (t) => (t.split('.').length === 3 ? users.fromJwt(t) : users.fromSessionToken(t)),
+  ]
+  return {
+    auth,
+    users,
+    authenticators,
+    mailer,
+    secret,
+    authDb,
+    async close() {
+      mailer.close()
+      await authDb.destroy()
+    },
+  }
+}
+
+/** Past the operator's cap, a new sign-in ends the user's oldest sessions. */
+async function capSessions(db: Kysely<any>, userId: string, cap: number): Promise<void> {
+  if (cap <= 0) return
+  await sql`
+    DELETE FROM bastide.auth_sessions WHERE id IN (
+      SELECT id FROM bastide.auth_sessions WHERE "userId" = ${userId}
+      ORDER BY "createdAt" DESC, id DESC OFFSET ${cap})`.execute(db)
+}
+
+/** The first sign-in from a device (by user agent) on an account that already had one gets an email. */
+async function noticeNewDevice(
+  db: Kysely<any>,
+  mailer: Mailer,
+  log: Logger,
+  s: { userId: string; userAgent?: string | null; ipAddress?: string | null },
+): Promise<void> {
+  const device = (s.userAgent ?? 'unknown').slice(0, 300)
+  const inserted = await sql<{ known: number }>`
+    WITH ins AS (
+      INSERT INTO bastide.auth_devices (user_id, device) VALUES (${s.userId}, ${device})
+      ON CONFLICT DO NOTHING RETURNING 1)
+    SELECT (SELECT count(*) FROM ins)::int AS inserted,
+           (SELECT count(*) FROM bastide.auth_devices WHERE user_id = ${s.userId})::int AS known`.execute(db)
+  const row = inserted.rows[0] as unknown as { inserted: number; known: number } | undefined
+  // `known` counts rows as they were before this statement: the new device is not among them.
+  if (!row || row.inserted === 0 || row.known === 0) return
+  const user = await db
+    .selectFrom('data.users')
+    .select(['email', 'locale', 'anonymous'])
+    .where('id', '=', s.userId)
+    .executeTakeFirst()
+  if (!user || user.anonymous || user.email.endsWith('.invalid')) return
+  const mail = renderMail('new-device', pickLocale(user.locale), {
+    appName: 'Bastide',
+    device,
+    ...(s.ipAddress ? { ip: s.ipAddress } : {}),
+  })
+  await mailer
+    .send({ to: user.email, ...mail })
+    .catch((err) => log.error({ err: (err as Error).message }, 'could not send new-device email'))
+}

@@ -1,0 +1,124 @@
+import { createHMAC } from '@better-auth/utils/hmac'
+import { createLocalJWKSet, type JSONWebKeySet, errors as joseErrors, jwtVerify } from 'jose'
+import { sql } from 'kysely'
+import type { Db } from '../../db/create-db.ts'
+import type { Principal } from './principal.ts'
+
+/** Columns of data.users that rules never see as @request.auth (the console reads them as admin). */
+const PRIVATE_USER_COLUMNS = new Set(['banned', 'banReason', 'banExpires'])
+/** How long a fetched JWKS is trusted before an unknown `kid` may trigger another read. */
+const JWKS_REFRESH_MS = 10_000
+
+export interface UserAuthenticator {
+  /** A session token (raw, or `token.signature` as better-auth's bearer plugin hands it out). */
+  fromSessionToken(token: string): Promise<Principal | undefined>
+  /** An access JWT signed with one of our keys, whose session still exists. */
+  fromJwt(token: string): Promise<Principal | undefined>
+}
+
+/**
+ * Turns user credentials into a Principal with one indexed query: the session joined with its user. A
+ * JWT's signature, issuer, audience and expiry are checked locally first, then its session (`sid`) must
+ * still exist, so signing out, a password reset, a ban or a deletion ends access tokens at once too.
+ */
+export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: string }): UserAuthenticator {
+  const { db, secret, issuer } = deps
+  let jwks: { set: ReturnType<typeof createLocalJWKSet>; kids: Set<string>; at: number } | undefined
+
+  const loadJwks = async () => {
+    const rows = await db
+      .selectFrom('bastide.auth_jwks')
+      .select(['id', 'publicKey', 'alg', 'crv', 'expiresAt'])
+      .execute()
+    const keys = rows
+      .filter((r) => !r.expiresAt || new Date(r.expiresAt) > new Date())
+      .map((r) => ({
+        ...JSON.parse(r.publicKey),
+        kid: r.id,
+        alg: r.alg ?? 'EdDSA',
+        ...(r.crv ? { crv: r.crv } : {}),
+      }))
+    const set: JSONWebKeySet = { keys }
+    jwks = { set: createLocalJWKSet(set), kids: new Set(keys.map((k) => k.kid)), at: Date.now() }
+    return jwks
+  }
+
+  const bySession = async (where: 'token' | 'id', value: string): Promise<Principal | undefined> => {
+    const row = (
+      await sql<Record<string, unknown>>`
+        SELECT u.*, s.id AS "__sid", s."expiresAt" AS "__expires", s."impersonatedBy" AS "__impersonatedBy"
+        FROM bastide.auth_sessions s JOIN data.users u ON u.id = s."userId"
+        WHERE ${where === 'token' ? sql`s.token = ${value}` : sql`s.id = ${value}`}`.execute(db)
+    ).rows[0]
+    if (!row) return undefined
+    if (new Date(row.__expires as string) <= new Date()) return undefined
+    if (row.banned === true && (!row.banExpires || new Date(row.banExpires as string) > new Date()))
+      return undefined
+    const record: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(row)) {
+      if (!k.startsWith('__') && !PRIVATE_USER_COLUMNS.has(k)) record[k] = v
+    }
+    return Object.freeze({
+      kind: 'user',
+      id: row.id as string,
+      sessionId: row.__sid as string,
+      ...(row.__impersonatedBy ? { impersonatedBy: row.__impersonatedBy as string } : {}),
+      record: Object.freeze(record),
+    })
+  }
+
+  return {
+    async fromSessionToken(token) {
+      let raw = token
+      const dot = token.indexOf('.')
+      if (dot >= 0) {
+        let signed = token
+        try {
+          signed = decodeURIComponent(token)
+        } catch {}
+        const [value, signature] = [
+          signed.slice(0, signed.indexOf('.')),
+          signed.slice(signed.indexOf('.') + 1),
+        ]
+        const ok = await createHMAC('SHA-256', 'base64urlnopad')
+          .verify(secret, value, signature)
+          .catch(() => false)
+        if (!ok) return undefined
+        raw = value
+      }
+      if (!/^[A-Za-z0-9_-]{16,128}$/.test(raw)) return undefined
+      return bySession('token', raw)
+    },
+    async fromJwt(token) {
+      const header = token.split('.')[0] ?? ''
+      let kid: string | undefined
+      try {
+        kid = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')).kid
+      } catch {
+        return undefined
+      }
+      let keys = jwks
+      if (
+        !keys ||
+        (typeof kid === 'string' && !keys.kids.has(kid) && Date.now() - keys.at > JWKS_REFRESH_MS)
+      ) {
+        keys = await loadJwks()
+      }
+      try {
+        const { payload } = await jwtVerify(token, keys.set, {
+          issuer,
+          audience: issuer,
+          algorithms: ['EdDSA'],
+          requiredClaims: ['exp', 'iat', 'sub', 'sid'],
+          clockTolerance: 5,
+        })
+        if (typeof payload.sid !== 'string') return undefined
+        const p = await bySession('id', payload.sid)
+        return p && p.kind === 'user' && p.id === payload.sub ? p : undefined
+      } catch (e) {
+        if (e instanceof joseErrors.JOSEError) return undefined
+        throw e
+      }
+    },
+  }
+}

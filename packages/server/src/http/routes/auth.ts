@@ -1,0 +1,84 @@
+import { Hono } from 'hono'
+import type { Auth } from '../../core/auth/create-auth.ts'
+import type { ErrorCode } from '../../errors/index.ts'
+import { ERROR_CODES } from '../../errors/index.ts'
+import { canonicalPath } from '../canonical-path.ts'
+import type { AppEnv } from '../context.ts'
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  422: 'VALIDATION_FAILED',
+  429: 'RATE_LIMITED',
+}
+
+/**
+ * better-auth's handler at /api/auth. Requests reach it with their canonical path; its errors leave in
+ * Bastide's error shape (`code`, `message`, `status`, `details`), keeping better-auth's own codes
+ * (INVALID_EMAIL_OR_PASSWORD, USER_ALREADY_EXISTS...) so clients can branch on them.
+ */
+export function authRoutes(deps: {
+  auth: Auth
+  clientIp: (req: Request, env: unknown) => string | undefined
+}) {
+  const app = new Hono<AppEnv>()
+  app.all('/*', async (c) => {
+    let req = c.req.raw
+    const url = new URL(req.url)
+    const path = canonicalPath(url.pathname)
+    const ip = deps.clientIp(req, c.env)
+    if (path !== url.pathname || ip !== undefined) {
+      url.pathname = path
+      const headers = new Headers(req.headers)
+      // better-auth reads the client address from this header (config.trustProxy picks X-Forwarded-For).
+      if (ip !== undefined) headers.set('x-bastide-client-ip', ip)
+      else headers.delete('x-bastide-client-ip')
+      req = new Request(url, {
+        method: req.method,
+        headers,
+        body: req.method === 'GET' || req.method === 'HEAD' ? null : await req.arrayBuffer(),
+        redirect: 'manual',
+      })
+    }
+    const res = await deps.auth.handler(req)
+    if (res.status < 400 || !res.headers.get('content-type')?.includes('application/json')) return res
+    return normalizeError(res)
+  })
+  return app
+}
+
+async function normalizeError(res: Response): Promise<Response> {
+  const text = await res.text()
+  let body: Record<string, unknown> = {}
+  try {
+    const parsed = JSON.parse(text)
+    if (parsed && typeof parsed === 'object') body = parsed
+  } catch {}
+  const status = res.status
+  if (status >= 500) {
+    // Whatever better-auth said about its failure stays in the log, as for any 500.
+    return Response.json({ code: 'INTERNAL', message: 'Internal error.', status }, { status })
+  }
+  const code =
+    typeof body.code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(body.code)
+      ? body.code
+      : (STATUS_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST'))
+  const out: Record<string, unknown> = {
+    code,
+    message: typeof body.message === 'string' && body.message ? body.message : defaultMessage(code),
+    status,
+  }
+  const { code: _c, message: _m, status: _s, ...rest } = body
+  if (Object.keys(rest).length) out.details = rest
+  const headers = new Headers(res.headers)
+  headers.delete('content-length')
+  return new Response(JSON.stringify(out), { status, headers })
+}
+
+function defaultMessage(code: string): string {
+  return code in ERROR_CODES ? code.toLowerCase().replace(/_/g, ' ') : 'The request failed.'
+}
