@@ -52,7 +52,8 @@ export async function signUp(
     const v = await s.api('GET', `${link.pathname}${link.search}`, undefined, { as: 'anon' })
     if (v.status >= 400) throw new Error(`verification failed: ${v.status} ${JSON.stringify(v.body)}`)
   }
-  const token = r.body.token as string
+  // Sign-up never hands out a session (it would tell whether the address was taken): sign in after it.
+  const token = await signIn(s, email, password)
   return { id: r.body.user.id, email: email.toLowerCase(), password, token, jwt: await accessToken(s, token) }
 }
 

@@ -130,7 +130,11 @@ export function createAuth(deps: AuthDeps) {
       minPasswordLength: a.passwordMinLength,
       maxPasswordLength: 256,
       requireEmailVerification: a.requireEmailVerification,
-      autoSignIn: true,
+      // Sign-up answers the same whether or not the address already has an account (no enumeration), so
+      // it cannot hand out a session: the client signs in right after (the SDK does it for you).
+      autoSignIn: false,
+      onExistingUserSignUp: async ({ user }, request) =>
+        sendQuietly('existing-account', user.email, {}, request, (user as any).locale),
       revokeSessionsOnPasswordReset: true,
       resetPasswordTokenExpiresIn: LINK_MINUTES * 60,
       sendResetPassword: async ({ user, url }, request) =>

@@ -67,6 +67,13 @@ const T: Record<Locale, Record<MailKind, Template>> = {
       body: (v) => ['Confirm that this address should become the one on your account.', expiresEn(v)],
       action: 'Confirm the change',
     },
+    'existing-account': {
+      subject: (v) => `Your ${v.appName} account`,
+      body: () => [
+        'Someone tried to create an account with this address, which already has one. Sign in instead, or reset your password if you forgot it.',
+        'If this was not you, you can ignore this email.',
+      ],
+    },
   },
   fr: {
     'verify-email': {
@@ -106,6 +113,13 @@ const T: Record<Locale, Record<MailKind, Template>> = {
       subject: (v) => `Confirmez votre nouvelle adresse pour ${v.appName}`,
       body: (v) => ['Confirmez que cette adresse doit devenir celle de votre compte.', expiresFr(v)],
       action: 'Confirmer le changement',
+    },
+    'existing-account': {
+      subject: (v) => `Votre compte ${v.appName}`,
+      body: () => [
+        'Quelqu’un a essayé de créer un compte avec cette adresse, qui en a déjà un. Connectez-vous plutôt, ou réinitialisez votre mot de passe si vous l’avez oublié.',
+        'Si ce n’était pas vous, ignorez ce message.',
+      ],
     },
   },
 }
