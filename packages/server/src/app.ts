@@ -7,9 +7,11 @@ import { etag } from 'hono/etag'
 import { secureHeaders } from 'hono/secure-headers'
 import type { Logger } from 'pino'
 import type { Config } from './config/load-config.ts'
+import type { AdminAuth } from './core/auth/admin-auth.ts'
 import type { ApiKeysService } from './core/auth/api-keys.ts'
 import type { Auth } from './core/auth/create-auth.ts'
 import type { CollectionsService } from './core/collections/service.ts'
+import type { RateLimiter } from './core/rate-limit/index.ts'
 import type { RecordsService } from './core/records/service.ts'
 import type { Db } from './db/create-db.ts'
 import { errors } from './errors/index.ts'
@@ -18,6 +20,7 @@ import { clientIp } from './http/client-ip.ts'
 import type { AppEnv } from './http/context.ts'
 import { errorResponse } from './http/middleware/errors.ts'
 import { type Authenticator, principalMiddleware } from './http/middleware/principal.ts'
+import { authRateLimit } from './http/middleware/rate-limit.ts'
 import { requestContext } from './http/middleware/request-id.ts'
 import { adminKeyRoutes } from './http/routes/admin-keys.ts'
 import { authRoutes } from './http/routes/auth.ts'
@@ -35,10 +38,14 @@ export interface AppDeps {
   readonly keys: ApiKeysService
   /** App users' better-auth instance, served at /api/auth. */
   readonly auth?: Auth
+  /** Console admins' better-auth instance, served at /api/admin/auth. */
+  readonly adminAuth?: AdminAuth
   /** Turn user sessions, access JWTs and admin sessions into principals (tried after `bst_sk_` keys). */
   readonly authenticators?: readonly Authenticator[]
   /** Routes mounted after identity is known (admin console API...), each under its own prefix. */
   readonly mounts?: readonly { readonly path: string; readonly app: Hono<AppEnv> }[]
+  /** Counters for the auth endpoints' rate limits (PostgreSQL or Redis). */
+  readonly rateLimiter: RateLimiter
 }
 
 const secure = secureHeaders({
@@ -143,12 +150,27 @@ export function createApp(deps: AppDeps) {
     }
     return limitBody(c, next)
   })
+  // Before better-auth (whose own limiter is off): per address and per account, on both auth mounts.
+  const limitAuth = authRateLimit({
+    limiter: deps.rateLimiter,
+    log,
+    perIp: config.auth.rateLimit,
+    clientIp: (req, env) => clientIp(req, env, config.trustProxy),
+  })
+  app.use('/api/auth/*', limitAuth)
+  app.use('/api/admin/auth/*', limitAuth)
   // better-auth reads its own credentials (cookies, bearer session tokens): it answers before the principal
   // middleware, so a stale token never stands between a user and signing in again.
   if (deps.auth) {
     app.route(
       '/api/auth',
       authRoutes({ auth: deps.auth, clientIp: (req, env) => clientIp(req, env, config.trustProxy) }),
+    )
+  }
+  if (deps.adminAuth) {
+    app.route(
+      '/api/admin/auth',
+      authRoutes({ auth: deps.adminAuth, clientIp: (req, env) => clientIp(req, env, config.trustProxy) }),
     )
   }
   app.use(

@@ -4,15 +4,18 @@ import { serve } from '@hono/node-server'
 import pino, { type Logger } from 'pino'
 import { createApp } from './app.ts'
 import type { Config } from './config/load-config.ts'
+import { createAdminAuth, createAdminAuthenticator } from './core/auth/admin-auth.ts'
 import { createApiKeysService } from './core/auth/api-keys.ts'
 import { type AuthRuntime, startAuth } from './core/auth/start-auth.ts'
 import { createCollectionsService } from './core/collections/service.ts'
 import { purgeIdempotencyKeys } from './core/idempotency/run-idempotent.ts'
+import { createRateLimiter } from './core/rate-limit/index.ts'
 import { createRecordsService } from './core/records/service.ts'
 import { createDb, type Database, type DbOptions } from './db/create-db.ts'
 import { type EmbeddedPg, startEmbeddedPostgres } from './db/embedded-postgres.ts'
 import { migrate } from './db/migrate.ts'
 import { createEventBus, type EventBus } from './events/bus.ts'
+import { adminConsoleMounts } from './http/routes/admin-users.ts'
 
 export interface Bastide {
   readonly url: string
@@ -104,16 +107,30 @@ async function wire(
     port = (server.address() as AddressInfo).port
   }
   const baseUrl = config.publicUrl ?? `http://localhost:${port || 8787}`
-  const authRuntime = await startAuth({ config, databaseUrl, db, log, baseUrl })
+  const authRuntime = await startAuth({ config, databaseUrl, db, log, baseUrl, collections })
+  const adminAuth = createAdminAuth({
+    config,
+    db: authRuntime.authDb,
+    secret: authRuntime.secret,
+    baseUrl,
+    log,
+  })
+  const rateLimiter = createRateLimiter({ config, db, log })
   const app = createApp({
     config,
     db,
     log,
+    rateLimiter,
     collections,
     records,
     keys,
     auth: authRuntime.auth,
-    authenticators: authRuntime.authenticators,
+    adminAuth,
+    authenticators: [
+      ...authRuntime.authenticators,
+      createAdminAuthenticator({ db, secret: authRuntime.secret }),
+    ],
+    mounts: adminConsoleMounts({ config, db, records, auth: authRuntime.auth, adminAuth }),
   })
   handler = app.fetch
   if (server) log.info({ port }, `Bastide listening on http://localhost:${port}`)
@@ -161,6 +178,7 @@ async function wire(
         }
         await stopListening()
         await authRuntime.close()
+        await rateLimiter.close()
         await database.close()
         await embedded?.stop()
       })()

@@ -33,6 +33,7 @@ const schema = z.object({
     .string()
     .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL')
     .optional(),
+  BASTIDE_REDIS_PREFIX: z.string().min(1).max(100).default('bastide:'),
   BASTIDE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   BASTIDE_SMTP_URL: z
     .string()
@@ -105,6 +106,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number
   /** Unset: one node, rate limits in PostgreSQL. */
   readonly redisUrl: string | undefined
+  /** Starts every key Bastide writes to Redis, so one Redis can serve several apps. */
+  readonly redisPrefix: string
   /** Unset: generated once and kept in `dataDir/secret` (see resolveSecret). */
   readonly secret: string | undefined
   /** Unset: emails are written to the log. */
@@ -157,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     embeddedPgPort: v.BASTIDE_EMBEDDED_PG_PORT,
     shutdownTimeoutMs: v.BASTIDE_SHUTDOWN_TIMEOUT_MS,
     redisUrl: v.REDIS_URL,
+    redisPrefix: v.BASTIDE_REDIS_PREFIX,
     secret: v.BASTIDE_SECRET,
     smtpUrl: v.BASTIDE_SMTP_URL,
     smtpFrom: v.BASTIDE_SMTP_FROM,
@@ -193,6 +197,10 @@ function providersFrom(
     const key = `BASTIDE_OAUTH_${p.toUpperCase()}`
     const clientId = env[`${key}_CLIENT_ID`] || undefined
     const clientSecret = env[`${key}_CLIENT_SECRET`] || undefined
+    // better-auth's Apple provider refuses to build a sign-in URL without the secret (an ES256 JWT the
+    // operator signs with their Apple key and renews at most every 6 months): fail at start instead.
+    if (p === 'apple' && clientId && !clientSecret)
+      problems.push({ variable: `${key}_CLIENT_SECRET`, message: 'is required for Apple (a signed JWT)' })
     if (clientId) social[p] = Object.freeze({ clientId, clientSecret })
     else if (clientSecret)
       problems.push({ variable: `${key}_CLIENT_ID`, message: 'is required with the client secret' })

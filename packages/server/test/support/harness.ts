@@ -66,6 +66,9 @@ export async function startTestServer(
     BASTIDE_DB_POOL_MAX: '10',
     BASTIDE_SHUTDOWN_TIMEOUT_MS: '2000',
     BASTIDE_SECRET: TEST_SECRET,
+    // In-process calls all share one client key (`local`): tests about something else must not trip the
+    // auth rate limits. test/auth-rate-limit.test.ts sets its own.
+    BASTIDE_AUTH_RATE_LIMIT: '100000',
     ...opts.env,
   })
   const queries: string[] = []

@@ -14,16 +14,25 @@ import {
 import type { Kysely } from 'kysely'
 import type { Logger } from 'pino'
 import type { Config } from '../../config/load-config.ts'
+import type { Collection } from '../collections/types.ts'
 import type { Mailer } from '../mail/mailer.ts'
 import { type MailKind, pickLocale, renderMail } from '../mail/templates.ts'
 import { uuidv7 } from '../records/uuidv7.ts'
 import { passwordProblem } from './password-policy.ts'
+import { accountData } from './plugins/account-data.ts'
+import { idTokenSignIn } from './plugins/id-token.ts'
+import { ownSchema } from './plugins/own-schema.ts'
+import { refreshSession } from './plugins/refresh.ts'
+import { twoFactorPending } from './plugins/two-factor-pending.ts'
 import type { SmsSender } from './sms.ts'
 
 export const AUTH_BASE_PATH = '/api/auth'
 /** Minutes single-use links and codes stay valid. */
 const LINK_MINUTES = 60
 const OTP_MINUTES = 10
+/** Signing keys rotate this often; a retired key stays published (and accepted) this long after. */
+export const JWKS_ROTATION_SECONDS = 30 * 86_400
+export const JWKS_GRACE_SECONDS = 30 * 86_400
 
 export interface AuthDeps {
   readonly config: Config
@@ -44,6 +53,8 @@ export interface AuthDeps {
   }) => Promise<void>
   /** An anonymous user signed up for real: its data moves to the new account. */
   readonly onLinkAnonymous?: (fromUserId: string, toUserId: string) => Promise<void>
+  /** The current collections, for the account data export (GDPR). */
+  readonly collections?: () => readonly Collection[]
 }
 
 /**
@@ -167,8 +178,16 @@ export function createAuth(deps: AuthDeps) {
     ),
     hooks: {
       before: createAuthMiddleware(async (ctx) => {
-        // A password must pass the policy wherever one is chosen.
         const body = (ctx.body ?? {}) as Record<string, unknown>
+        // better-auth would accept a generic OIDC provider's ID token here, checking its nonce only when the
+        // caller sends one. /sign-in/id-token checks it whenever the token carries one: use that instead.
+        if (ctx.path === '/sign-in/social' && body.idToken && a.oidc.some((p) => p.id === body.provider)) {
+          throw new APIError('BAD_REQUEST', {
+            code: 'USE_ID_TOKEN_ENDPOINT',
+            message: 'Sign in with an ID token from this provider through /api/auth/sign-in/id-token.',
+          })
+        }
+        // A password must pass the policy wherever one is chosen.
         const pw =
           ctx.path === '/sign-up/email' || ctx.path === '/reset-password' || ctx.path === '/change-password'
             ? (body.password ?? body.newPassword)
@@ -201,12 +220,14 @@ export function createAuth(deps: AuthDeps) {
     },
     plugins: [
       bearer(),
+      accountData({ db: deps.db, collections: () => deps.collections?.() ?? [] }),
+      refreshSession({ db: deps.db }),
       jwt({
         jwks: {
           keyPairConfig: { alg: 'EdDSA', crv: 'Ed25519' },
           // A new signing key every 30 days; the old one stays published for 30 more days, far past any token.
-          rotationInterval: 30 * 86_400,
-          gracePeriod: 30 * 86_400,
+          rotationInterval: JWKS_ROTATION_SECONDS,
+          gracePeriod: JWKS_GRACE_SECONDS,
         },
         jwt: {
           issuer: new URL(deps.baseUrl).origin,
@@ -258,12 +279,15 @@ export function createAuth(deps: AuthDeps) {
           await deps.onLinkAnonymous?.(anonymousUser.user.id, newUser.user.id)
         },
       }),
-      twoFactor({
-        issuer: appName,
-        skipVerificationOnEnable: false,
-        schema: { twoFactor: { modelName: 'bastide.auth_two_factors' } },
-        accountLockout: { enabled: true, maxFailedAttempts: 5, durationSeconds: 15 * 60 },
-      }),
+      // Its own copy of the schema: the console's instance names the table differently (see own-schema.ts).
+      ownSchema(
+        twoFactor({
+          issuer: appName,
+          skipVerificationOnEnable: false,
+          schema: { twoFactor: { modelName: 'bastide.auth_two_factors' } },
+          accountLockout: { enabled: true, maxFailedAttempts: 5, durationSeconds: 15 * 60 },
+        }),
+      ),
       passkey({
         rpName: appName,
         rpID: new URL(deps.baseUrl).hostname,
@@ -282,8 +306,12 @@ export function createAuth(deps: AuthDeps) {
                 pkce: true,
               })),
             }),
+            // Apps holding an ID token from one of these providers (native SDKs) sign in without a redirect.
+            idTokenSignIn({ providers: a.oidc }),
           ]
         : []),
+      // After bearer() and twoFactor(): a sign-in stopped for 2FA hands out no set-auth-token.
+      twoFactorPending(),
     ],
   })
 }

@@ -4,9 +4,11 @@ import type { Logger } from 'pino'
 import type { Config } from '../../config/load-config.ts'
 import type { Db } from '../../db/create-db.ts'
 import type { Authenticator } from '../../http/middleware/principal.ts'
+import type { CollectionsService } from '../collections/service.ts'
 import { createMailer, type Mailer } from '../mail/mailer.ts'
 import { pickLocale, renderMail } from '../mail/templates.ts'
 import { type Auth, createAuth } from './create-auth.ts'
+import { createAnonymousLinker } from './link-anonymous.ts'
 import { resolveSecret } from './secret.ts'
 import { logSmsSender, webhookSmsSender } from './sms.ts'
 import { createUserAuthenticator, type UserAuthenticator } from './user-principal.ts'
@@ -29,6 +31,8 @@ export async function startAuth(deps: {
   db: Db
   log: Logger
   baseUrl: string
+  /** Relations to users are repointed when an anonymous user signs up; the data export lists records. */
+  collections: Pick<CollectionsService, 'list'>
 }): Promise<AuthRuntime> {
   const { config, db, log } = deps
   const secret = await resolveSecret(config.secret, config.dataDir)
@@ -51,6 +55,8 @@ export async function startAuth(deps: {
     mailer,
     sms,
     log,
+    collections: () => deps.collections.list(),
+    onLinkAnonymous: createAnonymousLinker({ db, collections: () => deps.collections.list() }),
     onSessionCreated: async (s) => {
       await capSessions(authDb, s.userId, config.auth.maxSessionsPerUser)
       await noticeNewDevice(authDb, mailer, log, s)

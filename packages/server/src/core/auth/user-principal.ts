@@ -2,12 +2,13 @@ import { createHMAC } from '@better-auth/utils/hmac'
 import { createLocalJWKSet, type JSONWebKeySet, errors as joseErrors, jwtVerify } from 'jose'
 import { sql } from 'kysely'
 import type { Db } from '../../db/create-db.ts'
+import { JWKS_GRACE_SECONDS } from './create-auth.ts'
 import type { Principal } from './principal.ts'
 
 /** Columns of data.users that rules never see as @request.auth (the console reads them as admin). */
 const PRIVATE_USER_COLUMNS = new Set(['banned', 'banReason', 'banExpires'])
-/** How long a fetched JWKS is trusted before an unknown `kid` may trigger another read. */
-const JWKS_REFRESH_MS = 10_000
+/** Keys are read again after this long anyway, so a key an operator deletes stops verifying. */
+const JWKS_MAX_AGE_MS = 5 * 60_000
 
 export interface UserAuthenticator {
   /** A session token (raw, or `token.signature` as better-auth's bearer plugin hands it out). */
@@ -23,15 +24,28 @@ export interface UserAuthenticator {
  */
 export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: string }): UserAuthenticator {
   const { db, secret, issuer } = deps
-  let jwks: { set: ReturnType<typeof createLocalJWKSet>; kids: Set<string>; at: number } | undefined
+  type Jwks = { set: ReturnType<typeof createLocalJWKSet>; kids: Set<string>; at: number }
+  let jwks: Jwks | undefined
+  let loading: Promise<Jwks> | undefined
+  /** One read at a time: concurrent callers share it. */
+  const reloadJwks = () => {
+    loading ??= loadJwks().finally(() => {
+      loading = undefined
+    })
+    return loading
+  }
 
-  const loadJwks = async () => {
+  /** A key is usable from its creation to the end of its grace period (while /api/auth/jwks publishes it). */
+  const usable = (expiresAt: unknown) =>
+    !expiresAt || new Date(expiresAt as string).getTime() + JWKS_GRACE_SECONDS * 1000 > Date.now()
+
+  const loadJwks = async (): Promise<Jwks> => {
     const rows = await db
       .selectFrom('bastide.auth_jwks')
       .select(['id', 'publicKey', 'alg', 'crv', 'expiresAt'])
       .execute()
     const keys = rows
-      .filter((r) => !r.expiresAt || new Date(r.expiresAt) > new Date())
+      .filter((r) => usable(r.expiresAt))
       .map((r) => ({
         ...JSON.parse(r.publicKey),
         kid: r.id,
@@ -97,12 +111,22 @@ export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: 
       } catch {
         return undefined
       }
-      let keys = jwks
-      if (
-        !keys ||
-        (typeof kid === 'string' && !keys.kids.has(kid) && Date.now() - keys.at > JWKS_REFRESH_MS)
-      ) {
-        keys = await loadJwks()
+      let keys = jwks && Date.now() - jwks.at < JWKS_MAX_AGE_MS ? jwks : await reloadJwks()
+      if (typeof kid === 'string' && !keys.kids.has(kid)) {
+        // A kid we have not seen: a key rotation minted since the last read, or a made-up one. One lookup
+        // by primary key tells (no dearer than the session lookup every JWT costs); only a real, usable
+        // key reloads the set, so a stream of made-up kids never does, and a new key works at once.
+        if (kid.length > 128) return undefined
+        if (loading) keys = await loading
+        if (!keys.kids.has(kid)) {
+          const row = await db
+            .selectFrom('bastide.auth_jwks')
+            .select(['expiresAt'])
+            .where('id', '=', kid)
+            .executeTakeFirst()
+          if (!row || !usable(row.expiresAt)) return undefined
+          keys = await reloadJwks()
+        }
       }
       try {
         const { payload } = await jwtVerify(token, keys.set, {

@@ -5,6 +5,7 @@ export const MAIL_KINDS = [
   'otp',
   'new-device',
   'change-email',
+  'existing-account',
 ] as const
 export type MailKind = (typeof MAIL_KINDS)[number]
 export const LOCALES = ['en', 'fr'] as const

@@ -22,7 +22,8 @@ const STATUS_CODES: Record<number, ErrorCode> = {
  * (INVALID_EMAIL_OR_PASSWORD, USER_ALREADY_EXISTS...) so clients can branch on them.
  */
 export function authRoutes(deps: {
-  auth: Auth
+  /** Any better-auth instance: the app users' at /api/auth, the console admins' at /api/admin/auth. */
+  auth: Pick<Auth, 'handler'>
   clientIp: (req: Request, env: unknown) => string | undefined
 }) {
   const app = new Hono<AppEnv>()
@@ -37,10 +38,12 @@ export function authRoutes(deps: {
       // better-auth reads the client address from this header (config.trustProxy picks X-Forwarded-For).
       if (ip !== undefined) headers.set('x-bastide-client-ip', ip)
       else headers.delete('x-bastide-client-ip')
+      const body = req.method === 'GET' || req.method === 'HEAD' ? null : await req.arrayBuffer()
       req = new Request(url, {
         method: req.method,
         headers,
-        body: req.method === 'GET' || req.method === 'HEAD' ? null : await req.arrayBuffer(),
+        // An empty POST (sign-out, anonymous sign-in) stays bodiless: better-call checks the type of any body.
+        body: body && body.byteLength > 0 ? body : null,
         redirect: 'manual',
       })
     }

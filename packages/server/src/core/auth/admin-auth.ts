@@ -1,0 +1,223 @@
+import { createHmac } from 'node:crypto'
+import { createHMAC } from '@better-auth/utils/hmac'
+import { APIError, betterAuth } from 'better-auth'
+import { createAuthMiddleware } from 'better-auth/api'
+import { bearer, twoFactor } from 'better-auth/plugins'
+import { type Kysely, sql } from 'kysely'
+import type { Logger } from 'pino'
+import type { Config } from '../../config/load-config.ts'
+import type { Db } from '../../db/create-db.ts'
+import { errors } from '../../errors/index.ts'
+import { passwordProblem } from './password-policy.ts'
+import { ownSchema } from './plugins/own-schema.ts'
+import type { Principal } from './principal.ts'
+
+export const ADMIN_AUTH_BASE_PATH = '/api/admin/auth'
+/** Console admins sign in again after half a day. */
+const ADMIN_SESSION_SECONDS = 12 * 3600
+/** Admin passwords are never shorter than this, whatever the app users' minimum is. */
+const ADMIN_PASSWORD_MIN = 12
+/** pg_try_advisory_lock key taken while the first admin is created (any constant unique to this use). */
+const SETUP_LOCK = 0x6273_7461_646d
+
+/**
+ * The admins' secret, derived from the main one: admin session cookies and bearer signatures are keyed
+ * apart from app users', so a token one population holds can never verify as the other's.
+ */
+export function adminSecret(secret: string): string {
+  return createHmac('sha256', secret).update('bastide:console-admin').digest('base64url')
+}
+
+export interface AdminAuthDeps {
+  readonly config: Config
+  /** better-auth's Kysely (pg's default parsers), the same one the app instance uses. */
+  readonly db: Kysely<any>
+  /** The main secret; the admin instance derives its own from it. */
+  readonly secret: string
+  readonly baseUrl: string
+  readonly log: Logger
+}
+
+/**
+ * Console admins' better-auth instance, at /api/admin/auth: a population apart from app users, in the
+ * bastide.admin* tables, with its own cookies and secret. No sign-up (the first admin comes from
+ * POST /api/admin/setup or the admin:create command), TOTP second factor, bearer tokens.
+ */
+export function createAdminAuth(deps: AdminAuthDeps) {
+  const { config, log } = deps
+  const minLength = Math.max(ADMIN_PASSWORD_MIN, config.auth.passwordMinLength)
+  return betterAuth({
+    appName: 'Bastide console',
+    baseURL: deps.baseUrl,
+    basePath: ADMIN_AUTH_BASE_PATH,
+    secret: adminSecret(deps.secret),
+    database: { db: deps.db, type: 'postgres' },
+    trustedOrigins: [new URL(deps.baseUrl).origin, ...config.auth.trustedOrigins],
+    telemetry: { enabled: false },
+    // Limits are applied in front of the handler, as for /api/auth.
+    rateLimit: { enabled: false },
+    logger: {
+      level: 'warn',
+      log: (level, message, ...args) => log[level]({ args }, `admin auth: ${message}`),
+    },
+    advanced: {
+      cookiePrefix: 'bastide_admin',
+      database: { generateId: () => crypto.randomUUID() },
+      ipAddress: { ipAddressHeaders: ['x-bastide-client-ip'], ipv6Subnet: 64 },
+    },
+    user: { modelName: 'bastide.admins' },
+    session: {
+      modelName: 'bastide.admin_sessions',
+      expiresIn: ADMIN_SESSION_SECONDS,
+      updateAge: 3600,
+    },
+    account: { modelName: 'bastide.admin_accounts' },
+    verification: { modelName: 'bastide.admin_verifications' },
+    emailAndPassword: {
+      enabled: true,
+      disableSignUp: true,
+      minPasswordLength: minLength,
+      maxPasswordLength: 256,
+      autoSignIn: false,
+      revokeSessionsOnPasswordReset: true,
+    },
+    hooks: {
+      before: createAuthMiddleware(async (ctx) => {
+        const body = (ctx.body ?? {}) as Record<string, unknown>
+        const pw = ctx.path === '/change-password' ? body.newPassword : undefined
+        if (typeof pw === 'string') {
+          const problem = passwordProblem(pw, { email: ctx.context.session?.user.email, minLength })
+          if (problem) throw new APIError('BAD_REQUEST', { code: 'WEAK_PASSWORD', message: problem })
+        }
+      }),
+    },
+    plugins: [
+      bearer(),
+      // Its own copy of the schema: the app users' instance names the table differently (see own-schema.ts).
+      ownSchema(
+        twoFactor({
+          issuer: 'Bastide console',
+          skipVerificationOnEnable: false,
+          schema: { twoFactor: { modelName: 'bastide.admin_two_factors' } },
+          accountLockout: { enabled: true, maxFailedAttempts: 5, durationSeconds: 15 * 60 },
+        }),
+      ),
+    ],
+  })
+}
+
+export type AdminAuth = ReturnType<typeof createAdminAuth>
+
+export interface NewAdmin {
+  readonly email: string
+  readonly password: string
+  readonly name?: string | undefined
+}
+
+/**
+ * Creates an admin with an email+password credential through the admin instance (its adapter, its
+ * hasher). 409 when the address is taken, 400 for a weak password.
+ */
+export async function createAdmin(
+  auth: AdminAuth,
+  config: Config,
+  input: NewAdmin,
+): Promise<{ id: string; email: string; name: string }> {
+  const ctx = await auth.$context
+  const email = input.email.trim().toLowerCase()
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email))
+    throw errors.validation({ email: { code: 'invalid', message: 'Not an email address.' } })
+  const problem = passwordProblem(input.password, {
+    email,
+    minLength: Math.max(ADMIN_PASSWORD_MIN, config.auth.passwordMinLength),
+  })
+  if (problem) throw errors.validation({ password: { code: 'weak', message: problem } })
+  if ([...input.password].length > 256)
+    throw errors.validation({ password: { code: 'too_long', message: 'At most 256 characters.' } })
+  if (await ctx.internalAdapter.findUserByEmail(email)) throw errors.conflict('An admin has this email.')
+  const hash = await ctx.password.hash(input.password)
+  let user: { id: string; email: string; name: string }
+  try {
+    user = await ctx.internalAdapter.createUser(
+      {
+        email,
+        name: input.name?.trim() ?? '',
+        emailVerified: true,
+      },
+      { method: 'admin' },
+    )
+  } catch (e) {
+    if ((e as { code?: string }).code === '23505') throw errors.conflict('An admin has this email.')
+    throw e
+  }
+  await ctx.internalAdapter.linkAccount({
+    userId: user.id,
+    providerId: 'credential',
+    accountId: user.id,
+    password: hash,
+  })
+  return { id: user.id, email: user.email, name: user.name }
+}
+
+/**
+ * The first admin, only while there is none. A session-level advisory lock (tried, never waited on)
+ * serializes concurrent calls: one creates the admin, the others are refused at once, and every later
+ * call finds an admin and is refused too.
+ */
+export async function setupFirstAdmin(
+  db: Db,
+  auth: AdminAuth,
+  config: Config,
+  input: NewAdmin,
+): Promise<{ id: string; email: string; name: string }> {
+  const refused = () => errors.conflict('The console is already set up: an admin exists.')
+  const quick = await sql<{ n: number }>`SELECT count(*)::int AS n FROM bastide.admins`.execute(db)
+  if ((quick.rows[0]?.n ?? 0) > 0) throw refused()
+  return db.connection().execute(async (conn) => {
+    const got = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(${SETUP_LOCK}::bigint) AS ok`.execute(
+      conn,
+    )
+    if (!got.rows[0]?.ok) throw refused()
+    try {
+      const n = await sql<{ n: number }>`SELECT count(*)::int AS n FROM bastide.admins`.execute(conn)
+      if ((n.rows[0]?.n ?? 0) > 0) throw refused()
+      return await createAdmin(auth, config, input)
+    } finally {
+      await sql`SELECT pg_advisory_unlock(${SETUP_LOCK}::bigint)`.execute(conn)
+    }
+  })
+}
+
+/**
+ * Turns a console admin's session token (raw, or `token.signature` signed with the admin secret) into
+ * `{ kind: 'admin', adminId }`. App users' tokens are not in admin_sessions and their signatures use the
+ * other secret: they never resolve here.
+ */
+export function createAdminAuthenticator(deps: { db: Db; secret: string }) {
+  const key = adminSecret(deps.secret)
+  return async (token: string): Promise<Principal | undefined> => {
+    let raw = token
+    if (token.includes('.')) {
+      let signed = token
+      try {
+        signed = decodeURIComponent(token)
+      } catch {}
+      const dot = signed.indexOf('.')
+      // An access JWT (three parts) is an app user's; admins have none.
+      if (signed.indexOf('.', dot + 1) >= 0) return undefined
+      const ok = await createHMAC('SHA-256', 'base64urlnopad')
+        .verify(key, signed.slice(0, dot), signed.slice(dot + 1))
+        .catch(() => false)
+      if (!ok) return undefined
+      raw = signed.slice(0, dot)
+    }
+    if (!/^[A-Za-z0-9_-]{16,128}$/.test(raw)) return undefined
+    const row = (
+      await sql<{ id: string; expiresAt: string | Date }>`
+        SELECT a.id, s."expiresAt" FROM bastide.admin_sessions s JOIN bastide.admins a ON a.id = s."userId"
+        WHERE s.token = ${raw}`.execute(deps.db)
+    ).rows[0]
+    if (!row || new Date(row.expiresAt) <= new Date()) return undefined
+    return Object.freeze({ kind: 'admin', adminId: row.id })
+  }
+}
