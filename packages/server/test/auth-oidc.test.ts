@@ -464,6 +464,14 @@ describe('native ID-token sign-in (POST /sign-in/id-token)', () => {
     expect(r.body).toMatchObject({ code: 'INVALID_ID_TOKEN', message: 'The ID token has expired.' })
   })
 
+  it("refuses better-auth's /sign-in/social ID-token path for generic providers (it skips an unsent nonce)", async () => {
+    const idToken = await providerIdToken('alice')
+    const r = await authCall(s, 'POST', '/sign-in/social', { provider: 'kc', idToken: { token: idToken } })
+    expect(r.status).toBe(400)
+    expect(r.body).toMatchObject({ code: 'USE_ID_TOKEN_ENDPOINT', status: 400 })
+    expect(r.headers.get('set-auth-token')).toBe(null)
+  })
+
   it('answers an unknown provider with 404 in the error shape', async () => {
     const r = await idTokenSignIn({ providerId: 'nope', idToken: await providerIdToken('alice') })
     expect(r.status).toBe(404)
