@@ -1,5 +1,4 @@
 import { createHmac } from 'node:crypto'
-import { createHMAC } from '@better-auth/utils/hmac'
 import { APIError, betterAuth } from 'better-auth'
 import { createAuthMiddleware } from 'better-auth/api'
 import { bearer, twoFactor } from 'better-auth/plugins'
@@ -11,6 +10,7 @@ import { errors } from '../../errors/index.ts'
 import { passwordProblem } from './password-policy.ts'
 import { ownSchema } from './plugins/own-schema.ts'
 import type { Principal } from './principal.ts'
+import { sessionTokenValue } from './session-token.ts'
 
 export const ADMIN_AUTH_BASE_PATH = '/api/admin/auth'
 /** Console admins sign in again after half a day. */
@@ -196,22 +196,9 @@ export async function setupFirstAdmin(
 export function createAdminAuthenticator(deps: { db: Db; secret: string }) {
   const key = adminSecret(deps.secret)
   return async (token: string): Promise<Principal | undefined> => {
-    let raw = token
-    if (token.includes('.')) {
-      let signed = token
-      try {
-        signed = decodeURIComponent(token)
-      } catch {}
-      const dot = signed.indexOf('.')
-      // An access JWT (three parts) is an app user's; admins have none.
-      if (signed.indexOf('.', dot + 1) >= 0) return undefined
-      const ok = await createHMAC('SHA-256', 'base64urlnopad')
-        .verify(key, signed.slice(0, dot), signed.slice(dot + 1))
-        .catch(() => false)
-      if (!ok) return undefined
-      raw = signed.slice(0, dot)
-    }
-    if (!/^[A-Za-z0-9_-]{16,128}$/.test(raw)) return undefined
+    // An access JWT (three parts) is an app user's; admins have none: sessionTokenValue refuses it.
+    const raw = await sessionTokenValue(token, key)
+    if (!raw) return undefined
     const row = (
       await sql<{ id: string; expiresAt: string | Date }>`
         SELECT a.id, s."expiresAt" FROM bastide.admin_sessions s JOIN bastide.admins a ON a.id = s."userId"

@@ -1,9 +1,9 @@
-import { createHMAC } from '@better-auth/utils/hmac'
 import { createLocalJWKSet, type JSONWebKeySet, errors as joseErrors, jwtVerify } from 'jose'
 import { sql } from 'kysely'
 import type { Db } from '../../db/create-db.ts'
 import { JWKS_GRACE_SECONDS } from './create-auth.ts'
 import type { Principal } from './principal.ts'
+import { sessionTokenValue } from './session-token.ts'
 
 /** Columns of data.users that rules never see as @request.auth (the console reads them as admin). */
 const PRIVATE_USER_COLUMNS = new Set(['banned', 'banReason', 'banExpires'])
@@ -83,25 +83,8 @@ export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: 
 
   return {
     async fromSessionToken(token) {
-      let raw = token
-      const dot = token.indexOf('.')
-      if (dot >= 0) {
-        let signed = token
-        try {
-          signed = decodeURIComponent(token)
-        } catch {}
-        const [value, signature] = [
-          signed.slice(0, signed.indexOf('.')),
-          signed.slice(signed.indexOf('.') + 1),
-        ]
-        const ok = await createHMAC('SHA-256', 'base64urlnopad')
-          .verify(secret, value, signature)
-          .catch(() => false)
-        if (!ok) return undefined
-        raw = value
-      }
-      if (!/^[A-Za-z0-9_-]{16,128}$/.test(raw)) return undefined
-      return bySession('token', raw)
+      const raw = await sessionTokenValue(token, secret)
+      return raw ? bySession('token', raw) : undefined
     },
     async fromJwt(token) {
       const header = token.split('.')[0] ?? ''
