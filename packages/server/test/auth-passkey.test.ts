@@ -1,14 +1,13 @@
-import { existsSync } from 'node:fs'
-import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { authCall, signIn, signUp } from './support/auth.ts'
+import { addVirtualAuthenticator, launchChromium } from './support/browser.ts'
 import { startTestServer, type TestServer } from './support/harness.ts'
 
 /**
  * Passkeys end to end in a real Chromium: a CDP virtual authenticator signs real WebAuthn ceremonies, the
  * page (same origin as the server) carries them to /api/auth/passkey/*, and better-auth verifies them.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 let s: TestServer
 let browser: Browser
@@ -19,38 +18,13 @@ let authenticatorId: string
 let origin: string
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: the passkey tests need a real browser (install chromium, or set CHROMIUM_PATH).`,
-    )
-  }
   s = await startTestServer({ listen: true, env: { BASTIDE_AUTH_RATE_LIMIT: '10000' } })
   origin = `http://localhost:${s.bastide.port}`
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  browser = await launchChromium()
   context = await browser.newContext()
   page = await context.newPage()
   cdp = await context.newCDPSession(page)
-  await cdp.send('WebAuthn.enable')
-  ;({ authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-    },
-  }))
+  ;({ authenticatorId } = await addVirtualAuthenticator(cdp))
   // Any page of the server makes the page same-origin with the API (rpID `localhost`).
   const health = await page.goto(`${origin}/api/health`)
   expect(health?.status()).toBe(200)

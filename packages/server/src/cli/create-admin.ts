@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util'
 import pino from 'pino'
-import { type Config, ConfigError, loadConfig } from '../config/load-config.ts'
 import { createAdmin, createAdminAuth } from '../core/auth/admin-auth.ts'
 import { AppError } from '../errors/index.ts'
 import { startBastide } from '../server.ts'
+import { readConfig } from './read-config.ts'
 
 const USAGE = `Usage: pnpm --filter @bastide/server admin:create -- --email <email> [--password <password>] [--name <name>]
 Creates a console admin (even when others exist). The password may come from BASTIDE_ADMIN_PASSWORD
@@ -36,16 +36,8 @@ async function main(): Promise<number> {
     console.error(USAGE)
     return 2
   }
-  let config: Config
-  try {
-    config = loadConfig(process.env)
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message)
-      return 2
-    }
-    throw err
-  }
+  const config = readConfig(process.env)
+  if (!config) return 2
   const log = pino({ level: 'warn', base: { service: 'bastide-cli' } })
   const bastide = await startBastide(config, { listen: false, log })
   try {

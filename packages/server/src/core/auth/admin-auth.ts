@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import { APIError, betterAuth } from 'better-auth'
 import { createAuthMiddleware } from 'better-auth/api'
-import { bearer, twoFactor } from 'better-auth/plugins'
+import { bearer, openAPI, twoFactor } from 'better-auth/plugins'
 import { type Kysely, sql } from 'kysely'
 import type { Logger } from 'pino'
 import type { Config } from '../../config/load-config.ts'
@@ -9,6 +9,7 @@ import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
 import { passwordProblem } from './password-policy.ts'
 import { ownSchema } from './plugins/own-schema.ts'
+import { sessionIds } from './plugins/session-ids.ts'
 import type { Principal } from './principal.ts'
 import { sessionTokenValue } from './session-token.ts'
 
@@ -93,6 +94,9 @@ export function createAdminAuth(deps: AdminAuthDeps) {
     },
     plugins: [
       bearer(),
+      // Feeds /api/openapi.json; better-auth's own reference page stays off.
+      openAPI({ disableDefaultReference: true }),
+      sessionIds({ db: deps.db, table: 'bastide.admin_sessions' }),
       // Its own copy of the schema: the app users' instance names the table differently (see own-schema.ts).
       ownSchema(
         twoFactor({

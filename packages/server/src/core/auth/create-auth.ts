@@ -8,6 +8,7 @@ import {
   genericOAuth,
   jwt,
   magicLink,
+  openAPI,
   phoneNumber,
   twoFactor,
 } from 'better-auth/plugins'
@@ -23,6 +24,7 @@ import { accountData } from './plugins/account-data.ts'
 import { idTokenSignIn } from './plugins/id-token.ts'
 import { ownSchema } from './plugins/own-schema.ts'
 import { refreshSession } from './plugins/refresh.ts'
+import { sessionIds } from './plugins/session-ids.ts'
 import { twoFactorPending } from './plugins/two-factor-pending.ts'
 import type { SmsSender } from './sms.ts'
 
@@ -55,6 +57,10 @@ export interface AuthDeps {
   readonly onLinkAnonymous?: (fromUserId: string, toUserId: string) => Promise<void>
   /** The current collections, for the account data export (GDPR). */
   readonly collections?: () => readonly Collection[]
+  /** A write to data.users committed (create, update, delete): the `users` record events go out. */
+  readonly onUserChanged?: (action: 'create' | 'update' | 'delete', userId: string) => Promise<void>
+  /** A user is about to be deleted: the record is kept for the `record.deleted` sent after commit. */
+  readonly onUserDeleting?: (userId: string) => Promise<void>
 }
 
 /**
@@ -84,6 +90,16 @@ export function createAuth(deps: AuthDeps) {
     )
 
   const origins = [new URL(deps.baseUrl).origin, ...a.trustedOrigins]
+
+  /** The write is committed already: a failed event must not turn it into an error for the client. */
+  const userEvent = async (action: 'create' | 'update' | 'delete', id: string | undefined) => {
+    if (!id) return
+    try {
+      await deps.onUserChanged?.(action, id)
+    } catch (err) {
+      log.error({ err: (err as Error).message, action, userId: id }, 'could not emit user event')
+    }
+  }
 
   return betterAuth({
     appName,
@@ -200,6 +216,22 @@ export function createAuth(deps: AuthDeps) {
       }),
     },
     databaseHooks: {
+      // `after` hooks run once better-auth's transaction has committed (queueAfterTransactionHook), so the
+      // users collection's record events, like every collection's, never tell of rolled-back work.
+      user: {
+        create: { after: async (user) => userEvent('create', user?.id) },
+        update: { after: async (user) => userEvent('update', (user as { id?: string } | null)?.id) },
+        delete: {
+          before: async (user) => {
+            await deps
+              .onUserDeleting?.(user.id)
+              .catch((err) =>
+                log.error({ err: (err as Error).message, userId: user.id }, 'could not snapshot user'),
+              )
+          },
+          after: async (user) => userEvent('delete', user?.id),
+        },
+      },
       session: {
         create: {
           before: async (session) => {
@@ -220,8 +252,11 @@ export function createAuth(deps: AuthDeps) {
     },
     plugins: [
       bearer(),
+      // Feeds /api/openapi.json (see openapi/auth-paths.ts); better-auth's own reference page stays off.
+      openAPI({ disableDefaultReference: true }),
       accountData({ db: deps.db, collections: () => deps.collections?.() ?? [] }),
       refreshSession({ db: deps.db }),
+      sessionIds({ db: deps.db }),
       jwt({
         jwks: {
           keyPairConfig: { alg: 'EdDSA', crv: 'Ed25519' },

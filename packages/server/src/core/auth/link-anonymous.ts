@@ -1,26 +1,32 @@
 import { APIError } from 'better-auth'
 import { sql } from 'kysely'
 import type { Db } from '../../db/create-db.ts'
+import type { EventBus } from '../../events/bus.ts'
 import { linkTable } from '../collections/tables.ts'
 import type { Collection } from '../collections/types.ts'
 import { dependentsOf } from '../records/cascade.ts'
-import { tableOf } from '../records/select.ts'
+import { selectList, shapeRecord, tableOf } from '../records/select.ts'
 import { USERS } from './users-collection.ts'
 
 /**
  * What happens when an anonymous user signs up or in for real: in one transaction, every relation that
  * points at the anonymous user (single: the column; multiple: the join table) is repointed to the account
  * it became, so deleting the anonymous user right after (better-auth does it) cascades nothing. Each
- * record that changes gets its `updated` and `version` bumped, so sync clients see the new owner.
+ * record that changes gets its `updated` and `version` bumped, so sync clients see the new owner, and a
+ * `record.updated` after commit, like any update.
  */
 export function createAnonymousLinker(deps: {
   db: Db
+  bus?: EventBus
   collections: () => readonly Collection[]
 }): (fromUserId: string, toUserId: string) => Promise<void> {
   return async (from, to) => {
     if (from === to) return
     const relations = dependentsOf(deps.collections(), USERS)
     if (relations.length === 0) return
+    const changed: { c: Collection; row: Record<string, unknown> }[] = []
+    const returning = (c: Collection) =>
+      sql`RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`
     try {
       await deps.db.transaction().execute(async (trx) => {
         for (const { c, f } of relations) {
@@ -36,13 +42,17 @@ export function createAnonymousLinker(deps: {
               RETURNING source`.execute(trx)
             const sources = [...new Set(moved.rows.map((r) => r.source))]
             if (sources.length) {
-              await sql`UPDATE ${table} AS r SET updated = now(), version = r.version + 1
-                WHERE r.id = ANY(${sources}::uuid[])`.execute(trx)
+              const res = await sql<Record<string, unknown>>`UPDATE ${table} AS r
+                SET updated = now(), version = r.version + 1
+                WHERE r.id = ANY(${sources}::uuid[]) ${returning(c)}`.execute(trx)
+              for (const row of res.rows) changed.push({ c, row })
             }
             continue
           }
-          await sql`UPDATE ${table} AS r SET ${sql.id(f.name)} = ${to}, updated = now(), version = r.version + 1
-            WHERE ${sql.ref(`r.${f.name}`)} = ${from}`.execute(trx)
+          const res = await sql<Record<string, unknown>>`UPDATE ${table} AS r
+            SET ${sql.id(f.name)} = ${to}, updated = now(), version = r.version + 1
+            WHERE ${sql.ref(`r.${f.name}`)} = ${from} ${returning(c)}`.execute(trx)
+          for (const row of res.rows) changed.push({ c, row })
         }
       })
     } catch (err) {
@@ -55,6 +65,17 @@ export function createAnonymousLinker(deps: {
         })
       }
       throw err
+    }
+    // Committed: shaped like the records service's events (the whole record, hidden fields included).
+    for (const { c, row } of changed) {
+      const { _seq, ...rec } = row
+      deps.bus?.emit('record.updated', {
+        seq: Number(_seq),
+        action: 'update',
+        collection: c.name,
+        record: Object.freeze(shapeRecord(c, rec, true)),
+        at: new Date().toISOString(),
+      })
     }
   }
 }

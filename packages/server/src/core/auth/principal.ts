@@ -1,4 +1,11 @@
-export const SCOPES = ['schema', 'records:read', 'records:write', 'keys'] as const
+export const SCOPES = [
+  'schema',
+  'records:read',
+  'records:write',
+  'storage:read',
+  'storage:write',
+  'keys',
+] as const
 export type Scope = (typeof SCOPES)[number]
 
 /** Who is calling. Resolved once per request from `Authorization: Bearer …`. */

@@ -3,6 +3,7 @@ import pg from 'pg'
 import type { Logger } from 'pino'
 import type { Config } from '../../config/load-config.ts'
 import type { Db } from '../../db/create-db.ts'
+import type { EventBus } from '../../events/bus.ts'
 import type { Authenticator } from '../../http/middleware/principal.ts'
 import type { CollectionsService } from '../collections/service.ts'
 import { createMailer, type Mailer } from '../mail/mailer.ts'
@@ -11,6 +12,7 @@ import { type Auth, createAuth } from './create-auth.ts'
 import { createAnonymousLinker } from './link-anonymous.ts'
 import { resolveSecret } from './secret.ts'
 import { logSmsSender, webhookSmsSender } from './sms.ts'
+import { createUserEvents, type UserEvents } from './user-events.ts'
 import { createUserAuthenticator, type UserAuthenticator } from './user-principal.ts'
 
 export interface AuthRuntime {
@@ -19,6 +21,8 @@ export interface AuthRuntime {
   readonly authenticators: readonly Authenticator[]
   readonly mailer: Mailer
   readonly secret: string
+  /** Record events for writes to the users collection made outside the records service. */
+  readonly userEvents: UserEvents
   /** better-auth's own Kysely (pg's default parsers: Date objects), on a small pool of its own. */
   readonly authDb: Kysely<any>
   close(): Promise<void>
@@ -32,9 +36,12 @@ export async function startAuth(deps: {
   log: Logger
   baseUrl: string
   /** Relations to users are repointed when an anonymous user signs up; the data export lists records. */
-  collections: Pick<CollectionsService, 'list'>
+  collections: Pick<CollectionsService, 'list' | 'get'>
+  /** Writes to users made by better-auth emit record events here, like the records service's. */
+  bus: EventBus
 }): Promise<AuthRuntime> {
-  const { config, db, log } = deps
+  const { config, db, log, bus } = deps
+  const userEvents = createUserEvents({ db, bus, collections: deps.collections })
   const secret = await resolveSecret(config.secret, config.dataDir)
   const pool = new pg.Pool({
     connectionString: deps.databaseUrl,
@@ -56,7 +63,9 @@ export async function startAuth(deps: {
     sms,
     log,
     collections: () => deps.collections.list(),
-    onLinkAnonymous: createAnonymousLinker({ db, collections: () => deps.collections.list() }),
+    onLinkAnonymous: createAnonymousLinker({ db, bus, collections: () => deps.collections.list() }),
+    onUserChanged: (action, userId) => userEvents.changed(action, userId),
+    onUserDeleting: (userId) => userEvents.deleting(userId),
     onSessionCreated: async (s) => {
       await capSessions(authDb, s.userId, config.auth.maxSessionsPerUser)
       await noticeNewDevice(authDb, mailer, log, s)
@@ -73,6 +82,7 @@ export async function startAuth(deps: {
     authenticators,
     mailer,
     secret,
+    userEvents,
     authDb,
     async close() {
       mailer.close()

@@ -8,6 +8,7 @@ import { setupFirstAdmin } from '../../core/auth/admin-auth.ts'
 import type { Auth } from '../../core/auth/create-auth.ts'
 import { passwordProblem } from '../../core/auth/password-policy.ts'
 import { type Principal, principalId } from '../../core/auth/principal.ts'
+import type { UserEvents } from '../../core/auth/user-events.ts'
 import { USERS } from '../../core/auth/users-collection.ts'
 import type { RecordsService } from '../../core/records/service.ts'
 import type { Db } from '../../db/create-db.ts'
@@ -28,6 +29,8 @@ export interface AdminConsoleDeps {
   /** App users' better-auth instance (its adapter and hasher create users). */
   readonly auth: Auth
   readonly adminAuth: AdminAuth
+  /** The console's own UPDATEs of data.users emit the users collection's `record.updated` through this. */
+  readonly userEvents: UserEvents
 }
 
 /** Everything the console API adds, for AppDeps.mounts. */
@@ -132,7 +135,7 @@ async function loadUser(db: Db, id: string): Promise<Record<string, unknown>> {
 
 /** App users, managed from the console: /api/admin/users. */
 export function adminUsersRoutes(deps: AdminConsoleDeps) {
-  const { db, records, config } = deps
+  const { db, records, config, userEvents } = deps
   const r = new Hono<AppEnv>()
   requireAdmin(r)
 
@@ -200,7 +203,6 @@ export function adminUsersRoutes(deps: AdminConsoleDeps) {
     const p = c.var.principal
     await inTransaction(db, async (tx) => {
       await loadUser(tx.db as Db, id)
-      if (Object.keys(rest).length > 0) await records.update(USERS, id, rest, p, { tx })
       const sets = [
         ...(sys.email !== undefined ? [sql`email = ${sys.email.toLowerCase()}`] : []),
         ...(sys.verified !== undefined ? [sql`verified = ${sys.verified}`] : []),
@@ -210,6 +212,10 @@ export function adminUsersRoutes(deps: AdminConsoleDeps) {
         await sql`UPDATE data.users SET ${sql.join(sets)}, updated = now() WHERE id = ${id}::uuid`.execute(
           tx.db,
         )
+      // Profile fields after the system ones: the records service's event then carries the final row, so
+      // one PATCH sends one `record.updated`.
+      if (Object.keys(rest).length > 0) await records.update(USERS, id, rest, p, { tx })
+      else if (sets.length > 0) await userEvents.updatedIn(tx, id)
       await audit(tx.db as Db, actorOf(p), 'user.update', id, { fields: Object.keys(body) })
     })
     return c.json(await loadUser(db, id))
@@ -223,6 +229,7 @@ export function adminUsersRoutes(deps: AdminConsoleDeps) {
           tx.db,
         )
       if (!res.numAffectedRows) throw errors.notFound('User')
+      await userEvents.updatedIn(tx, id)
       await audit(tx.db as Db, actorOf(c.var.principal), 'user.verify', id)
     })
     return c.json(await loadUser(db, id))
@@ -238,6 +245,7 @@ export function adminUsersRoutes(deps: AdminConsoleDeps) {
           "banExpires" = ${input.expiresAt ?? null}::timestamptz, updated = now()
         WHERE id = ${id}::uuid`.execute(tx.db)
       if (!res.numAffectedRows) throw errors.notFound('User')
+      await userEvents.updatedIn(tx, id)
       // Sessions go with the ban: session tokens and the access JWTs minted from them stop at once.
       const del = await sql`DELETE FROM bastide.auth_sessions WHERE "userId" = ${id}::uuid`.execute(tx.db)
       await audit(tx.db as Db, actorOf(c.var.principal), 'user.ban', id, {
@@ -255,6 +263,7 @@ export function adminUsersRoutes(deps: AdminConsoleDeps) {
       const res = await sql`UPDATE data.users SET banned = false, "banReason" = NULL, "banExpires" = NULL,
           updated = now() WHERE id = ${id}::uuid`.execute(tx.db)
       if (!res.numAffectedRows) throw errors.notFound('User')
+      await userEvents.updatedIn(tx, id)
       await audit(tx.db as Db, actorOf(c.var.principal), 'user.unban', id)
     })
     return c.json(await loadUser(db, id))
