@@ -1,0 +1,210 @@
+import { sql } from 'kysely'
+import { z } from 'zod'
+import type { Db } from '../../db/create-db.ts'
+import { errors } from '../../errors/index.ts'
+import type { Collection } from '../collections/types.ts'
+import { uuidv7 } from '../records/uuidv7.ts'
+import { ruleProblem } from '../rules/index.ts'
+import { OBJECTS_SCHEMA } from './object-schema.ts'
+
+export const BUCKET_ACTIONS = ['read', 'write', 'delete'] as const
+export type BucketAction = (typeof BUCKET_ACTIONS)[number]
+
+/** `null`: locked (admins and keys only); `''`: everyone; otherwise an expression over the object. */
+export type BucketRules = { readonly [A in BucketAction]: string | null }
+
+export interface Bucket {
+  readonly id: string
+  readonly name: string
+  /** Anyone may read its objects (the read rule is not consulted), and caches may keep them. */
+  readonly public: boolean
+  /** Bytes; null: the server's limit (BASTIDE_STORAGE_MAX_FILE_SIZE). */
+  readonly maxFileSize: number | null
+  /** MIME types or `type/*` patterns of the bytes as sniffed; empty: any. */
+  readonly allowedMimeTypes: readonly string[]
+  readonly rules: BucketRules
+  readonly created: string
+  readonly updated: string
+}
+
+export interface BucketsService {
+  list(): Promise<Bucket[]>
+  find(name: string): Promise<Bucket | undefined>
+  get(name: string): Promise<Bucket>
+  create(input: unknown): Promise<Bucket>
+  update(name: string, patch: unknown): Promise<Bucket>
+  /**
+   * Refused (409) while the bucket holds objects (deleting files is an explicit act) or a collection's file
+   * field keeps its files there (renaming is refused then too).
+   */
+  remove(name: string): Promise<void>
+}
+
+const NAME = /^[a-z0-9][a-z0-9_-]{1,62}$/
+const MIME_PATTERN = /^(\*|\*\/\*|[a-z0-9][a-z0-9!#$&^_.+-]*\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*))$/i
+
+const rule = z.string().max(2000).nullable()
+const rulesInput = z.strictObject({ read: rule.optional(), write: rule.optional(), delete: rule.optional() })
+const fields = {
+  name: z
+    .string()
+    .regex(NAME, 'Lowercase letters, digits, _ and -, 2–63 characters, starting with a letter or digit.'),
+  public: z.boolean(),
+  maxFileSize: z.number().int().positive().nullable(),
+  allowedMimeTypes: z
+    .array(z.string().regex(MIME_PATTERN, 'A MIME type such as image/png or image/*.'))
+    .max(100),
+  rules: rulesInput,
+}
+const bucketInput = z.strictObject({
+  ...fields,
+  public: fields.public.default(false),
+  maxFileSize: fields.maxFileSize.default(null),
+  allowedMimeTypes: fields.allowedMimeTypes.default([]),
+  rules: rulesInput.default({}),
+})
+// No defaults here: what a PATCH leaves out stays as it is.
+const bucketPatch = z.strictObject(fields).partial()
+
+type Row = {
+  id: string
+  name: string
+  public: boolean
+  max_file_size: number | null
+  allowed_mime_types: string[]
+  rules: BucketRules
+  created: string
+  updated: string
+}
+
+const toBucket = (r: Row): Bucket =>
+  Object.freeze({
+    id: r.id,
+    name: r.name,
+    public: r.public,
+    maxFileSize: r.max_file_size === null ? null : Number(r.max_file_size),
+    allowedMimeTypes: Object.freeze([...r.allowed_mime_types]),
+    rules: Object.freeze({
+      read: r.rules.read ?? null,
+      write: r.rules.write ?? null,
+      delete: r.rules.delete ?? null,
+    }),
+    created: r.created,
+    updated: r.updated,
+  })
+
+/** Buckets: named groups of objects with their own limits and rules, kept in bastide.buckets. */
+export function createBucketsService(deps: {
+  db: Db
+  lookup: (name: string) => Collection | undefined
+}): BucketsService {
+  const { db } = deps
+
+  const parse = <T>(schema: z.ZodType<T>, input: unknown): T => {
+    const r = schema.safeParse(input)
+    if (r.success) return r.data
+    const fields: Record<string, { code: string; message: string }> = {}
+    for (const issue of r.error.issues) {
+      const path = issue.path.join('.') || 'body'
+      fields[path] ??= { code: issue.code, message: issue.message }
+    }
+    throw errors.validation(fields)
+  }
+
+  const checkRules = (rules: BucketRules) => {
+    const fields: Record<string, { code: string; message: string }> = {}
+    for (const a of BUCKET_ACTIONS) {
+      const src = rules[a]
+      if (src === null || src.trim() === '') continue
+      const problem = ruleProblem(src, OBJECTS_SCHEMA, deps.lookup)
+      if (problem) fields[`rules.${a}`] = { code: 'invalid_rule', message: problem }
+    }
+    if (Object.keys(fields).length) throw errors.validation(fields)
+  }
+
+  /** Collections whose file fields keep their objects in bucket `name` (their values are its keys). */
+  const usedBy = async (name: string) =>
+    (
+      await sql<{ name: string }>`SELECT DISTINCT c.name FROM bastide.collections c,
+          jsonb_array_elements(c.fields) f
+        WHERE f->>'type' = 'file' AND f->'options'->>'bucket' = ${name} ORDER BY c.name`.execute(db)
+    ).rows.map((r) => r.name)
+  const assertUnused = async (name: string, what: string) => {
+    const refs = await usedBy(name)
+    if (refs.length > 0)
+      throw errors.conflict(`File fields keep their files in the bucket ${name}; it cannot be ${what}.`, {
+        referencedBy: refs,
+      })
+  }
+
+  const byName = async (name: string) =>
+    (await sql<Row>`SELECT * FROM bastide.buckets WHERE name = ${name}`.execute(db)).rows[0]
+
+  return {
+    async list() {
+      const rows = await sql<Row>`SELECT * FROM bastide.buckets ORDER BY name`.execute(db)
+      return rows.rows.map(toBucket)
+    },
+    async find(name) {
+      if (!NAME.test(name)) return undefined
+      const row = await byName(name)
+      return row ? toBucket(row) : undefined
+    },
+    async get(name) {
+      const b = await this.find(name)
+      if (!b) throw errors.notFound('Bucket')
+      return b
+    },
+    async create(input) {
+      const v = parse(bucketInput, input)
+      // A rule left out is locked, as for collections: a new bucket exposes nothing until told to.
+      const rules: BucketRules = {
+        read: v.rules.read ?? null,
+        write: v.rules.write ?? null,
+        delete: v.rules.delete ?? null,
+      }
+      checkRules(rules)
+      const res = await sql<Row>`
+        INSERT INTO bastide.buckets (id, name, public, max_file_size, allowed_mime_types, rules)
+        VALUES (${uuidv7()}::uuid, ${v.name}, ${v.public}, ${v.maxFileSize}, ${v.allowedMimeTypes}::text[],
+                ${JSON.stringify(rules)}::jsonb)
+        ON CONFLICT (name) DO NOTHING RETURNING *`.execute(db)
+      const row = res.rows[0]
+      if (!row) throw errors.conflict(`A bucket named ${v.name} already exists.`)
+      return toBucket(row)
+    },
+    async update(name, patch) {
+      const current = await this.get(name)
+      const v = parse(bucketPatch, patch)
+      const rules: BucketRules = { ...current.rules, ...(v.rules ?? {}) } as BucketRules
+      checkRules(rules)
+      if (v.name !== undefined && v.name !== current.name) await assertUnused(current.name, 'renamed')
+      const res = await sql<Row>`
+        UPDATE bastide.buckets SET
+          name = ${v.name ?? current.name},
+          public = ${v.public ?? current.public},
+          max_file_size = ${v.maxFileSize !== undefined ? v.maxFileSize : current.maxFileSize},
+          allowed_mime_types = ${[...(v.allowedMimeTypes ?? current.allowedMimeTypes)]}::text[],
+          rules = ${JSON.stringify(rules)}::jsonb,
+          updated = now()
+        WHERE id = ${current.id}::uuid RETURNING *`
+        .execute(db)
+        .catch((err: { code?: string }) => {
+          if (err.code === '23505') throw errors.conflict(`A bucket named ${v.name} already exists.`)
+          throw err
+        })
+      if (!res.rows[0]) throw errors.notFound('Bucket')
+      return toBucket(res.rows[0])
+    },
+    async remove(name) {
+      const b = await this.get(name)
+      await assertUnused(b.name, 'deleted')
+      const res = await sql`
+        DELETE FROM bastide.buckets b WHERE b.id = ${b.id}::uuid
+          AND NOT EXISTS (SELECT 1 FROM bastide.objects o WHERE o.bucket_id = b.id)`.execute(db)
+      if (Number(res.numAffectedRows ?? 0) === 0) {
+        throw errors.conflict(`The bucket ${name} still holds objects; delete them first.`)
+      }
+    },
+  }
+}

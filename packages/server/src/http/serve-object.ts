@@ -1,0 +1,93 @@
+import { Readable } from 'node:stream'
+import type { Context } from 'hono'
+import { contentDisposition } from '../core/files/content-disposition.ts'
+import type { FoundObject, ObjectsService } from '../core/files/objects.ts'
+import { isActiveContent } from '../core/files/sniff-content-type.ts'
+import { parseTransformParams } from '../core/files/transform-image.ts'
+import type { AppEnv } from './context.ts'
+
+/**
+ * Answers GET or HEAD with an object the caller was allowed to read (by its bucket's rules, a signed URL,
+ * or the record it is attached to): validators, one byte range, image transforms from the query
+ * (`?width=&height=&fit=&format=&quality=`), `?download` for an attachment, active content never inline.
+ */
+export async function serveObject(
+  c: Context<AppEnv>,
+  objects: ObjectsService,
+  found: FoundObject,
+): Promise<Response> {
+  const { info } = found
+  const transform = parseTransformParams(c.req.query())
+  let size = info.size
+  let mimeType = info.mimeType
+  let etag = `"${info.sha256}"`
+  let open = (range?: { start: number; end: number }) => objects.read(found, range)
+  if (transform) {
+    const v = await objects.variant(found, transform)
+    size = v.size
+    mimeType = v.mimeType
+    etag = `"${info.sha256}-${Buffer.from(v.blob).toString('base64url').slice(-12)}"`
+    open = (range) => objects.read({ ...found, blob: v.blob }, range)
+  }
+  const headers: Record<string, string> = {
+    'Content-Type': mimeType,
+    ETag: etag,
+    'Last-Modified': new Date(info.updated).toUTCString(),
+    // no-transform: neither proxies nor our own compression may change the bytes (ranges, hashes).
+    'Cache-Control': found.bucket.public
+      ? 'public, max-age=86400, stale-while-revalidate=604800, no-transform'
+      : 'private, no-cache, no-transform',
+    'Accept-Ranges': 'bytes',
+    'X-Content-Type-Options': 'nosniff',
+  }
+  // Active content (HTML, SVG, scripts, PDF...) never renders in the API's origin: it is downloaded, and
+  // sandboxed should a browser render it anyway.
+  const active = isActiveContent(mimeType)
+  const attachment = active || c.req.query('download') !== undefined
+  headers['Content-Disposition'] = contentDisposition(attachment ? 'attachment' : 'inline', info.key)
+  if (active) headers['Content-Security-Policy'] = "default-src 'none'; sandbox"
+
+  if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers)
+  const range = rangeOf(c.req.header('range'), c.req.header('if-range'), etag, size)
+  if (range === 'unsatisfiable') {
+    return c.body(null, 416, { ...headers, 'Content-Range': `bytes */${size}` })
+  }
+  const status = range ? 206 : 200
+  if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`
+  headers['Content-Length'] = String(range ? range.end - range.start + 1 : size)
+  if (c.req.method === 'HEAD') return c.body(null, status, headers)
+  const stream = size === 0 ? Readable.from([]) : await open(range)
+  return c.body(Readable.toWeb(stream) as ReadableStream, status, headers)
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  if (header.trim() === '*') return true
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)
+}
+
+/**
+ * One byte range (RFC 9110): `bytes=a-b`, `bytes=a-`, `bytes=-n`. Several ranges, another unit or a
+ * malformed header are ignored (the whole object is served); a range past the end is unsatisfiable.
+ * `If-Range` with another validator also means the whole object.
+ */
+function rangeOf(
+  header: string | undefined,
+  ifRange: string | undefined,
+  etag: string,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
+  if (!header) return undefined
+  if (ifRange !== undefined && ifRange.trim() !== etag) return undefined
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (!m || (m[1] === '' && m[2] === '')) return undefined
+  if (m[1] === '') {
+    const n = Number(m[2])
+    if (n === 0) return 'unsatisfiable'
+    return size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - n), end: size - 1 }
+  }
+  const start = Number(m[1])
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)
+  if (start >= size || (m[2] !== '' && Number(m[2]) < start)) return 'unsatisfiable'
+  return { start, end }
+}
