@@ -1,0 +1,49 @@
+import { type Context, Hono } from 'hono'
+import { hasScope } from '../../core/auth/principal.ts'
+import type { Collection } from '../../core/collections/types.ts'
+import type { Db } from '../../db/create-db.ts'
+import { errors } from '../../errors/index.ts'
+import { createChannelDefinitions } from '../../realtime/channels.ts'
+import type { AppEnv } from '../context.ts'
+import { jsonBody } from '../middleware/json-body.ts'
+
+/**
+ * Realtime channel definitions (who may join and send on which channels), schema-like: console admins and
+ * API keys with the `schema` scope.
+ */
+export function realtimeChannelRoutes(deps: {
+  readonly db: Db
+  readonly lookup: (name: string) => Collection | undefined
+}) {
+  const definitions = createChannelDefinitions(deps)
+  const r = new Hono<AppEnv>()
+
+  const schemaActor = (c: Context<AppEnv>) => {
+    const p = c.var.principal
+    if (p.kind === 'anonymous') throw errors.unauthorized()
+    if (!hasScope(p, 'schema')) throw errors.forbidden('Managing channels needs the schema scope.')
+  }
+
+  r.get('/', async (c) => {
+    schemaActor(c)
+    return c.json({ items: await definitions.list() })
+  })
+  r.post('/', async (c) => {
+    schemaActor(c)
+    return c.json(await definitions.create(await jsonBody(c)), 201)
+  })
+  r.get('/:id', async (c) => {
+    schemaActor(c)
+    return c.json(await definitions.get(c.req.param('id')))
+  })
+  r.patch('/:id', async (c) => {
+    schemaActor(c)
+    return c.json(await definitions.update(c.req.param('id'), await jsonBody(c)))
+  })
+  r.delete('/:id', async (c) => {
+    schemaActor(c)
+    await definitions.remove(c.req.param('id'))
+    return c.body(null, 204)
+  })
+  return r
+}

@@ -1,0 +1,140 @@
+import type { Redis } from 'ioredis'
+import { sql } from 'kysely'
+import type { Logger } from 'pino'
+import type { Db } from '../db/create-db.ts'
+import type { EventBus } from '../events/bus.ts'
+import type { RecordEvent } from '../events/catalog.ts'
+
+/**
+ * Every committed record change, once per node, whichever node made it: local changes from the event bus,
+ * other nodes' through Redis pub/sub. Keeps a bounded window of recent changes for clients that reconnect
+ * with the last sequence number they saw.
+ */
+export interface ChangeFeed {
+  /** Called once per change, local or remote, in arrival order. */
+  onChange(handler: (e: RecordEvent) => void): () => void
+  /**
+   * The changes a client that last saw `seq` may have missed, oldest first — or 'resync' when this node
+   * cannot tell (the window no longer reaches back that far, or changes were lost while Redis was down).
+   */
+  since(seq: number): RecordEvent[] | 'resync'
+  close(): Promise<void>
+}
+
+export interface ChangeFeedOptions {
+  readonly db: Db
+  readonly bus: EventBus
+  readonly log: Logger
+  readonly nodeId: string
+  /** Cross-node transport; without it this node sees its own changes only (a single node). */
+  readonly redis?: { readonly pub: Redis; readonly sub: Redis; readonly prefix: string }
+  /** Changes kept for replay. */
+  readonly windowSize?: number
+}
+
+interface Arrived {
+  readonly e: RecordEvent
+  /** Order of arrival on this node (commit order, as near as this node can tell). */
+  readonly n: number
+}
+
+const DEFAULT_WINDOW = 10_000
+
+export async function createChangeFeed(o: ChangeFeedOptions): Promise<ChangeFeed> {
+  const windowSize = o.windowSize ?? DEFAULT_WINDOW
+  const handlers = new Set<(e: RecordEvent) => void>()
+  const window: Arrived[] = []
+  let arrivals = 0
+  /**
+   * Every change with a sequence number above this has reached this node. Sequence numbers are taken in
+   * the writing transaction and the change arrives after its commit, so they arrive slightly out of order;
+   * `since` accounts for that by arrival order (below).
+   */
+  let coveredFrom = await currentSeq(o.db)
+
+  const accept = (e: RecordEvent) => {
+    window.push({ e, n: ++arrivals })
+    if (window.length > windowSize) {
+      const dropped = window.splice(0, window.length - windowSize)
+      for (const d of dropped) coveredFrom = Math.max(coveredFrom, d.e.seq)
+    }
+    for (const h of handlers) {
+      try {
+        h(e)
+      } catch (err) {
+        o.log.error({ err }, 'realtime change handler failed')
+      }
+    }
+  }
+
+  const channel = o.redis ? `${o.redis.prefix}rt:changes` : undefined
+  const offBus = (['record.created', 'record.updated', 'record.deleted'] as const).map((name) =>
+    o.bus.on(name, (e) => {
+      accept(e)
+      if (o.redis && channel) {
+        o.redis.pub.publish(channel, JSON.stringify({ n: o.nodeId, e })).catch((err: Error) =>
+          // Local subscribers have it; other nodes will tell their clients to resync (see below).
+          o.log.warn({ err: err.message }, 'realtime: could not publish a change to other nodes'),
+        )
+      }
+    }),
+  )
+
+  if (o.redis && channel) {
+    const sub = o.redis.sub
+    sub.on('message', (ch: string, message: string) => {
+      if (ch !== channel) return
+      try {
+        const m = JSON.parse(message) as { n: string; e: RecordEvent }
+        if (m.n !== o.nodeId) accept(m.e)
+      } catch (err) {
+        o.log.warn({ err: (err as Error).message }, 'realtime: unreadable change from Redis')
+      }
+    })
+    let lost = false
+    sub.on('close', () => {
+      lost = true
+    })
+    // Back after an outage: changes other nodes made meanwhile never came, so the window only vouches
+    // for what comes next.
+    sub.on('ready', () => {
+      if (!lost) return
+      lost = false
+      currentSeq(o.db)
+        .then((s) => {
+          coveredFrom = Math.max(coveredFrom, s)
+          o.log.info('realtime: Redis is back; cross-node changes resume')
+        })
+        .catch(() => {
+          coveredFrom = Number.MAX_SAFE_INTEGER
+        })
+    })
+    await sub.subscribe(channel)
+  }
+
+  return {
+    onChange(h) {
+      handlers.add(h)
+      return () => handlers.delete(h)
+    },
+    since(seq) {
+      if (!Number.isSafeInteger(seq) || seq < coveredFrom) return 'resync'
+      // Everything numbered after `seq`, and whatever numbered before it arrived after it: a transaction
+      // that took its number earlier may have committed later, after the client's last change.
+      const seen = window.find((a) => a.e.seq === seq)
+      return window.filter((a) => a.e.seq > seq || (seen !== undefined && a.n > seen.n)).map((a) => a.e)
+    },
+    async close() {
+      for (const off of offBus) off()
+      handlers.clear()
+    },
+  }
+}
+
+async function currentSeq(db: Db): Promise<number> {
+  const r = await sql<{ last_value: string; is_called: boolean }>`
+    SELECT last_value, is_called FROM bastide.record_seq`.execute(db)
+  const row = r.rows[0]
+  if (!row) return 0
+  return row.is_called ? Number(row.last_value) : Number(row.last_value) - 1
+}
