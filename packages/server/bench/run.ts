@@ -5,6 +5,7 @@
  *   pnpm bench -- --duration 15 --connections 50
  *   pnpm bench -- --only list,view
  *   pnpm bench -- --profile list                # CPU profile of Bastide under one scenario
+ *   pnpm bench -- --auth                        # view under each credential: none, API key, session, JWT
  *
  * PostgreSQL: DATABASE_URL (a superuser-ish URL on which a database can be created) or, unset, an embedded
  * PostgreSQL in a temporary directory. A fresh database `bst_bench_<random>` is created and dropped at the end.
@@ -21,6 +22,7 @@ import { parseArgs } from 'node:util'
 import autocannon, { type Request, type Result } from 'autocannon'
 import pg from 'pg'
 import { type EmbeddedPg, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
+import { cleanup, cleanups, installCleanupHandlers, stopChild, trackChild } from './lib.ts'
 
 const SERVER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 /** Where Bastide runs from: this package, or (A/B experiments) a copy of it with a change applied. */
@@ -38,12 +40,13 @@ const { values: args } = parseArgs({
     records: { type: 'string', default: process.env.BENCH_RECORDS ?? '10000' },
     only: { type: 'string' },
     profile: { type: 'string' },
+    auth: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 if (args.help) {
   console.log(
-    'usage: tsx bench/run.ts [--duration s] [--warmup s] [--connections n] [--records n] [--only view,list,create,update] [--profile scenario]',
+    'usage: tsx bench/run.ts [--duration s] [--warmup s] [--connections n] [--records n] [--only view,list,create,update] [--profile scenario] [--auth]',
   )
   process.exit(0)
 }
@@ -141,31 +144,7 @@ const SCENARIOS: readonly Scenario[] = [
 // ---------------------------------------------------------------------------------------------------------
 // Cleanup: children, database, embedded PostgreSQL, temp dirs — on success, failure and Ctrl-C.
 
-const cleanups: (() => Promise<void> | void)[] = []
-const children = new Set<ChildProcess>()
-let cleaning: Promise<void> | undefined
-
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const fn of cleanups.reverse()) {
-      try {
-        await fn()
-      } catch (err) {
-        console.error(`cleanup: ${err instanceof Error ? err.message : err}`)
-      }
-    }
-  })()
-  return cleaning
-}
-
-process.on('SIGINT', () => {
-  console.error('\ninterrupted: cleaning up')
-  void cleanup().finally(() => process.exit(130))
-})
-process.on('SIGTERM', () => void cleanup().finally(() => process.exit(143)))
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-})
+installCleanupHandlers()
 
 function spawnNode(
   script: string,
@@ -178,18 +157,8 @@ function spawnNode(
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   })
-  children.add(child)
-  child.once('exit', () => children.delete(child))
-  return child
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-  await exited
-  clearTimeout(timer)
+  // Callers register its stop themselves, after what must outlive it.
+  return trackChild(child, false)
 }
 
 async function waitReady(url: string, child: ChildProcess, what: string): Promise<void> {
@@ -461,18 +430,30 @@ interface Measure {
   readonly others?: number
 }
 
-function fire(t: Target, s: Scenario, ids: readonly string[], duration: number): Promise<Result> {
+function fire(
+  t: Target,
+  s: Scenario,
+  ids: readonly string[],
+  duration: number,
+  headers?: Record<string, string>,
+): Promise<Result> {
+  const request = s.request(t, ids)
   return autocannon({
     url: t.base,
     connections: CONNECTIONS,
     duration,
     timeout: 10,
-    requests: [s.request(t, ids)],
+    requests: [headers ? { ...request, headers: { ...request.headers, ...headers } } : request],
   })
 }
 
-async function measure(t: Target, s: Scenario, ids: readonly string[]): Promise<Measure> {
-  if (WARMUP > 0) await fire(t, s, ids, WARMUP)
+async function measure(
+  t: Target,
+  s: Scenario,
+  ids: readonly string[],
+  headers?: Record<string, string>,
+): Promise<Measure> {
+  if (WARMUP > 0) await fire(t, s, ids, WARMUP, headers)
   const snap = () => ({
     server: t.pid ? procCpu(t.pid) : undefined,
     pg: pgCpu(),
@@ -480,7 +461,7 @@ async function measure(t: Target, s: Scenario, ids: readonly string[]): Promise<
     machine: machineBusy(),
   })
   const before = snap()
-  const r = await fire(t, s, ids, DURATION)
+  const r = await fire(t, s, ids, DURATION, headers)
   const after = snap()
   const n = r.requests.total || 1
   const perReq = (a: number | undefined, b: number | undefined) =>
@@ -597,6 +578,70 @@ function printTable(rows: { s: Scenario; b: Measure; r: Measure }[]): void {
     if (b.bad) console.log(`WARNING: ${s.name} on Bastide: ${b.detail}`)
     if (r.bad) console.log(`WARNING: ${s.name} on raw: ${r.detail}`)
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Credentials: what resolving each kind of identity costs on the same request
+
+/**
+ * The view scenario on Bastide under each credential a client can send. The JWT is verified locally and
+ * its session checked by one indexed query; a session token is one query; an API key is a hash and one
+ * query; anonymous is none of these, so the difference to it is the price of identity.
+ */
+async function benchAuth(b: Target, ids: readonly string[]): Promise<void> {
+  const email = `bench-${randomBytes(4).toString('hex')}@example.com`
+  const password = `Bench-${randomBytes(12).toString('hex')}`
+  // Node's fetch sends Sec-Fetch-Mode, which better-auth takes for a browser's: it then wants an Origin,
+  // and the server (no BASTIDE_PUBLIC_URL) trusts its own http://localhost:<port>.
+  const authPost = async (p: string, body: unknown) => {
+    const r = await fetch(`${b.base}/api/auth${p}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: `http://localhost:${new URL(b.base).port}` },
+      body: JSON.stringify(body),
+    })
+    const json = (await r.json()) as Record<string, unknown>
+    if (r.status !== 200) throw new Error(`${p}: ${r.status} ${JSON.stringify(json)}`)
+    return json
+  }
+  await authPost('/sign-up/email', { email, password, name: 'Bench' })
+  const session = (await authPost('/sign-in/email', { email, password })).token as string
+  const jwt = await fetch(`${b.base}/api/auth/token`, { headers: { authorization: `Bearer ${session}` } })
+  const access: string = ((await jwt.json()) as { token: string }).token
+  const key = await call(b.base, 'POST', '/api/admin/keys', { name: 'bench', scopes: ['records:read'] }, true)
+  if (key.status !== 201) throw new Error(`api key: ${key.status} ${JSON.stringify(key.body)}`)
+  const view = SCENARIOS.find((s) => s.name === 'view')!
+  const identities: [string, Record<string, string> | undefined][] = [
+    ['anonymous', undefined],
+    ['API key (bst_sk_)', { authorization: `Bearer ${key.body.key}` }],
+    ['session token', { authorization: `Bearer ${session}` }],
+    ['access JWT', { authorization: `Bearer ${access}` }],
+  ]
+  console.log(
+    `load: autocannon, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured, view (GET by id) under each credential`,
+  )
+  const rows: [string, Measure][] = []
+  for (const [name, headers] of identities) {
+    process.stdout.write(`  ${name.padEnd(18)} … `)
+    const m = await measure(b, view, ids, headers)
+    console.log(`${m.rps.toFixed(0)} req/s${m.bad ? `, ${m.detail}` : ''}`)
+    rows.push([name, m])
+  }
+  const anon = rows[0]![1]
+  console.log()
+  renderTable(
+    ['credential', 'req/s', 'p50 ms', 'p99 ms', 'vs anonymous', 'server µs/req', 'PG µs/req', 'non-2xx'],
+    rows.map(([name, m]) => [
+      name,
+      m.rps.toFixed(0),
+      m.p50.toFixed(1),
+      m.p99.toFixed(1),
+      (m.rps / anon.rps).toFixed(2),
+      m.cpu.server?.toFixed(0) ?? 'n/a',
+      m.cpu.pg?.toFixed(0) ?? 'n/a',
+      String(m.bad),
+    ]),
+  )
+  for (const [name, m] of rows) if (m.bad) console.log(`WARNING: ${name}: ${m.detail}`)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -741,6 +786,11 @@ async function main(): Promise<void> {
   await findPostmaster(dbUrl)
   if (args.profile) {
     await profile(dbUrl, args.profile)
+    return
+  }
+  if (args.auth) {
+    const b = await startBastideChild(dbUrl)
+    await benchAuth(b.target, await seed(b.target))
     return
   }
   const only = args.only?.split(',').map((s) => s.trim())

@@ -11,6 +11,7 @@ import type { AdminAuth } from './core/auth/admin-auth.ts'
 import type { ApiKeysService } from './core/auth/api-keys.ts'
 import type { Auth } from './core/auth/create-auth.ts'
 import type { CollectionsService } from './core/collections/service.ts'
+import type { StorageRuntime } from './core/files/start-storage.ts'
 import type { RateLimiter } from './core/rate-limit/index.ts'
 import type { RecordsService } from './core/records/service.ts'
 import type { Db } from './db/create-db.ts'
@@ -22,12 +23,20 @@ import { errorResponse } from './http/middleware/errors.ts'
 import { type Authenticator, principalMiddleware } from './http/middleware/principal.ts'
 import { authRateLimit } from './http/middleware/rate-limit.ts'
 import { requestContext } from './http/middleware/request-id.ts'
+import { accountPageRoutes } from './http/routes/account-page.ts'
 import { adminKeyRoutes } from './http/routes/admin-keys.ts'
 import { authRoutes } from './http/routes/auth.ts'
 import { batchRoutes } from './http/routes/batch.ts'
 import { collectionRoutes } from './http/routes/collections.ts'
 import { metaRoutes } from './http/routes/meta.ts'
+import { realtimeChannelRoutes } from './http/routes/realtime-channels.ts'
+import { isRecordUpload, recordFileRoutes } from './http/routes/record-files.ts'
 import { recordRoutes } from './http/routes/records.ts'
+import { isStorageUpload, storageRoutes } from './http/routes/storage.ts'
+import { isResumableUpload, storageUploadRoutes } from './http/routes/storage-uploads.ts'
+import { authOpenApi } from './openapi/auth-paths.ts'
+import { realtimeOpenApi } from './openapi/realtime-paths.ts'
+import { storageOpenApi } from './openapi/storage-paths.ts'
 
 export interface AppDeps {
   readonly config: Config
@@ -46,6 +55,8 @@ export interface AppDeps {
   readonly mounts?: readonly { readonly path: string; readonly app: Hono<AppEnv> }[]
   /** Counters for the auth endpoints' rate limits (PostgreSQL or Redis). */
   readonly rateLimiter: RateLimiter
+  /** Buckets and objects, served at /api/storage. */
+  readonly storage?: StorageRuntime
 }
 
 const secure = secureHeaders({
@@ -93,9 +104,19 @@ export function createApp(deps: AppDeps) {
       'Idempotency-Key',
       'If-Match',
       'If-None-Match',
+      'If-Range',
+      'Range',
+      'X-Bastide-Metadata',
       'X-Request-Id',
+      'Tus-Resumable',
+      'Upload-Length',
+      'Upload-Offset',
+      'Upload-Metadata',
+      'Upload-Defer-Length',
+      'Upload-Concat',
+      'X-HTTP-Method-Override',
     ],
-    allowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+    allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     exposeHeaders: [
       'ETag',
       'X-Request-Id',
@@ -103,6 +124,20 @@ export function createApp(deps: AppDeps) {
       'Idempotency-Replayed',
       'Set-Auth-Token',
       'Set-Auth-Jwt',
+      'Accept-Ranges',
+      'Content-Disposition',
+      'Content-Length',
+      'Content-Range',
+      'Last-Modified',
+      'Tus-Resumable',
+      'Tus-Version',
+      'Tus-Extension',
+      'Tus-Max-Size',
+      'Upload-Offset',
+      'Upload-Length',
+      'Upload-Expires',
+      'Location',
+      'Bastide-Object',
     ],
     maxAge: 600,
   }
@@ -113,7 +148,9 @@ export function createApp(deps: AppDeps) {
   // replaces that placeholder, and hono rebuilds it (its body becomes a stream) to carry the headers over,
   // which takes @hono/node-server off its fast path on every request. Set the same headers afterwards.
   app.use('/api/*', async (c, next) => {
-    if (c.req.method === 'OPTIONS') return preflight(c, next)
+    // A plain OPTIONS (not a preflight) on resumable uploads is tus's discovery request: tus answers it.
+    const discovery = !c.req.header('access-control-request-method') && isResumableUpload(c.req.path)
+    if (c.req.method === 'OPTIONS' && !discovery) return preflight(c, next)
     await next()
     const h = c.res.headers
     const origin = c.req.header('origin') ?? ''
@@ -142,6 +179,10 @@ export function createApp(deps: AppDeps) {
   app.use('*', (c, next) => {
     const m = c.req.method
     if (m === 'GET' || m === 'HEAD' || m === 'OPTIONS') return next()
+    // Uploads stream to storage, which applies each bucket's own limit as the bytes arrive.
+    if (deps.storage && isStorageUpload(c.req.path)) return next()
+    // So do record writes with files (multipart only: a JSON body keeps the limit; the @json part has its own).
+    if (deps.storage && isRecordUpload(c.req.path, c.req.header('content-type'))) return next()
     const length = c.req.header('content-length')
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
       if (Number(length) > config.bodyLimit)
@@ -178,12 +219,86 @@ export function createApp(deps: AppDeps) {
     principalMiddleware((t) => deps.keys.authenticate(t), deps.authenticators),
   )
 
-  app.route('/api', metaRoutes({ db: deps.db, collections: deps.collections, publicUrl: config.publicUrl }))
+  app.route(
+    '/api',
+    metaRoutes({
+      db: deps.db,
+      collections: deps.collections,
+      publicUrl: config.publicUrl,
+      openApiParts: () =>
+        Promise.all([
+          ...(deps.storage ? [storageOpenApi()] : []),
+          realtimeOpenApi(),
+          ...(deps.auth
+            ? [
+                authOpenApi(deps.auth, {
+                  prefix: '/api/auth',
+                  tag: 'Auth',
+                  namePrefix: 'Auth',
+                  description:
+                    "App users' sign-in, sessions, tokens, two-factor and passkeys (better-auth). Errors use the same `{code, message, status, details}` shape.",
+                }),
+              ]
+            : []),
+          ...(deps.adminAuth
+            ? [
+                authOpenApi(deps.adminAuth, {
+                  prefix: '/api/admin/auth',
+                  tag: 'Console auth',
+                  namePrefix: 'Admin',
+                  description:
+                    "Console admins' sign-in, sessions and two-factor: a population apart from app users.",
+                }),
+              ]
+            : []),
+        ]),
+    }),
+  )
   app.route('/api/collections', collectionRoutes({ collections: deps.collections }))
-  app.route('/api/collections', recordRoutes({ db: deps.db, records: deps.records }))
+  app.route(
+    '/api/collections',
+    recordRoutes({
+      db: deps.db,
+      records: deps.records,
+      collections: deps.collections,
+      ...(deps.storage ? { storage: deps.storage } : {}),
+    }),
+  )
+  if (deps.storage) {
+    app.route(
+      '/api/collections',
+      recordFileRoutes({ records: deps.records, collections: deps.collections, storage: deps.storage }),
+    )
+  }
   app.route('/api/batch', batchRoutes({ db: deps.db, records: deps.records }))
   app.route('/api/admin/keys', adminKeyRoutes({ keys: deps.keys }))
+  app.route(
+    '/api/realtime/channels',
+    realtimeChannelRoutes({ db: deps.db, lookup: (n) => deps.collections.find(n) }),
+  )
+  if (deps.storage) {
+    app.route('/api/storage', storageRoutes({ storage: deps.storage, publicUrl: config.publicUrl }))
+    app.route(
+      '/api/storage/uploads',
+      storageUploadRoutes({
+        storage: deps.storage,
+        publicUrl: config.publicUrl,
+        maxFileSize: config.storage.maxFileSize,
+        log,
+      }),
+    )
+  }
   for (const m of deps.mounts ?? []) app.route(m.path, m.app)
+  // The hosted account page for app users (outside /api: no principal, it calls /api/auth like any client).
+  app.route(
+    '/account',
+    accountPageRoutes({
+      providers: [
+        ...Object.keys(config.auth.social).map((id) => ({ id, kind: 'social' as const })),
+        ...config.auth.oidc.map((p) => ({ id: p.id, kind: 'oidc' as const })),
+      ],
+    }),
+  )
 
   app.notFound((c) => errorResponse(errors.notFound('Route'), c, log))
   app.onError((err, c) => errorResponse(err, c, log))

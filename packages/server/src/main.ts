@@ -1,17 +1,9 @@
-import { type Config, ConfigError, loadConfig } from './config/load-config.ts'
+import { readConfig } from './cli/read-config.ts'
 import { startBastide } from './server.ts'
 
 async function main() {
-  let config: Config
-  try {
-    config = loadConfig(process.env)
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message)
-      process.exit(2)
-    }
-    throw err
-  }
+  const config = readConfig(process.env)
+  if (!config) process.exit(2)
   const bastide = await startBastide(config)
   let stopping = false
   const stop = async (signal: string) => {

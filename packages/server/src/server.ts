@@ -5,9 +5,11 @@ import pino, { type Logger } from 'pino'
 import { createApp } from './app.ts'
 import type { Config } from './config/load-config.ts'
 import { createAdminAuth, createAdminAuthenticator } from './core/auth/admin-auth.ts'
-import { createApiKeysService } from './core/auth/api-keys.ts'
+import { createApiKeysService, KEY_PREFIX } from './core/auth/api-keys.ts'
+import type { Principal } from './core/auth/principal.ts'
 import { type AuthRuntime, startAuth } from './core/auth/start-auth.ts'
 import { createCollectionsService } from './core/collections/service.ts'
+import { type StorageRuntime, startStorage } from './core/files/start-storage.ts'
 import { purgeIdempotencyKeys } from './core/idempotency/run-idempotent.ts'
 import { createRateLimiter } from './core/rate-limit/index.ts'
 import { createRecordsService } from './core/records/service.ts'
@@ -15,7 +17,10 @@ import { createDb, type Database, type DbOptions } from './db/create-db.ts'
 import { type EmbeddedPg, startEmbeddedPostgres } from './db/embedded-postgres.ts'
 import { migrate } from './db/migrate.ts'
 import { createEventBus, type EventBus } from './events/bus.ts'
+import type { Authenticator } from './http/middleware/principal.ts'
 import { adminConsoleMounts } from './http/routes/admin-users.ts'
+import { createChannels } from './realtime/channels.ts'
+import { type Realtime, startRealtime } from './realtime/gateway.ts'
 
 export interface Bastide {
   readonly url: string
@@ -24,6 +29,9 @@ export interface Bastide {
   readonly database: Database
   readonly bus: EventBus
   readonly auth: AuthRuntime
+  readonly storage: StorageRuntime
+  /** socket.io at /realtime, when listening. */
+  readonly realtime: Realtime | undefined
   readonly log: Logger
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), then closes the database. */
   close(): Promise<void>
@@ -84,7 +92,6 @@ async function wire(
   const stopListening = await collections.listen(database.pool, (err) =>
     log.warn({ err: (err as Error).message }, 'schema listener'),
   )
-  const records = createRecordsService({ db, collections, bus })
   const keys = createApiKeysService({ db, adminKey: config.adminKey })
 
   // Listen first when the port is picked at start (PORT=0): auth links and OAuth callbacks need the address.
@@ -107,7 +114,7 @@ async function wire(
     port = (server.address() as AddressInfo).port
   }
   const baseUrl = config.publicUrl ?? `http://localhost:${port || 8787}`
-  const authRuntime = await startAuth({ config, databaseUrl, db, log, baseUrl, collections })
+  const authRuntime = await startAuth({ config, databaseUrl, db, log, baseUrl, collections, bus })
   const adminAuth = createAdminAuth({
     config,
     db: authRuntime.authDb,
@@ -116,23 +123,53 @@ async function wire(
     log,
   })
   const rateLimiter = createRateLimiter({ config, db, log })
+  const storage = await startStorage({
+    config,
+    db,
+    log,
+    secret: authRuntime.secret,
+    lookup: (n) => collections.find(n),
+  })
+  const records = createRecordsService({ db, collections, bus, files: storage.attachments })
+  const authenticators = [
+    ...authRuntime.authenticators,
+    createAdminAuthenticator({ db, secret: authRuntime.secret }),
+  ]
   const app = createApp({
     config,
     db,
     log,
     rateLimiter,
+    storage,
     collections,
     records,
     keys,
     auth: authRuntime.auth,
     adminAuth,
-    authenticators: [
-      ...authRuntime.authenticators,
-      createAdminAuthenticator({ db, secret: authRuntime.secret }),
-    ],
-    mounts: adminConsoleMounts({ config, db, records, auth: authRuntime.auth, adminAuth }),
+    authenticators,
+    mounts: adminConsoleMounts({
+      config,
+      db,
+      records,
+      auth: authRuntime.auth,
+      adminAuth,
+      userEvents: authRuntime.userEvents,
+    }),
   })
   handler = app.fetch
+  // Realtime shares the port (socket.io at /realtime); tests that drive app.request have no socket to share.
+  const realtime = server
+    ? await startRealtime({
+        httpServer: server as Server,
+        config,
+        authenticate: authenticateToken(keys, authenticators),
+        collections,
+        db,
+        bus,
+        log,
+        channels: (ctx) => createChannels({ ...ctx, db, lookup: (n) => collections.find(n), log }),
+      })
+    : undefined
   if (server) log.info({ port }, `Bastide listening on http://localhost:${port}`)
 
   const purge = setInterval(() => void purgeIdempotencyKeys(db).catch(() => {}), 3_600_000)
@@ -156,10 +193,13 @@ async function wire(
     database,
     bus,
     auth: authRuntime,
+    storage,
+    realtime,
     log,
     close() {
       closing ??= (async () => {
         clearInterval(purge)
+        await realtime?.close()
         if (server) {
           const s = server
           draining = true
@@ -179,10 +219,26 @@ async function wire(
         await stopListening()
         await authRuntime.close()
         await rateLimiter.close()
+        await storage.close()
         await database.close()
         await embedded?.stop()
       })()
       return closing
     },
+  }
+}
+
+/** One token, as HTTP resolves it: a `bst_sk_` key, else each authenticator in turn; undefined if none. */
+function authenticateToken(
+  keys: { authenticate(token: string): Promise<Principal> },
+  authenticators: readonly Authenticator[],
+): (token: string) => Promise<Principal | undefined> {
+  return async (token) => {
+    if (token.startsWith(KEY_PREFIX)) return keys.authenticate(token).catch(() => undefined)
+    for (const a of authenticators) {
+      const p = await a(token)
+      if (p) return p
+    }
+    return undefined
   }
 }

@@ -39,6 +39,47 @@ describe('OpenAPI from the live collections', () => {
     expect(again.components.schemas.ShelvesRecord).toBeDefined()
   })
 
+  it('documents both auth mounts, every enabled method, in the same document', async () => {
+    const doc = (await s.api('GET', '/api/openapi.json', undefined, { as: 'anon' })).body
+    const paths = Object.keys(doc.paths)
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        '/api/auth/sign-up/email',
+        '/api/auth/sign-in/email',
+        '/api/auth/session/refresh',
+        '/api/auth/token',
+        '/api/auth/jwks',
+        '/api/auth/two-factor/enable',
+        '/api/auth/passkey/verify-registration',
+        '/api/auth/sign-in/magic-link',
+        '/api/auth/account/export',
+        '/api/admin/auth/sign-in/email',
+        '/api/storage/buckets',
+        '/api/storage/buckets/{bucket}/objects/{key}',
+        '/api/storage/buckets/{bucket}/signed-urls',
+        '/api/realtime/channels',
+        '/api/realtime/channels/{id}',
+      ]),
+    )
+    expect(doc.paths['/api/auth/sign-in/email'].post.tags).toEqual(['Auth'])
+    expect(doc.paths['/api/admin/auth/sign-in/email'].post.tags).toEqual(['Console auth'])
+    // Both instances describe the same better-auth endpoints: their ids and schema names stay apart.
+    const methods = new Set(['get', 'put', 'post', 'patch', 'delete', 'head', 'options'])
+    const ids = Object.values(doc.paths).flatMap((item: any) =>
+      Object.entries(item)
+        .filter(([m]) => methods.has(m))
+        .map(([, op]: [string, any]) => op.operationId),
+    )
+    expect(ids.every((id) => typeof id === 'string')).toBe(true)
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(doc.components.schemas.AuthSession).toBeDefined()
+    expect(doc.components.schemas.AdminSession).toBeDefined()
+    const refs = JSON.stringify(doc).match(/#\/components\/schemas\/[A-Za-z0-9_.-]+/g) ?? []
+    for (const r of new Set(refs)) expect(doc.components.schemas[r.split('/').pop()!]).toBeDefined()
+    const ts = astToString(await openapiTS(doc))
+    expect(ts).toContain('"/api/auth/sign-in/email"')
+  })
+
   it('drives a real client generated from the document', async () => {
     const client = createClient<any>({
       baseUrl: s.bastide.url,

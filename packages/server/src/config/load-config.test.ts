@@ -34,6 +34,63 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' }).port).toBe(8787)
   })
 
+  it('stores files on local disk unless S3 is configured', () => {
+    expect(loadConfig({}).s3).toBeUndefined()
+  })
+
+  it('selects S3 with endpoint, bucket and keys', () => {
+    const c = loadConfig({
+      BASTIDE_S3_ENDPOINT: 'https://s3.fr-par.scw.cloud/',
+      BASTIDE_S3_BUCKET: 'bastide-files',
+      BASTIDE_S3_ACCESS_KEY: 'AK',
+      BASTIDE_S3_SECRET_KEY: 'SK',
+    })
+    expect(c.s3).toEqual({
+      endpoint: 'https://s3.fr-par.scw.cloud',
+      region: 'us-east-1',
+      bucket: 'bastide-files',
+      accessKey: 'AK',
+      secretKey: 'SK',
+      pathStyle: true,
+    })
+    expect(Object.isFrozen(c.s3)).toBe(true)
+    const minio = loadConfig({
+      BASTIDE_S3_ENDPOINT: 'http://127.0.0.1:9000',
+      BASTIDE_S3_REGION: 'fr-par',
+      BASTIDE_S3_BUCKET: 'files',
+      BASTIDE_S3_ACCESS_KEY: 'AK',
+      BASTIDE_S3_SECRET_KEY: 'SK',
+      BASTIDE_S3_PATH_STYLE: 'false',
+    })
+    expect(minio.s3).toMatchObject({ endpoint: 'http://127.0.0.1:9000', region: 'fr-par', pathStyle: false })
+  })
+
+  it('fails naming the missing S3 variables when only some are set', () => {
+    try {
+      loadConfig({ BASTIDE_S3_ENDPOINT: 'http://127.0.0.1:9000', BASTIDE_S3_ACCESS_KEY: 'AK' })
+      expect.unreachable()
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError)
+      const vars = (e as ConfigError).issues.map((i) => i.variable).sort()
+      expect(vars).toEqual(['BASTIDE_S3_BUCKET', 'BASTIDE_S3_SECRET_KEY'])
+    }
+  })
+
+  it('rejects a malformed S3 endpoint or bucket', () => {
+    try {
+      loadConfig({
+        BASTIDE_S3_ENDPOINT: 's3.example.com',
+        BASTIDE_S3_BUCKET: 'Not_A_Bucket',
+        BASTIDE_S3_ACCESS_KEY: 'AK',
+        BASTIDE_S3_SECRET_KEY: 'SK',
+      })
+      expect.unreachable()
+    } catch (e) {
+      const vars = (e as ConfigError).issues.map((i) => i.variable).sort()
+      expect(vars).toEqual(['BASTIDE_S3_BUCKET', 'BASTIDE_S3_ENDPOINT'])
+    }
+  })
+
   it('fails naming every bad variable', () => {
     try {
       loadConfig({

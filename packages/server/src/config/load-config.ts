@@ -26,6 +26,14 @@ const schema = z.object({
     .int()
     .min(1024)
     .default(10 * 1024 * 1024),
+  BASTIDE_STORAGE_MAX_FILE_SIZE: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(5 * 1024 ** 3),
+  BASTIDE_IMAGE_MAX_PIXELS: z.coerce.number().int().min(1).default(50_000_000),
+  BASTIDE_REALTIME_REPLAY_WINDOW: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  BASTIDE_REALTIME_SESSION_CHECK_MS: z.coerce.number().int().min(500).max(3_600_000).default(30_000),
   BASTIDE_DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
   BASTIDE_EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   BASTIDE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
@@ -53,7 +61,30 @@ const schema = z.object({
   BASTIDE_TRUST_PROXY: z.stringbool().default(false),
   BASTIDE_SMS_WEBHOOK_URL: z.url().optional(),
   BASTIDE_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).default(30),
+  BASTIDE_S3_ENDPOINT: z
+    .string()
+    .refine(
+      (v) => /^https?:\/\/[^/]+\/?$/.test(v) && URL.canParse(v),
+      'must be an http:// or https:// URL without a path',
+    )
+    .optional(),
+  BASTIDE_S3_REGION: z.string().min(1).default('us-east-1'),
+  BASTIDE_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name (3-63 of a-z 0-9 . -)')
+    .optional(),
+  BASTIDE_S3_ACCESS_KEY: z.string().optional(),
+  BASTIDE_S3_SECRET_KEY: z.string().optional(),
+  BASTIDE_S3_PATH_STYLE: z.stringbool().default(true),
 })
+
+/** Setting any of these selects S3, and then all of them are required. */
+const S3_REQUIRED = [
+  'BASTIDE_S3_ENDPOINT',
+  'BASTIDE_S3_BUCKET',
+  'BASTIDE_S3_ACCESS_KEY',
+  'BASTIDE_S3_SECRET_KEY',
+] as const
 
 /** Social providers better-auth ships, configured by `BASTIDE_OAUTH_<PROVIDER>_CLIENT_ID` / `_CLIENT_SECRET`. */
 export const SOCIAL_PROVIDERS = ['google', 'apple', 'github', 'microsoft', 'gitlab', 'discord'] as const
@@ -88,6 +119,16 @@ export interface AuthConfig {
   readonly oidc: readonly OidcProvider[]
 }
 
+export interface S3Config {
+  /** `http://127.0.0.1:9000`, `https://s3.fr-par.scw.cloud`… */
+  readonly endpoint: string
+  readonly region: string
+  readonly bucket: string
+  readonly accessKey: string
+  readonly secretKey: string
+  readonly pathStyle: boolean
+}
+
 export interface Config {
   readonly port: number
   readonly host: string
@@ -115,6 +156,20 @@ export interface Config {
   readonly smtpFrom: string
   /** Trust X-Forwarded-For (behind a reverse proxy) for client addresses. */
   readonly trustProxy: boolean
+  /** Unset: storage objects are files under `dataDir/storage`. */
+  readonly s3: S3Config | undefined
+  readonly realtime: {
+    /** Recent changes each node keeps for clients that reconnect with their last sequence number. */
+    readonly replayWindow: number
+    /** How often live connections' sessions are checked for sign-out, revocation, expiry and bans. */
+    readonly sessionCheckMs: number
+  }
+  readonly storage: {
+    /** Largest object any bucket accepts, in bytes (a bucket's own limit can only be lower). */
+    readonly maxFileSize: number
+    /** Images with more pixels than this are refused before decoding (decompression bombs). */
+    readonly maxImagePixels: number
+  }
   readonly auth: AuthConfig
 }
 
@@ -139,6 +194,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ? []
     : parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message }))
   const { social, oidc } = providersFrom(env, problems)
+  const s3Set = S3_REQUIRED.filter((k) => input[k] !== undefined)
+  if (s3Set.length > 0)
+    for (const k of S3_REQUIRED)
+      if (input[k] === undefined) problems.push({ variable: k, message: `is required with ${s3Set[0]}` })
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems)
   const v = parsed.data
   return Object.freeze({
@@ -165,6 +224,25 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     smtpUrl: v.BASTIDE_SMTP_URL,
     smtpFrom: v.BASTIDE_SMTP_FROM,
     trustProxy: v.BASTIDE_TRUST_PROXY,
+    realtime: Object.freeze({
+      replayWindow: v.BASTIDE_REALTIME_REPLAY_WINDOW,
+      sessionCheckMs: v.BASTIDE_REALTIME_SESSION_CHECK_MS,
+    }),
+    storage: Object.freeze({
+      maxFileSize: v.BASTIDE_STORAGE_MAX_FILE_SIZE,
+      maxImagePixels: v.BASTIDE_IMAGE_MAX_PIXELS,
+    }),
+    s3:
+      v.BASTIDE_S3_ENDPOINT && v.BASTIDE_S3_BUCKET && v.BASTIDE_S3_ACCESS_KEY && v.BASTIDE_S3_SECRET_KEY
+        ? Object.freeze({
+            endpoint: v.BASTIDE_S3_ENDPOINT.replace(/\/$/, ''),
+            region: v.BASTIDE_S3_REGION,
+            bucket: v.BASTIDE_S3_BUCKET,
+            accessKey: v.BASTIDE_S3_ACCESS_KEY,
+            secretKey: v.BASTIDE_S3_SECRET_KEY,
+            pathStyle: v.BASTIDE_S3_PATH_STYLE,
+          })
+        : undefined,
     auth: Object.freeze({
       accessTokenTtl: v.BASTIDE_ACCESS_TOKEN_TTL,
       sessionTtl: v.BASTIDE_SESSION_TTL,

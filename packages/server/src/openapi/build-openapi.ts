@@ -1,4 +1,5 @@
 import type { Collection } from '../core/collections/types.ts'
+import type { OpenApiPart } from './auth-paths.ts'
 import {
   assignNames,
   type CollectionNames,
@@ -13,6 +14,8 @@ export interface BuildOpenApiInput {
   readonly version: string
   /** The externally visible base URL (BASTIDE_PUBLIC_URL); without it clients use the page's origin. */
   readonly serverUrl?: string
+  /** Generated elsewhere and merged in (better-auth's endpoints at /api/auth and /api/admin/auth). */
+  readonly parts?: readonly OpenApiPart[]
 }
 
 type Obj = Record<string, unknown>
@@ -373,6 +376,11 @@ export function buildOpenApi(input: BuildOpenApiInput): Record<string, unknown> 
     tags.push({ name: tag, description: `Records of the \`${c.name}\` collection.` })
     Object.assign(schemas, collectionSchemas(c, names))
     Object.assign(paths, recordPaths(c, n, tag))
+  }
+  for (const part of input.parts ?? []) {
+    tags.push(...part.tags)
+    Object.assign(schemas, part.schemas)
+    Object.assign(paths, part.paths)
   }
 
   const doc: Record<string, unknown> = {

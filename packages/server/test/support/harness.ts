@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import pg from 'pg'
 import pino from 'pino'
 import { inject } from 'vitest'
@@ -57,7 +60,10 @@ export async function startTestServer(
   opts: { listen?: boolean; env?: Record<string, string> } = {},
 ): Promise<TestServer> {
   const db = await createTestDatabase()
+  // Its own data directory: local storage writes there.
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bastide-test-data-'))
   const config = loadConfig({
+    BASTIDE_DATA_DIR: dataDir,
     DATABASE_URL: db.url,
     BASTIDE_ADMIN_KEY: ADMIN_KEY,
     PORT: '0',
@@ -109,6 +115,7 @@ export async function startTestServer(
     async close() {
       await bastide.close()
       await db.drop()
+      await rm(dataDir, { recursive: true, force: true })
     },
   }
 }

@@ -300,6 +300,7 @@ function checkField(f: Field, _p: string, self: string, ctx: DefineContext): str
     if (o.onDelete === 'set_null' && f.required && !o.multiple)
       out.push('A required relation cannot use onDelete set_null.')
   }
+  if (f.type === 'file' && !o.bucket) out.push('A file field needs options.bucket.')
   if (f.unique && (isMultiple(f) || f.type === 'json'))
     out.push(`A ${isMultiple(f) ? 'multiple' : 'json'} field cannot be unique.`)
   return out
@@ -319,6 +320,12 @@ function checkChange(old: Field, f: Field, selfRename?: readonly [string, string
       if (old.options.multiple && !f.options.multiple) out.push('A multiple relation cannot become single.')
     }
   }
+  // A file field's values are keys of objects it owns (deleting the record deletes them): a text column must
+  // not become such keys, nor may the keys move to another bucket's namespace.
+  if ((old.type === 'file') !== (f.type === 'file'))
+    out.push('A field cannot change to or from the file type; add a new field instead.')
+  else if (f.type === 'file' && old.options.bucket !== f.options.bucket)
+    out.push('A file field cannot change its bucket; add a new field instead.')
   if (isMultiple(old) && !isMultiple(f) && old.type !== 'relation')
     out.push('A multiple field cannot become single.')
   if (f.type === 'json' && old.type !== 'json' && old.type !== 'text')

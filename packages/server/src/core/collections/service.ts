@@ -72,6 +72,7 @@ export async function createCollectionsService(deps: {
         const all = new Map((await readAll(tx.db)).map((c) => [c.name, c]))
         const { before, after, stmts } = fn(all)
         assertOtherRulesHold(all, before, after)
+        await assertBucketsExist(tx.db, after)
         // PostgreSQL compiles a CHECK's regular expression only when a row is checked: try each pattern now
         // (as a bound parameter), so that a pattern it cannot read fails here and not on every insert.
         for (const f of after?.fields ?? []) {
@@ -272,6 +273,26 @@ function assertOtherRulesHold(all: Map<string, Collection>, before?: Collection,
       brokenRules: broken,
     })
   }
+}
+
+/**
+ * File fields name existing buckets. The rows are locked until commit (FOR SHARE), so a bucket cannot be
+ * deleted or renamed (see buckets.ts, which refuses while a file field names it) under a field being added.
+ */
+async function assertBucketsExist(executor: any, after?: Collection): Promise<void> {
+  const files = (after?.fields ?? []).flatMap((f, i) =>
+    f.type === 'file' && f.options.bucket ? [{ i, bucket: f.options.bucket }] : [],
+  )
+  if (files.length === 0) return
+  const names = [...new Set(files.map((f) => f.bucket))]
+  const res = await sql<{
+    name: string
+  }>`SELECT name FROM bastide.buckets WHERE name = ANY(${names}::text[]) FOR SHARE`.execute(executor)
+  const found = new Set(res.rows.map((r) => r.name))
+  const issues = files
+    .filter((f) => !found.has(f.bucket))
+    .map((f) => ({ path: `fields.${f.i}.options.bucket`, message: `Bucket '${f.bucket}' does not exist.` }))
+  if (issues.length > 0) throw errors.invalidSchema('The collection definition is invalid.', { issues })
 }
 
 function referencing(all: Map<string, Collection>, name: string): Collection[] {

@@ -20,6 +20,16 @@ import { bindFilter, compileFilter, type RuleRequest } from '../rules/index.ts'
 import { isUuid } from '../rules/values.ts'
 import { applyOnDelete, dependentsOf } from './cascade.ts'
 import { type Expansions, loadExpansions, parseExpand, shapeWithExpand } from './expand.ts'
+import {
+  checkAttached,
+  diffKeys,
+  type FileHooks,
+  fileFields,
+  keysOf,
+  mergeUploads,
+  releaseKeys,
+  type Uploads,
+} from './file-fields.ts'
 import { afterCursor, encodeCursor, orderBy, parseSort, selectList, shapeRecord, tableOf } from './select.ts'
 import { uuidv7 } from './uuidv7.ts'
 import { validateInput } from './validate.ts'
@@ -49,6 +59,8 @@ export interface WriteOptions extends ReadOptions {
   readonly ifMatch?: number
   /** Join an outer transaction (batch, idempotency). */
   readonly tx?: Tx
+  /** Objects uploaded for this write, by file field (see mergeUploads): exempt from the attach check. */
+  readonly uploads?: Uploads
 }
 
 export interface ListResult {
@@ -80,6 +92,8 @@ export function createRecordsService(deps: {
   db: Db
   collections: CollectionsService
   bus: EventBus
+  /** Storage for `file` fields; without it their keys are kept as plain values. */
+  files?: FileHooks
 }): RecordsService {
   const { db, collections, bus } = deps
   const lookup = (n: string) => collections.find(n)
@@ -317,8 +331,10 @@ export function createRecordsService(deps: {
       }
     },
 
-    async create(name, body, p, o = {}) {
+    async create(name, rawBody, p, o = {}) {
       const c = collections.get(name)
+      const files = deps.files ? fileFields(c) : []
+      const body = files.length ? mergeUploads(c, rawBody, o.uploads, false).body : rawBody
       // Access first: a caller who may not write learns nothing about the schema from validation errors.
       const a = access(c, 'create', p, {
         method: 'POST',
@@ -334,7 +350,8 @@ export function createRecordsService(deps: {
       const input = validateInput(c, body, false)
       const id = input.id ?? uuidv7()
       const checkRule = !a.bypass && a.rule !== undefined
-      const row = await write(!checkRule && input.links.size === 0, o.tx, c, async (tx) => {
+      const attaching = files.some((f) => keysOf(input.columns[f.name]).length > 0)
+      const row = await write(!checkRule && input.links.size === 0 && !attaching, o.tx, c, async (tx) => {
         const cols = ['id', ...Object.keys(input.columns)]
         const vals = [sql`${id}::uuid`, ...Object.keys(input.columns).map((k) => sql.val(input.columns[k]))]
         const insert = sql<Rec>`INSERT INTO ${tableOf(c)} AS r (${sql.join(cols.map((x) => sql.id(x)))})
@@ -371,6 +388,9 @@ export function createRecordsService(deps: {
           }>`SELECT (${a.rule}) AS ok FROM ${tableOf(c)} AS r WHERE r.id = ${id}::uuid`.execute(tx.db)
           if (!ok.rows[0]?.ok) throw denied()
         }
+        // Only once the rule has allowed the write: a denied caller learns nothing about objects.
+        if (attaching)
+          await checkAttached(deps.files!, diffKeys(files, undefined, inserted).added, o.uploads, p)
         emit(tx, 'create', c, inserted)
         return inserted
       })
@@ -378,8 +398,12 @@ export function createRecordsService(deps: {
       return (await readShaped(c, [row], p, a.bypass, o, o.tx?.db))[0]!
     },
 
-    async update(name, id, body, p, o = {}) {
+    async update(name, id, rawBody, p, o = {}) {
       const c = collections.get(name)
+      const files = deps.files ? fileFields(c) : []
+      const merged = files.length ? mergeUploads(c, rawBody, o.uploads, true) : undefined
+      const body = merged ? merged.body : rawBody
+      const append = merged?.append ?? new Map<Field, string[]>()
       const a = access(c, 'update', p, {
         method: 'PATCH',
         body: asObject(body),
@@ -389,9 +413,20 @@ export function createRecordsService(deps: {
       if (!isUuid(id) || (!a.bypass && a.rule === DENIED)) throw errors.notFound('Record')
       const input = validateInput(c, body, true)
       const expected = o.ifMatch ?? input.version
-      const row = await write(input.links.size === 0, o.tx, c, async (tx) => {
+      const touched = files.filter((f) => f.name in input.columns || append.has(f))
+      const row = await write(input.links.size === 0 && touched.length === 0, o.tx, c, async (tx) => {
+        // The keys before the change, locked with the row: those the change lets go of are deleted with it.
+        const before = touched.length
+          ? (
+              await sql<Rec>`SELECT ${sql.join(touched.map((f) => sql.ref(`r.${f.name}`)))} FROM ${tableOf(c)} AS r
+                WHERE r.id = ${id}::uuid FOR UPDATE`.execute(tx.db)
+            ).rows[0]
+          : undefined
         const sets = [
           ...Object.keys(input.columns).map((k) => sql`${sql.id(k)} = ${sql.val(input.columns[k])}`),
+          ...[...append].map(
+            ([f, keys]) => sql`${sql.id(f.name)} = array_cat(${sql.ref(`r.${f.name}`)}, ${keys}::text[])`,
+          ),
           sql`updated = now()`,
           sql`version = r.version + 1`,
         ]
@@ -407,6 +442,11 @@ export function createRecordsService(deps: {
           await writeLinks(tx, f, id, ids, true)
           updated[f.name] = ids
         }
+        if (touched.length) {
+          const { added, removed } = diffKeys(touched, before, updated)
+          await checkAttached(deps.files!, added, o.uploads, p)
+          await releaseKeys(deps.files!, tx, removed)
+        }
         emit(tx, 'update', c, updated)
         return updated
       })
@@ -420,7 +460,10 @@ export function createRecordsService(deps: {
       if (!isUuid(id)) throw errors.notFound('Record')
       const all = collections.list()
       const hasDependents = dependentsOf(all, c.name).some((d) => d.f.options.onDelete !== 'restrict')
-      await write(!hasDependents, o.tx, c, async (tx) => {
+      const hasFiles = deps.files !== undefined && fileFields(c).length > 0
+      await write(!hasDependents && !hasFiles, o.tx, c, async (tx) => {
+        /** Records deleted by this write (cascades included): their files go with them. */
+        const gone: [Collection, Rec][] = []
         const conds = [sql`r.id = ${id}::uuid`]
         if (!a.bypass && a.rule) conds.push(a.rule)
         if (o.ifMatch !== undefined) conds.push(sql`r.version = ${o.ifMatch}`)
@@ -429,7 +472,10 @@ export function createRecordsService(deps: {
           // Allowed and present (locked until commit)? Then the relations' on-delete actions run first.
           const ok = await sql`SELECT 1 FROM ${tableOf(c)} AS r WHERE ${guard} FOR UPDATE`.execute(tx.db)
           if (ok.rows.length === 0) throw await whyNoRow(tx, c, id, a, o.ifMatch)
-          await applyOnDelete(tx, all, c, [id], (action, dc, row) => emit(tx, action, dc, row))
+          await applyOnDelete(tx, all, c, [id], (action, dc, row) => {
+            emit(tx, action, dc, row)
+            if (action === 'delete') gone.push([dc, row])
+          })
         }
         // Checked and locked above when there are dependents: the on-delete actions may have changed what the
         // rule or the version read, so the row is deleted by id.
@@ -439,6 +485,11 @@ export function createRecordsService(deps: {
         const deleted = res.rows[0]
         if (!deleted) throw await whyNoRow(tx, c, id, a, o.ifMatch)
         emit(tx, 'delete', c, deleted)
+        gone.push([c, deleted])
+        if (deps.files) {
+          for (const [dc, r] of gone)
+            await releaseKeys(deps.files, tx, diffKeys(fileFields(dc), r, undefined).removed)
+        }
       })
     },
   }

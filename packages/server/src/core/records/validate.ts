@@ -1,5 +1,6 @@
 import { errors } from '../../errors/index.ts'
 import { type Collection, type Field, hasColumn, isMultiple } from '../collections/types.ts'
+import { keyProblem } from '../files/object-schema.ts'
 import { isUuid, parseDate } from '../rules/values.ts'
 
 export type FieldErrors = Record<string, { code: string; message: string }>
@@ -157,10 +158,12 @@ function checkOne(f: Field, v: unknown): Checked {
       return v
     case 'relation':
       return isUuid(v) ? v.toLowerCase() : bad('invalid', 'Must be a record id (UUID).')
-    case 'file':
-      if (typeof v !== 'string' || v.length === 0 || v.length > 1024 || v.includes('\u0000'))
-        return bad('invalid', 'Must be a file name.')
-      return v
+    case 'file': {
+      // The key of an object in the field's bucket (whether it exists is checked when it is attached).
+      if (typeof v !== 'string') return bad('invalid', 'Must be an object key.')
+      const problem = keyProblem(v)
+      return problem ? bad('invalid', problem) : v
+    }
   }
 }
 

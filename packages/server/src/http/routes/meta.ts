@@ -5,6 +5,7 @@ import { sql } from 'kysely'
 import type { CollectionsService } from '../../core/collections/service.ts'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
+import type { OpenApiPart } from '../../openapi/auth-paths.ts'
 import { buildOpenApi } from '../../openapi/build-openapi.ts'
 import { docsHtml, docsInitJs, swaggerAssetPath, swaggerAssetType } from '../../openapi/docs-page.ts'
 import type { AppEnv } from '../context.ts'
@@ -12,9 +13,16 @@ import type { AppEnv } from '../context.ts'
 export const VERSION = '0.1.0'
 
 /** Health, the OpenAPI document generated from the live collections, and its interactive reference. */
-export function metaRoutes(deps: { db: Db; collections: CollectionsService; publicUrl: string | undefined }) {
+export function metaRoutes(deps: {
+  db: Db
+  collections: CollectionsService
+  publicUrl: string | undefined
+  /** Parts generated once, on first use (the auth endpoints: fixed for the life of the process). */
+  openApiParts?: () => Promise<readonly OpenApiPart[]>
+}) {
   const r = new Hono<AppEnv>()
   let cached: { key: readonly unknown[]; doc: Record<string, unknown> } | undefined
+  let parts: Promise<readonly OpenApiPart[]> | undefined
 
   r.get('/health', async (c) => {
     try {
@@ -25,7 +33,12 @@ export function metaRoutes(deps: { db: Db; collections: CollectionsService; publ
     return c.json({ status: 'ok', version: VERSION })
   })
 
-  r.get('/openapi.json', (c) => {
+  r.get('/openapi.json', async (c) => {
+    parts ??= deps.openApiParts?.() ?? Promise.resolve([])
+    const extra = await parts.catch((err) => {
+      parts = undefined
+      throw err
+    })
     const list = deps.collections.list()
     // Rebuilt only when the catalog changed (a schema change replaces the collection objects).
     if (!cached || cached.key.length !== list.length || cached.key.some((x, i) => x !== list[i])) {
@@ -34,6 +47,7 @@ export function metaRoutes(deps: { db: Db; collections: CollectionsService; publ
         doc: buildOpenApi({
           collections: list,
           version: VERSION,
+          parts: extra,
           ...(deps.publicUrl ? { serverUrl: deps.publicUrl } : {}),
         }),
       }

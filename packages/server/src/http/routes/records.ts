@@ -8,6 +8,7 @@ import type { AppEnv } from '../context.ts'
 import { jsonWithEtag } from '../json-etag.ts'
 import { respondIdempotent } from '../middleware/idempotency.ts'
 import { jsonBody } from '../middleware/json-body.ts'
+import { isMultipart, type RecordFormDeps, writeRecordForm } from './record-files.ts'
 
 const int = (name: string) =>
   z
@@ -45,8 +46,18 @@ function query<T extends z.ZodType>(schema: T, q: Record<string, string>): z.inf
   return r.data
 }
 
-export function recordRoutes(deps: { db: Db; records: RecordsService }) {
+/** With `collections` and `storage`, writes also accept multipart/form-data with files (record-files.ts). */
+export function recordRoutes(deps: {
+  db: Db
+  records: RecordsService
+  collections?: RecordFormDeps['collections']
+  storage?: RecordFormDeps['storage']
+}) {
   const { db, records } = deps
+  const form = (contentType: string | undefined): RecordFormDeps | undefined =>
+    deps.collections && deps.storage && isMultipart(contentType)
+      ? { db, records, collections: deps.collections, storage: deps.storage }
+      : undefined
   const r = new Hono<AppEnv>()
 
   r.get('/:collection/records', async (c) => {
@@ -68,9 +79,11 @@ export function recordRoutes(deps: { db: Db; records: RecordsService }) {
   })
 
   r.post('/:collection/records', async (c) => {
-    const body = await jsonBody(c)
     const raw = c.req.query()
     const q = query(readQuery, raw)
+    const multipart = form(c.req.header('content-type'))
+    if (multipart) return writeRecordForm(c, multipart, { read: { ...q, query: raw } })
+    const body = await jsonBody(c)
     return respondIdempotent(c, db, body, async (tx) => ({
       status: 201,
       body: await records.create(c.req.param('collection'), body, c.var.principal, {
@@ -82,10 +95,17 @@ export function recordRoutes(deps: { db: Db; records: RecordsService }) {
   })
 
   r.patch('/:collection/records/:id', async (c) => {
-    const body = await jsonBody(c)
     const raw = c.req.query()
     const q = query(readQuery, raw)
     const ifMatch = parseIfMatch(c.req.header('if-match'))
+    const multipart = form(c.req.header('content-type'))
+    if (multipart)
+      return writeRecordForm(c, multipart, {
+        id: c.req.param('id'),
+        read: { ...q, query: raw },
+        ...(ifMatch !== undefined ? { ifMatch } : {}),
+      })
+    const body = await jsonBody(c)
     return respondIdempotent(c, db, body, async (tx) => ({
       status: 200,
       body: await records.update(c.req.param('collection'), c.req.param('id'), body, c.var.principal, {
