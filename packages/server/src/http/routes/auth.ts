@@ -32,12 +32,14 @@ export function authRoutes(deps: {
     const url = new URL(req.url)
     const path = canonicalPath(url.pathname)
     const ip = deps.clientIp(req, c.env)
-    if (path !== url.pathname || ip !== undefined) {
+    const notBrowser = isNonBrowserFetch(req.headers)
+    if (path !== url.pathname || ip !== undefined || notBrowser) {
       url.pathname = path
       const headers = new Headers(req.headers)
       // better-auth reads the client address from this header (config.trustProxy picks X-Forwarded-For).
       if (ip !== undefined) headers.set('x-bastide-client-ip', ip)
       else headers.delete('x-bastide-client-ip')
+      if (notBrowser) headers.delete('sec-fetch-mode')
       const body = req.method === 'GET' || req.method === 'HEAD' ? null : await req.arrayBuffer()
       req = new Request(url, {
         method: req.method,
@@ -52,6 +54,16 @@ export function authRoutes(deps: {
     return normalizeError(res)
   })
   return app
+}
+
+/**
+ * Node's fetch (undici) sends `Sec-Fetch-Mode: cors` and no other fetch metadata; better-auth reads any fetch
+ * metadata as a browser and then demands a trusted `Origin` on sign-in, which a server-side or CLI client
+ * (the SDK in Node) has no reason to send. Browsers that send `Sec-Fetch-Mode` always send `Sec-Fetch-Site`
+ * too, and cookie requests keep their origin check: dropping the lone header weakens no browser's CSRF check.
+ */
+function isNonBrowserFetch(h: Headers): boolean {
+  return h.has('sec-fetch-mode') && !h.has('sec-fetch-site') && !h.has('cookie')
 }
 
 async function normalizeError(res: Response): Promise<Response> {

@@ -1,0 +1,128 @@
+import { type FetchLike, Http, type RetryOptions } from './http.ts'
+import { RealtimeService } from './realtime.ts'
+import { AuthService } from './services/auth.ts'
+import { BatchBuilder, type BatchResult } from './services/batch.ts'
+import { CollectionService } from './services/records.ts'
+import { StorageService } from './services/storage.ts'
+import type { SessionStorage } from './session-storage.ts'
+import type { CollectionOf, RegisteredSchema, Schema } from './types.ts'
+
+export interface ClientOptions {
+  /** The server's base URL, e.g. `https://api.example.com` (or `http://10.0.2.2:8787` from an Android emulator). */
+  readonly url: string
+  /**
+   * Where the session is kept between launches. Default: `localStorage` in browsers, memory elsewhere. In React
+   * Native pass an async key-value store: `asyncStorage(AsyncStorage)` or `asyncStorage(SecureStore-adapter)`.
+   */
+  readonly storage?: SessionStorage
+  /** The key the session is stored under (default `bastide.session`); change it to run two clients side by side. */
+  readonly storageKey?: string
+  /** Your own `fetch` (default: the platform's). */
+  readonly fetch?: FetchLike
+  /** Headers added to every request. */
+  readonly headers?: Readonly<Record<string, string>>
+  /** Retry policy for idempotent requests and keyed writes (default 3 attempts, backoff from 300 ms); `false`: none. */
+  readonly retry?: Partial<RetryOptions> | false
+  /**
+   * A secret API key (`bst_sk_…`) instead of a user session: for servers and scripts only, never ship one in an
+   * app.
+   */
+  readonly apiKey?: string
+  /** Refresh the access JWT shortly before it expires (default true). */
+  readonly autoRefresh?: boolean
+}
+
+/**
+ * One client per server: records, auth, storage and realtime.
+ *
+ * @typeParam S the schema (generated types); defaults to the one registered through `Register`.
+ */
+export class BastideClient<S extends Schema = RegisteredSchema> {
+  /** The HTTP layer: `client.http.request(path, opts)` reaches any endpoint with the client's credentials. */
+  readonly http: Http
+  readonly auth: AuthService
+  readonly storage: StorageService
+  readonly realtime: RealtimeService
+  readonly #collections = new Map<string, CollectionService<any, any>>()
+
+  constructor(opts: ClientOptions) {
+    this.http = new Http({
+      url: opts.url,
+      fetch: opts.fetch,
+      retry: opts.retry === false ? { attempts: 1 } : opts.retry,
+      headers: opts.headers,
+    })
+    this.auth = new AuthService(this.http, {
+      storage: opts.storage,
+      storageKey: opts.storageKey,
+      apiKey: opts.apiKey,
+      autoRefresh: opts.autoRefresh ?? true,
+    })
+    this.http.tokens = this.auth
+    this.storage = new StorageService(this.http)
+    this.realtime = new RealtimeService(this.http, this.auth)
+  }
+
+  /** The server's base URL. */
+  get url(): string {
+    return this.http.baseUrl
+  }
+
+  /**
+   * The records of a collection. Typed by the generated schema (`client.collection('posts')` is a `Post`
+   * collection), or by a type argument (`client.collection<Post>('posts')`).
+   *
+   * @example
+   * const posts = client.collection('posts')
+   * const page = await posts.list({ sort: ['-created'] })
+   */
+  collection<C extends keyof S & string>(name: C): CollectionService<S, S[C]>
+  collection<R extends object>(name: string): CollectionService<S, CollectionOf<R>>
+  collection(name: string): CollectionService<S, any> {
+    let c = this.#collections.get(name)
+    if (!c) {
+      c = new CollectionService(name, this.http, this.realtime)
+      this.#collections.set(name, c)
+    }
+    return c
+  }
+
+  /**
+   * Runs several writes in one transaction: all succeed, or none is applied (the error carries
+   * `details.index`).
+   *
+   * @example
+   * const [post, , ] = await client.batch((b) => {
+   *   b.collection('posts').create({ title: 'Hello' })
+   *   b.collection('posts').update(otherId, { pinned: false }, { version: 4 })
+   *   b.collection('drafts').delete(draftId)
+   * })
+   */
+  async batch(
+    build: (b: BatchBuilder<S>) => void,
+    opts: { idempotencyKey?: string | false; signal?: AbortSignal } = {},
+  ): Promise<BatchResult> {
+    const b = new BatchBuilder<S>()
+    build(b)
+    return b.send(this.http, opts)
+  }
+
+  /** Closes the realtime connection and stops token refresh timers (for tests and short-lived scripts). */
+  async close(): Promise<void> {
+    this.realtime.disconnect()
+    this.auth.stop()
+  }
+}
+
+/**
+ * Creates a client.
+ *
+ * @example
+ * import { createClient } from '@bastide/sdk'
+ * const client = createClient({ url: 'https://api.example.com' })
+ * await client.auth.signInWithPassword({ email, password })
+ * const { items } = await client.collection('posts').list()
+ */
+export function createClient<S extends Schema = RegisteredSchema>(opts: ClientOptions): BastideClient<S> {
+  return new BastideClient<S>(opts)
+}
