@@ -22,6 +22,7 @@ import { uuidv7 } from '../records/uuidv7.ts'
 import { passwordProblem } from './password-policy.ts'
 import { accountData } from './plugins/account-data.ts'
 import { idTokenSignIn } from './plugins/id-token.ts'
+import { oauthExchange } from './plugins/oauth-exchange.ts'
 import { ownSchema } from './plugins/own-schema.ts'
 import { refreshSession } from './plugins/refresh.ts'
 import { sessionIds } from './plugins/session-ids.ts'
@@ -345,6 +346,8 @@ export function createAuth(deps: AuthDeps) {
             idTokenSignIn({ providers: a.oidc }),
           ]
         : []),
+      // Apps that open the provider in a system browser get a one-time code for their PKCE verifier.
+      oauthExchange(),
       // After bearer() and twoFactor(): a sign-in stopped for 2FA hands out no set-auth-token.
       twoFactorPending(),
     ],
