@@ -1,6 +1,6 @@
 import { BastideError, ErrorCodes } from '../errors.ts'
 import type { Http } from '../http.ts'
-import type { RealtimeService } from '../realtime.ts'
+import type { RealtimeService, SubscribeOptions } from '../realtime.ts'
 import type {
   CollectionDef,
   ExpandPath,
@@ -275,7 +275,8 @@ export class CollectionService<S extends Schema, C extends CollectionDef> {
   /**
    * Live changes to the records the caller may view: the whole collection, those matching a filter, or one
    * record. Survives reconnections (missed changes are replayed; `resync` when they cannot be). Returns the
-   * function that stops it.
+   * function that stops it. A subscription the server refuses (`INVALID_FILTER`, …) goes to `opts.onError`
+   * (else to `client.realtime.onError`).
    *
    * @example
    * const stop = client.collection('messages').subscribe(f('room = {:room}', { room }), (change) => {
@@ -285,21 +286,28 @@ export class CollectionService<S extends Schema, C extends CollectionDef> {
    * // later
    * stop()
    */
-  subscribe(callback: (change: RecordChange<C['record']>) => void): () => void
+  subscribe(callback: (change: RecordChange<C['record']>) => void, opts?: SubscribeOptions): () => void
   subscribe(
     target: string | { readonly id?: string; readonly filter?: string },
     callback: (change: RecordChange<C['record']>) => void,
+    opts?: SubscribeOptions,
   ): () => void
   subscribe(
     a:
       | string
       | { readonly id?: string; readonly filter?: string }
       | ((change: RecordChange<C['record']>) => void),
-    b?: (change: RecordChange<C['record']>) => void,
+    b?: ((change: RecordChange<C['record']>) => void) | SubscribeOptions,
+    c?: SubscribeOptions,
   ): () => void {
-    if (typeof a === 'function') return this.realtime.subscribe({ collection: this.name }, a)
+    if (typeof a === 'function')
+      return this.realtime.subscribe({ collection: this.name }, a, b as SubscribeOptions | undefined)
     const target = typeof a === 'string' ? { filter: a } : a
-    return this.realtime.subscribe({ collection: this.name, ...target }, b!)
+    return this.realtime.subscribe(
+      { collection: this.name, ...target },
+      b as (change: RecordChange<C['record']>) => void,
+      c,
+    )
   }
 
   /** The path of this collection's records, for batches. */
