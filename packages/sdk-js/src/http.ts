@@ -80,6 +80,11 @@ export class Http {
     this.#headers = opts.headers ?? {}
   }
 
+  /** Headers added to every request (the client's `headers` option), for transports that bypass `send` (XHR). */
+  get defaultHeaders(): Readonly<Record<string, string>> {
+    return this.#headers
+  }
+
   /** The absolute URL of an API path, with a query string. */
   url(path: string, query?: Readonly<Record<string, QueryValue>>): string {
     let out = `${this.baseUrl}${path.startsWith('/') ? path : `/${path}`}`
