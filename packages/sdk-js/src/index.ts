@@ -3,10 +3,31 @@ export { BastideError, type ErrorCode, ErrorCodes, isBastideError } from './erro
 export { type FilterParams, type FilterValue, f, literal } from './filter.ts'
 export type { AuthMode, FetchLike, QueryValue, RequestOptions, RetryOptions } from './http.ts'
 export { Http } from './http.ts'
-export type { SubscriptionTarget } from './realtime.ts'
-export { RealtimeService } from './realtime.ts'
-export { AuthService } from './services/auth.ts'
+export {
+  type BroadcastSender,
+  type PresenceDiff,
+  type PresenceEntry,
+  type PresenceState,
+  RealtimeChannel,
+  RealtimeService,
+  type RealtimeStatus,
+  type SubscribeOptions,
+  type SubscriptionTarget,
+} from './realtime.ts'
+export {
+  type AccountExport,
+  type AuthListener,
+  AuthService,
+  type AuthServiceOptions,
+  type SessionInfo,
+  type SignInResult,
+  type SignUpResult,
+  type TotpMethods,
+  type TotpSetup,
+} from './services/auth.ts'
 export { BatchBuilder, BatchCollection, type BatchRequest, type BatchResult } from './services/batch.ts'
+export { OAuthService, type OAuthServiceOptions, type OAuthSignInOptions } from './services/oauth.ts'
+export { type Passkey, PasskeyService } from './services/passkeys.ts'
 export {
   CollectionService,
   type DeleteOptions,
@@ -17,7 +38,29 @@ export {
   type WriteData,
   type WriteOptions,
 } from './services/records.ts'
-export { StorageService } from './services/storage.ts'
+export type { AuthEvent, Session, SessionSink } from './services/session.ts'
+export {
+  type Bucket,
+  BucketApi,
+  type BucketInput,
+  type BucketPatch,
+  type BucketRules,
+  type DownloadOptions,
+  type ImageTransform,
+  type ListObjectsOptions,
+  type ListObjectsResult,
+  type RemoveResult,
+  ResumableUpload,
+  type ResumableUploadOptions,
+  type ResumeStore,
+  type SignedUrl,
+  type SignedUrlOptions,
+  type StorageObject,
+  StorageService,
+  type UploadData,
+  type UploadOptions,
+  type UploadProgress,
+} from './services/storage.ts'
 export {
   type AsyncKeyValue,
   asyncStorage,
@@ -42,3 +85,17 @@ export type {
   User,
   WithExpand,
 } from './types.ts'
+export {
+  type AuthenticationResponseJSON,
+  type AuthenticatorTransportJSON,
+  type Base64URLString,
+  browserCreateCredential,
+  browserGetCredential,
+  browserSupportsPasskeys,
+  type CreateCredential,
+  type GetCredential,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialDescriptorJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
+} from './webauthn.ts'
