@@ -1,6 +1,12 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
+// The tests start real servers from the server package's sources and test support. They reach them by path,
+// not as a workspace dependency, so that the published manifest names nothing that is not on the registry.
+const server = fileURLToPath(new URL('../server/', import.meta.url))
+
 export default defineConfig({
+  resolve: { alias: [{ find: /^@bastide\/server\//, replacement: server }] },
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // The server's: one PostgreSQL for the run (DATABASE_URL, or embedded); each file makes its own database.

@@ -67,6 +67,7 @@ export {
   localStorageAdapter,
   memoryStorage,
   type SessionStorage,
+  type WebStorage,
 } from './session-storage.ts'
 export type {
   AnySchema,

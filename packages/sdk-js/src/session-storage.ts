@@ -24,13 +24,23 @@ export function memoryStorage(): SessionStorage {
 }
 
 /**
+ * The synchronous key-value shape of the Web Storage API (`localStorage`, `sessionStorage`), declared here so
+ * the SDK's types compile without the DOM library (a Node-only or React Native tsconfig).
+ */
+export interface WebStorage {
+  getItem(key: string): string | null
+  setItem(key: string, value: string): void
+  removeItem(key: string): void
+}
+
+/**
  * The browser's `localStorage` (the default in browsers). Mind that any script on the page can read it.
  *
  * @example
  * const client = createClient({ url, storage: localStorageAdapter() })
  */
-export function localStorageAdapter(store?: Storage): SessionStorage {
-  const s = store ?? (globalThis as { localStorage?: Storage }).localStorage
+export function localStorageAdapter(store?: WebStorage): SessionStorage {
+  const s = store ?? (globalThis as { localStorage?: WebStorage }).localStorage
   if (!s) throw new TypeError('localStorageAdapter: no localStorage on this platform.')
   return {
     getItem: (k) => s.getItem(k),
@@ -76,7 +86,7 @@ export function asyncStorage(kv: AsyncKeyValue): SessionStorage {
 /** localStorage in a browser, memory elsewhere. */
 export function defaultStorage(): SessionStorage {
   try {
-    const ls = (globalThis as { localStorage?: Storage }).localStorage
+    const ls = (globalThis as { localStorage?: WebStorage }).localStorage
     if (ls && typeof (globalThis as { document?: unknown }).document !== 'undefined') {
       // Safari private mode and sandboxed iframes throw on use.
       ls.setItem('bastide.probe', '1')

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -81,5 +81,46 @@ await client.close()
     user: expect.stringMatching(/^pack-\d+@example\.test$/),
     note: 'from the tarball',
     received: 'from the tarball',
+  })
+
+  // The installed manifest names only what the registry has (no `workspace:` ranges left from the monorepo).
+  const manifest = readFileSync(path.join(app, 'node_modules/@bastide/sdk/package.json'), 'utf8')
+  expect(manifest).not.toContain('workspace:')
+
+  // The declarations compile in a Node-only project: no DOM library, every .d.ts checked (skipLibCheck off).
+  writeFileSync(
+    path.join(app, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        lib: ['ES2022'],
+        types: ['node'],
+        typeRoots: [path.join(pkg, 'node_modules/@types')],
+      },
+      files: ['check.ts'],
+    }),
+  )
+  writeFileSync(
+    path.join(app, 'check.ts'),
+    `import { createClient, localStorageAdapter, memoryStorage, type BastideError } from '@bastide/sdk'
+import { generateTypes } from '@bastide/sdk/typegen'
+const client = createClient({ url: 'http://localhost:8787', storage: memoryStorage() })
+const store = new Map<string, string>()
+const web = localStorageAdapter({
+  getItem: (k) => store.get(k) ?? null,
+  setItem: (k, v) => void store.set(k, v),
+  removeItem: (k) => void store.delete(k),
+})
+export const used: unknown[] = [client, web, generateTypes, null as BastideError | null]
+`,
+  )
+  const tsc = path.join(pkg, 'node_modules/typescript/bin/tsc')
+  await run(process.execPath, [tsc, '-p', app]).catch((err: { stdout?: string }) => {
+    throw new Error(`the SDK's types do not compile without the DOM library:\n${err.stdout}`)
   })
 }, 180_000)

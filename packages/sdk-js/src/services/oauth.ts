@@ -1,7 +1,7 @@
 import { BastideError, ErrorCodes } from '../errors.ts'
 import type { Http } from '../http.ts'
 import { codeChallenge, createCodeVerifier } from '../pkce.ts'
-import type { SessionStorage } from '../session-storage.ts'
+import type { SessionStorage, WebStorage } from '../session-storage.ts'
 import type { Session, SessionSink } from './session.ts'
 
 /** What `signIn` takes. */
@@ -198,7 +198,7 @@ function parseCallback(input: string): { code?: string; error?: string; descript
 /** The tab's sessionStorage in browsers (a same-tab redirect reloads the page), else none. */
 function tabStorage(): SessionStorage | undefined {
   try {
-    const ss = (globalThis as { sessionStorage?: Storage }).sessionStorage
+    const ss = (globalThis as { sessionStorage?: WebStorage }).sessionStorage
     if (!ss || typeof (globalThis as { document?: unknown }).document === 'undefined') return undefined
     return {
       getItem: (k) => ss.getItem(k),
