@@ -13,6 +13,7 @@ export default defineConfig({
     globalSetup: ['../server/test/support/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
+    reporters: ['default', '../server/test/support/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.test.json' },

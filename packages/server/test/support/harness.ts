@@ -57,7 +57,12 @@ export interface ApiResponse {
 
 /** A real server on its own database; `listen` also opens a port (for clients that need one). */
 export async function startTestServer(
-  opts: { listen?: boolean; env?: Record<string, string> } = {},
+  opts: {
+    listen?: boolean
+    env?: Record<string, string>
+    /** For tests that force an internal fault: otherwise any 5xx but 503 fails the test file at close(). */
+    allowInternalErrors?: boolean
+  } = {},
 ): Promise<TestServer> {
   const db = await createTestDatabase()
   // Its own data directory: local storage writes there.
@@ -78,8 +83,9 @@ export async function startTestServer(
     ...opts.env,
   })
   const queries: string[] = []
+  const internalErrors: string[] = []
   const bastide = await startBastide(config, {
-    log: pino({ level: 'silent' }),
+    log: failureLog(internalErrors),
     onQuery: (sql) => queries.push(sql),
     listen: opts.listen ?? false,
   })
@@ -116,8 +122,35 @@ export async function startTestServer(
       await bastide.close()
       await db.drop()
       await rm(dataDir, { recursive: true, force: true })
+      if (internalErrors.length > 0 && !opts.allowInternalErrors) {
+        throw new Error(`the server answered with an internal error:\n${internalErrors.join('\n')}`)
+      }
     },
   }
+}
+
+/**
+ * A logger that keeps quiet but remembers every request the server answered with a 5xx other than 503 (the
+ * request middleware logs those as errors), with the unhandled error behind it: a 500 is a bug, and a test
+ * whose assertions happen not to look at that response must still fail.
+ */
+function failureLog(into: string[]): pino.Logger {
+  return pino(
+    { level: 'error' },
+    {
+      write(line: string) {
+        const e = JSON.parse(line) as {
+          msg?: string
+          method?: string
+          path?: string
+          status?: number
+          err?: unknown
+        }
+        if (e.msg === 'request failed') into.push(`  ${e.status} ${e.method} ${e.path}`)
+        else if (e.msg === 'unhandled error') into.push(`  cause: ${JSON.stringify(e.err).slice(0, 500)}`)
+      },
+    },
+  )
 }
 
 /** Creates a collection as admin and fails loudly when that does not work. */

@@ -7,13 +7,17 @@ export default class SummaryReporter implements Reporter {
     let failed = 0
     let skipped = 0
     for (const m of modules) {
+      let failedHere = 0
       for (const t of m.children.allTests()) {
         const state = t.result().state
         if (state === 'passed') passed++
-        else if (state === 'failed') failed++
+        else if (state === 'failed') failedHere++
         else skipped++
       }
-      if (m.state() === 'failed' && [...m.children.allTests()].length === 0) failed++
+      // A file that failed outside its tests (import, beforeAll, afterAll: e.g. the harness finding a 500 at
+      // close) counts as one failure, so the closing line never says "0 failed" for a failed run.
+      if (m.state() === 'failed' && failedHere === 0) failedHere = 1
+      failed += failedHere
     }
     process.stdout.write(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`)
   }

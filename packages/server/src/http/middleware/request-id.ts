@@ -15,9 +15,14 @@ export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
     const start = performance.now()
     await next()
     c.res.headers.set('X-Request-Id', id)
-    if (log.isLevelEnabled('info')) {
+    const status = c.res.status
+    // A 5xx other than 503 (database unavailable) is a bug: logged as an error even when info is off.
+    const failed = status >= 500 && status !== 503
+    if (failed || log.isLevelEnabled('info')) {
       const ms = Math.round((performance.now() - start) * 10) / 10
-      log.info({ requestId: id, method: c.req.method, path: c.req.path, status: c.res.status, ms }, 'request')
+      const line = { requestId: id, method: c.req.method, path: c.req.path, status, ms }
+      if (failed) log.error(line, 'request failed')
+      else log.info(line, 'request')
     }
   }
 }
