@@ -7,6 +7,7 @@ import type { Config } from './config/load-config.ts'
 import { createAdminAuth, createAdminAuthenticator } from './core/auth/admin-auth.ts'
 import { createApiKeysService, KEY_PREFIX } from './core/auth/api-keys.ts'
 import type { Principal } from './core/auth/principal.ts'
+import { announceSetupToken } from './core/auth/setup-token.ts'
 import { type AuthRuntime, startAuth } from './core/auth/start-auth.ts'
 import { createCollectionsService } from './core/collections/service.ts'
 import { type StorageRuntime, startStorage } from './core/files/start-storage.ts'
@@ -114,7 +115,18 @@ async function wire(
     port = (server.address() as AddressInfo).port
   }
   const baseUrl = config.publicUrl ?? `http://localhost:${port || 8787}`
-  const authRuntime = await startAuth({ config, databaseUrl, db, log, baseUrl, collections, bus })
+  // Before auth: mail and SMS draw on per-recipient budgets kept in the rate-limit store.
+  const rateLimiter = createRateLimiter({ config, db, log })
+  const authRuntime = await startAuth({
+    config,
+    databaseUrl,
+    db,
+    log,
+    baseUrl,
+    collections,
+    bus,
+    rateLimiter,
+  })
   const adminAuth = createAdminAuth({
     config,
     db: authRuntime.authDb,
@@ -122,7 +134,6 @@ async function wire(
     baseUrl,
     log,
   })
-  const rateLimiter = createRateLimiter({ config, db, log })
   const storage = await startStorage({
     config,
     db,
@@ -137,6 +148,7 @@ async function wire(
   ]
   const app = createApp({
     config,
+    baseUrl,
     db,
     log,
     rateLimiter,
@@ -154,6 +166,7 @@ async function wire(
       auth: authRuntime.auth,
       adminAuth,
       userEvents: authRuntime.userEvents,
+      secret: authRuntime.secret,
     }),
   })
   handler = app.fetch
@@ -171,6 +184,11 @@ async function wire(
       })
     : undefined
   if (server) log.info({ port }, `Bastide listening on http://localhost:${port}`)
+  // A server that takes requests says how to create the first console admin (CLI commands stay quiet).
+  if (server)
+    await announceSetupToken(db, authRuntime.secret, log, baseUrl).catch((err) =>
+      log.warn({ err: (err as Error).message }, 'could not check for a console admin'),
+    )
 
   const purge = setInterval(() => void purgeIdempotencyKeys(db).catch(() => {}), 3_600_000)
   purge.unref()

@@ -1,7 +1,8 @@
 import * as OTPAuth from 'otpauth'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { authCall, signUp } from './support/auth.ts'
+import { setupToken } from '../src/core/auth/setup-token.ts'
+import { authCall, pageHeaders, signUp } from './support/auth.ts'
 import {
   type ApiResponse,
   createCollection,
@@ -61,16 +62,23 @@ describe('setup', () => {
   it('creates the first admin once, even under 50 concurrent calls, and refuses every later call', async () => {
     const before = await s.api('GET', '/api/admin/users', undefined, { as: 'anon' })
     expect(before.status).toBe(401)
-    const weak = await s.api('POST', '/api/admin/setup', { ...ADMIN, password: 'short' }, { as: 'anon' })
+    // Never for an anonymous caller without the setup token (see admin-setup.test.ts for the token itself).
+    const anon = await s.api('POST', '/api/admin/setup', ADMIN, { as: 'anon' })
+    expect(anon.status).toBe(401)
+    const token = await setupToken(s.bastide.auth.secret)
+    const weakBody = { ...ADMIN, password: 'short', setupToken: token }
+    const weak = await s.api('POST', '/api/admin/setup', weakBody, { as: 'anon' })
     expect(weak.status).toBe(400)
     expect(await count('SELECT count(*) AS n FROM bastide.admins')).toBe(0)
 
+    // Half with the setup token, half with the admin key.
     const calls = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        s.api('POST', '/api/admin/setup', i === 0 ? ADMIN : { ...ADMIN, email: `racer${i}@console.test` }, {
-          as: 'anon',
-        }),
-      ),
+      Array.from({ length: 50 }, (_, i) => {
+        const body = i === 0 ? ADMIN : { ...ADMIN, email: `racer${i}@console.test` }
+        return i % 2 === 0
+          ? s.api('POST', '/api/admin/setup', { ...body, setupToken: token }, { as: 'anon' })
+          : s.api('POST', '/api/admin/setup', body)
+      }),
     )
     const created = calls.filter((r) => r.status === 201)
     expect(created).toHaveLength(1)
@@ -84,16 +92,18 @@ describe('setup', () => {
     const winner = created[0]!.body
     if (winner.email !== ADMIN.email) {
       await sqlc.query('DELETE FROM bastide.admins')
-      const again = await s.api('POST', '/api/admin/setup', ADMIN, { as: 'anon' })
+      const again = await s.api('POST', '/api/admin/setup', ADMIN)
       expect(again.status).toBe(201)
     }
-    const later = await s.api(
-      'POST',
-      '/api/admin/setup',
-      { ...ADMIN, email: 'late@console.test' },
-      { as: 'anon' },
-    )
-    expect(later.status).toBe(409)
+    for (const as of ['anon', 'admin']) {
+      const later = await s.api(
+        'POST',
+        '/api/admin/setup',
+        { ...ADMIN, email: 'late@console.test', ...(as === 'anon' ? { setupToken: token } : {}) },
+        { as },
+      )
+      expect(later.status).toBe(409)
+    }
     expect(await count('SELECT count(*) AS n FROM bastide.admins')).toBe(1)
     const audit = await count(`SELECT count(*) AS n FROM bastide.audit_log WHERE action = 'admin.setup'`)
     expect(audit).toBeGreaterThanOrEqual(1)
@@ -209,14 +219,14 @@ describe('admin sessions', () => {
       'POST',
       '/two-factor/verify-totp',
       { code: totp.generate({ timestamp: Date.now() - 3_600_000 }) },
-      { headers: { cookie } },
+      { headers: pageHeaders(s, cookie) },
     )
     expect(bad.status).toBe(401)
     const good = await adminAuthCall(
       'POST',
       '/two-factor/verify-totp',
       { code: totp.generate() },
-      { headers: { cookie } },
+      { headers: pageHeaders(s, cookie) },
     )
     expect(good.status, JSON.stringify(good.body)).toBe(200)
     const t = good.body.token as string

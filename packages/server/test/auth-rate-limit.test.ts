@@ -7,11 +7,14 @@ import { authCall } from './support/auth.ts'
 import { startTestServer, type TestServer } from './support/harness.ts'
 
 // BASTIDE_AUTH_RATE_LIMIT=5: 5/min per address on ordinary endpoints, ceil(5/3) = 2 on sign-in and other
-// secret-checking ones, and 2 per account (whatever the address) where the body names one.
+// secret-checking ones; on an account's secret checks, 2 failures per client per 15 minutes and 10 × 2 = 20
+// failures from everywhere per hour.
 const PER_IP = 5
 const STRICT = 2
+const ACCOUNT_FAILURES = 10 * STRICT
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const PASSWORD = 'a long and unusual passphrase'
+const WRONG = 'not the passphrase at all'
 
 /** Whether Redis answers, and why not when it does not. */
 async function probeRedis(): Promise<string | undefined> {
@@ -38,14 +41,25 @@ let n = 0
 /** A fresh address, so each test starts with untouched per-account counters. */
 const fresh = (tag: string) => `${tag}-${++n}-${randomBytes(3).toString('hex')}@example.com`
 
-function signIn(s: TestServer, email: string, ip?: string, path = '/sign-in/email') {
-  return authCall(
-    s,
-    'POST',
-    path,
-    { email, password: PASSWORD },
-    ip ? { headers: { 'x-forwarded-for': ip } } : {},
-  )
+function signIn(s: TestServer, email: string, ip?: string, path = '/sign-in/email', password = PASSWORD) {
+  return authCall(s, 'POST', path, { email, password }, ip ? { headers: { 'x-forwarded-for': ip } } : {})
+}
+
+/** A POST to /api/auth`path` from a client at `ip` (behind the operator's proxy). */
+function from(s: TestServer, ip: string, path: string, body: unknown) {
+  return authCall(s, 'POST', path, body, { headers: { 'x-forwarded-for': ip } })
+}
+
+/** An account with PASSWORD, signed up from an address of its own (sign-up has its per-address limit). */
+async function account(s: TestServer, tag: string): Promise<string> {
+  const email = fresh(tag)
+  const r = await from(s, `10.${n % 250}.${(n * 7) % 250}.1`, '/sign-up/email', {
+    email,
+    password: PASSWORD,
+    name: tag,
+  })
+  expect(r.status).toBe(200)
+  return email
 }
 
 /** Over the network, as a client behind the operator's proxy (BASTIDE_TRUST_PROXY) at `ip`. */
@@ -58,14 +72,25 @@ async function signInOverHttp(s: TestServer, email: string, ip: string) {
   return { status: res.status, headers: res.headers, body: (await res.json()) as any }
 }
 
-function expectLimited(r: { status: number; body: any; headers: Headers }) {
+/** 429 RATE_LIMITED with a Retry-After of at most `maxRetryAfter` seconds; returns that Retry-After. */
+function expectLimited(r: { status: number; body: any; headers: Headers }, maxRetryAfter = 60): number {
   expect(r.status).toBe(429)
   expect(r.body).toMatchObject({ code: 'RATE_LIMITED', status: 429 })
   expect(typeof r.body.message).toBe('string')
   const retryAfter = Number(r.headers.get('retry-after'))
   expect(retryAfter).toBeGreaterThan(0)
-  expect(retryAfter).toBeLessThanOrEqual(60)
+  expect(retryAfter).toBeLessThanOrEqual(maxRetryAfter)
   expect(r.body.details).toEqual({ retryAfter })
+  return retryAfter
+}
+
+/** Throttled by an account's failure budgets: per client (15 minutes) or the account's (an hour). */
+const expectThrottled = (r: { status: number; body: any; headers: Headers }) => expectLimited(r, 3600)
+
+/** Answered by better-auth (a wrong code, an unknown account...): not held back by a limit. */
+function expectAnswered(r: { status: number; body: any }) {
+  expect(r.status).toBeGreaterThanOrEqual(400)
+  expect(r.status).toBeLessThan(429)
 }
 
 /** Refused by better-auth (wrong password, unknown account): the request went through the limits. */
@@ -213,26 +238,100 @@ function rateLimitSuite(store: 'postgres' | 'redis') {
     expectLimited(await signIn(s, fresh('ip'), ip2))
   })
 
-  it('caps guesses at one account spread over many addresses', async () => {
-    const victim = fresh('victim')
-    for (let i = 1; i <= STRICT; i++) expectThrough(await signInOverHttp(s, victim, `192.0.2.${i}`))
-    // A new address, but the same account (in any case): the account's counter says no.
-    expectLimited(await signInOverHttp(s, victim.toUpperCase(), `192.0.2.${STRICT + 1}`))
-    expectLimited(await signInOverHttp(s, ` ${victim} `, `192.0.2.${STRICT + 2}`))
-    // That address itself is not limited: another account goes through.
-    expectThrough(await signInOverHttp(s, fresh('bystander'), `192.0.2.${STRICT + 1}`))
+  it('lets the owner sign in while a stranger guessing from another address is throttled', async () => {
+    const victim = await account(s, 'victim')
+    const attacker = '198.18.1.1'
+    for (let i = 0; i < STRICT; i++) expectThrough(await signIn(s, victim, attacker, undefined, WRONG))
+    expectThrottled(await signIn(s, victim, attacker, undefined, WRONG))
+    // The owner, from an address that has not failed: in at once, with no 429 in the way.
+    const owner = await signIn(s, victim, '198.18.1.2')
+    expect(owner.status).toBe(200)
+    expect(typeof owner.body.token).toBe('string')
+    // The stranger stays throttled, even with the right password.
+    expectThrottled(await signIn(s, victim, attacker))
+  })
+
+  it("budgets a client's failures on an account across its secret checks and spellings", async () => {
+    const victim = fresh('cross')
+    const client = '198.18.2.1'
+    for (let i = 0; i < STRICT; i++) expectThrough(await signIn(s, victim, client))
+    // Another secret check (with a per-address counter of its own) on the same account: no more guesses.
+    expectThrottled(
+      await from(s, client, '/sign-in/email-otp', { email: victim.toUpperCase(), otp: '000000' }),
+    )
+    expectThrottled(await from(s, client, '/sign-in/email-otp', { email: ` ${victim} `, otp: '000000' }))
+    // That client on another account, and another client on this account, are answered.
+    expectAnswered(await from(s, client, '/email-otp/verify-email', { email: fresh('cross'), otp: '000000' }))
+    expectAnswered(await from(s, '198.18.2.2', '/email-otp/verify-email', { email: victim, otp: '000000' }))
+  })
+
+  it("clears a client's failures on an account when it proves the secret", async () => {
+    const owner = await account(s, 'typo')
+    const client = '198.18.3.1'
+    expectThrough(await signIn(s, owner, client, undefined, WRONG))
+    expect((await signIn(s, owner, client)).status).toBe(200)
+    // A fresh budget: STRICT more failures are answered (elsewhere than /sign-in/email, whose own
+    // per-address counter is spent), then the client is throttled.
+    for (let i = 0; i < STRICT; i++)
+      expectAnswered(await from(s, client, '/sign-in/email-otp', { email: owner, otp: '000000' }))
+    expectThrottled(await from(s, client, '/email-otp/verify-email', { email: owner, otp: '000000' }))
   })
 
   it('counts form-encoded bodies against the account too', async () => {
     const victim = fresh('form')
-    const form = (ip: string) =>
+    const client = '198.18.4.1'
+    const form = () =>
       fetch(`${s.bastide.url}/api/auth/sign-in/email`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': client },
         body: new URLSearchParams({ email: victim, password: PASSWORD }),
       })
-    for (let i = 1; i <= STRICT; i++) await (await form(`192.0.2.${100 + i}`)).arrayBuffer()
-    expectLimited(await signInOverHttp(s, victim, '192.0.2.150'))
+    for (let i = 0; i < STRICT; i++)
+      expect(((await (await form()).json()) as { code: string }).code).toBe('INVALID_EMAIL_OR_PASSWORD')
+    expectThrottled(await from(s, client, '/sign-in/email-otp', { email: victim, otp: '000000' }))
+  })
+
+  it('counts a phone sign-in against the phone number, whatever else the body names', async () => {
+    const phoneNumber = `+3361${String(n++).padStart(7, '0')}`
+    const client = '198.18.5.1'
+    for (let i = 0; i < STRICT; i++)
+      expectAnswered(
+        await from(s, client, '/sign-in/phone-number', {
+          phoneNumber,
+          password: WRONG,
+          email: fresh('decoy'),
+        }),
+      )
+    expectThrottled(await from(s, client, '/phone-number/verify', { phoneNumber, code: '000000' }))
+  })
+
+  it('once an account is under attack from many addresses, lets in only clients it knows', async () => {
+    const victim = await account(s, 'siege')
+    const home = '198.18.6.1'
+    expect((await signIn(s, victim, home)).status).toBe(200)
+    // Failures spread over many addresses, each within its own budget, spend the account's.
+    for (let i = 0; i < ACCOUNT_FAILURES / STRICT; i++)
+      for (let j = 0; j < STRICT; j++)
+        expectThrough(await signIn(s, victim, `198.18.7.${i + 1}`, undefined, WRONG))
+    // A new address gets no guess at all, until the account's hour is over (longer than a per-minute limit).
+    expect(expectThrottled(await signIn(s, victim, '198.18.7.200', undefined, WRONG))).toBeGreaterThan(60)
+    // Neither does the owner from an address the account has never seen (the price of stopping the botnet).
+    expect(expectThrottled(await signIn(s, victim, '198.18.6.2'))).toBeGreaterThan(60)
+    // From the address that signed in before, and has not failed since, the right password works.
+    const owner = await signIn(s, victim, home)
+    expect(owner.status).toBe(200)
+    expect(typeof owner.body.token).toBe('string')
+  })
+
+  it('lets no stranger stop the owner from asking for a reset link', async () => {
+    const victim = await account(s, 'reset')
+    for (let i = 1; i <= PER_IP; i++) {
+      const r = await from(s, `198.18.8.${i}`, '/request-password-reset', { email: victim })
+      expect(r.status).toBe(200)
+    }
+    // Mails to the owner are capped by the recipient budget (test/mail-recipient-budget.test.ts), not by
+    // refusing requests that name the account.
+    expect((await from(s, '198.18.8.100', '/request-password-reset', { email: victim })).status).toBe(200)
   })
 
   it('counts IPv6 clients per /64', async () => {
@@ -245,6 +344,64 @@ function rateLimitSuite(store: 'postgres' | 'redis') {
 
 describe('auth rate limits, PostgreSQL store', () => rateLimitSuite('postgres'))
 describe.skipIf(redisDown !== undefined)('auth rate limits, Redis store', () => rateLimitSuite('redis'))
+
+describe('auth rate limits, default figures', () => {
+  // BASTIDE_AUTH_RATE_LIMIT's default, 30: 10 failures per account and client per 15 minutes.
+  const FAILURES = 10
+  let s: TestServer
+  beforeAll(async () => {
+    s = await startTestServer({ env: { BASTIDE_TRUST_PROXY: 'true', BASTIDE_AUTH_RATE_LIMIT: '30' } })
+  })
+  afterAll(async () => {
+    await s?.close()
+  })
+
+  /** Ten wrong passwords from `attacker`, then the owner from `owner`, then the attacker again. */
+  async function lockOutAttempt(
+    call: (ip: string, password: string) => Promise<{ status: number; body: any; headers: Headers }>,
+    attacker: string,
+    owner: string,
+  ) {
+    for (let i = 0; i < FAILURES; i++) {
+      const r = await call(attacker, WRONG)
+      expect(r.status).toBe(401)
+    }
+    // The eleventh guess from that address is throttled for up to the 15 minutes of its window.
+    expectLimited(await call(attacker, WRONG), 900)
+    const signedIn = await call(owner, PASSWORD)
+    expect(signedIn.status).toBe(200)
+    expect(typeof signedIn.body.token).toBe('string')
+    expectLimited(await call(attacker, PASSWORD), 900)
+  }
+
+  it("ten wrong passwords from a stranger's address do not lock an app user out", async () => {
+    const email = fresh('owner')
+    expect(
+      (await authCall(s, 'POST', '/sign-up/email', { email, password: PASSWORD, name: 'O' })).status,
+    ).toBe(200)
+    await lockOutAttempt(
+      (ip, password) => from(s, ip, '/sign-in/email', { email, password }),
+      '198.18.10.1',
+      '198.18.10.2',
+    )
+  })
+
+  it("ten wrong passwords from a stranger's address do not lock a console admin out", async () => {
+    const admin = { email: 'root@console.test', password: PASSWORD, name: 'Root' }
+    expect((await s.api('POST', '/api/admin/setup', admin)).status).toBe(201)
+    await lockOutAttempt(
+      (ip, password) =>
+        s.api(
+          'POST',
+          '/api/admin/auth/sign-in/email',
+          { email: admin.email, password },
+          { as: 'anon', headers: { 'x-forwarded-for': ip } },
+        ),
+      '198.18.11.1',
+      '198.18.11.2',
+    )
+  })
+})
 
 describe('auth rate limits, Redis unreachable', () => {
   let s: TestServer

@@ -61,6 +61,8 @@ const schema = z.object({
   BASTIDE_TRUST_PROXY: z.stringbool().default(false),
   BASTIDE_SMS_WEBHOOK_URL: z.url().optional(),
   BASTIDE_AUTH_RATE_LIMIT: z.coerce.number().int().min(1).default(30),
+  BASTIDE_MAIL_RECIPIENT_LIMIT: z.coerce.number().int().min(1).default(5),
+  BASTIDE_MAIL_RECIPIENT_WINDOW: z.coerce.number().int().min(1).max(86_400).default(600),
   BASTIDE_S3_ENDPOINT: z
     .string()
     .refine(
@@ -115,6 +117,10 @@ export interface AuthConfig {
   readonly smsWebhookUrl: string | undefined
   /** Requests per minute per IP on each auth endpoint (per-account limits are derived from it). */
   readonly rateLimit: number
+  /** Mails and SMS one recipient (address or phone number) gets per window, across every endpoint. */
+  readonly mailRecipientLimit: number
+  /** That window, in seconds. */
+  readonly mailRecipientWindow: number
   readonly social: Readonly<Partial<Record<SocialProvider, OAuthClient>>>
   readonly oidc: readonly OidcProvider[]
 }
@@ -256,6 +262,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ),
       smsWebhookUrl: v.BASTIDE_SMS_WEBHOOK_URL,
       rateLimit: v.BASTIDE_AUTH_RATE_LIMIT,
+      mailRecipientLimit: v.BASTIDE_MAIL_RECIPIENT_LIMIT,
+      mailRecipientWindow: v.BASTIDE_MAIL_RECIPIENT_WINDOW,
       social,
       oidc,
     }),

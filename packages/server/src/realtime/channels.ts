@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import type { BroadcastOperator, Server, Socket } from 'socket.io'
 import { z } from 'zod'
-import { authRecord, type Principal } from '../core/auth/principal.ts'
+import { authRecord, hasScope, type Principal, type Scope } from '../core/auth/principal.ts'
 import type { Collection, Field } from '../core/collections/types.ts'
 import { uuidv7 } from '../core/records/uuidv7.ts'
 import { bindFilter, compileFilter, ruleProblem } from '../core/rules/index.ts'
@@ -33,7 +33,27 @@ export const PRESENCE_TIMING = { heartbeat: 5_000, ttl: 15_000, janitor: 5_000 }
 // ---------------------------------------------------------------------------------------------------------
 // Definitions
 
-/** `null`: locked (admins and API keys only); `''`: everyone; otherwise a rule over name, param, @request. */
+/**
+ * What an API key needs on channels. Channels carry app data the way records do, and a key reaches them as
+ * it reaches records: within its records scopes it bypasses the rules, outside them it is refused. Listening
+ * (join, then broadcasts and presence) reads; broadcasting and publishing a presence state write.
+ */
+export const KEY_SCOPES = {
+  join: 'records:read',
+  send: 'records:write',
+  track: 'records:write',
+} as const satisfies Record<string, Scope>
+
+/** Why `p` may not `action` a channel because of its key scopes, or undefined (not a key, or scoped). */
+export function missingKeyScope(p: Principal, action: keyof typeof KEY_SCOPES): string | undefined {
+  const scope = KEY_SCOPES[action]
+  return p.kind === 'key' && !hasScope(p, scope) ? `This API key lacks the ${scope} scope.` : undefined
+}
+
+/**
+ * `null`: locked (admins and API keys with the scope only); `''`: everyone; otherwise a rule over name, param,
+ * @request.
+ */
 export interface ChannelRules {
   readonly join: string | null
   readonly send: string | null
@@ -202,8 +222,9 @@ export function createChannelDefinitions(deps: {
       return res.rows[0] ? toDefinition(res.rows[0]) : undefined
     },
     async allows(def, action, name, p) {
-      // Admins and API keys bypass channel rules, as they do collection rules.
-      if (p.kind === 'admin' || p.kind === 'key') return true
+      // Admins, and API keys within their scopes, bypass channel rules, as they do collection rules.
+      if (p.kind === 'admin') return true
+      if (p.kind === 'key') return missingKeyScope(p, action) === undefined
       if (!def) return false
       const src = def.rules[action]
       if (src === null) return false
@@ -571,6 +592,11 @@ export async function createChannels(deps: ChannelsDeps): Promise<Channels> {
           reply(fail('CONFLICT', 'A join of this channel is already under way.'))
           return
         }
+        const unscoped = missingKeyScope(principal(), 'join')
+        if (unscoped) {
+          reply(fail('FORBIDDEN', unscoped))
+          return
+        }
         pending.add(channel)
         let def: ChannelDefinition | undefined
         let allowed: boolean
@@ -627,6 +653,11 @@ export async function createChannels(deps: ChannelsDeps): Promise<Channels> {
           reply(fail('PAYLOAD_TOO_LARGE', `The payload exceeds ${LIMITS.payloadBytes} bytes of JSON.`))
           return
         }
+        const unscoped = missingKeyScope(principal(), 'send')
+        if (unscoped) {
+          reply(fail('FORBIDDEN', unscoped))
+          return
+        }
         m.send ??= definitions.allows(m.def, 'send', v.channel, principal())
         let ok: boolean
         try {
@@ -664,6 +695,11 @@ export async function createChannels(deps: ChannelsDeps): Promise<Channels> {
         }
         if (!m.presence) {
           reply(fail('BAD_REQUEST', 'This channel keeps no presence.'))
+          return
+        }
+        const unscoped = missingKeyScope(principal(), 'track')
+        if (unscoped) {
+          reply(fail('FORBIDDEN', unscoped))
           return
         }
         const state = v.state ?? {}

@@ -378,10 +378,13 @@ export async function startRealtime(deps: RealtimeDeps): Promise<Realtime> {
         return
       }
       const before = conn.principal
+      // Another key, or another console admin, is another identity too: what was joined or subscribed under
+      // one principal's scopes must not carry over to another's.
       const same =
         before.kind === 'anonymous' ||
         (before.kind === 'user' && p.kind === 'user' && before.id === p.id) ||
-        (before.kind === p.kind && before.kind !== 'user')
+        (before.kind === 'key' && p.kind === 'key' && before.id === p.id) ||
+        (before.kind === 'admin' && p.kind === 'admin' && before.adminId === p.adminId)
       if (!same) {
         reply({
           ok: false,

@@ -10,8 +10,9 @@ import { errors } from '../../errors/index.ts'
 import { passwordProblem } from './password-policy.ts'
 import { ownSchema } from './plugins/own-schema.ts'
 import { sessionIds } from './plugins/session-ids.ts'
-import type { Principal } from './principal.ts'
+import { type Principal, SCOPES } from './principal.ts'
 import { sessionTokenValue } from './session-token.ts'
+import { consoleHasAdmin, isSetupToken, SETUP_TOKEN_HOW } from './setup-token.ts'
 
 export const ADMIN_AUTH_BASE_PATH = '/api/admin/auth'
 /** Console admins sign in again after half a day. */
@@ -65,6 +66,9 @@ export function createAdminAuth(deps: AdminAuthDeps) {
       cookiePrefix: 'bastide_admin',
       database: { generateId: () => crypto.randomUUID() },
       ipAddress: { ipAddressHeaders: ['x-bastide-client-ip'], ipv6Subnet: 64 },
+      // better-auth turns both off when NODE_ENV=test or TEST is set: they stay on whatever the environment.
+      disableOriginCheck: false,
+      disableCSRFCheck: false,
     },
     user: { modelName: 'bastide.admins' },
     session: {
@@ -163,28 +167,52 @@ export async function createAdmin(
   return { id: user.id, email: user.email, name: user.name }
 }
 
+/** What a setup call presents: who is calling, and the setup token it sent, if any. */
+export interface SetupGrant {
+  readonly principal: Principal
+  readonly setupToken?: string | undefined
+  /** The main secret, which the setup token derives from. */
+  readonly secret: string
+}
+
 /**
- * The first admin, only while there is none. A session-level advisory lock (tried, never waited on)
- * serializes concurrent calls: one creates the admin, the others are refused at once, and every later
- * call finds an admin and is refused too.
+ * Who may create the first admin: the admin key or an API key holding every scope (automation), or whoever
+ * holds the setup token (a person reading the server's log). Never an anonymous caller without it.
+ */
+function authorizeSetup(grant: SetupGrant): void {
+  const p = grant.principal
+  if (p.kind === 'admin' || (p.kind === 'key' && SCOPES.every((s) => p.scopes.has(s)))) return
+  const how = `Send ${SETUP_TOKEN_HOW} as "setupToken", or call with the admin key.`
+  if (grant.setupToken !== undefined) {
+    if (isSetupToken(grant.secret, grant.setupToken)) return
+    throw errors.unauthorized(`This setup token is not valid. ${how}`)
+  }
+  if (p.kind === 'anonymous') throw errors.unauthorized(`Setting up the console needs a setup token. ${how}`)
+  throw errors.forbidden(`Only the admin key or the setup token can set up the console. ${how}`)
+}
+
+/**
+ * The first admin, only while there is none, for a caller `authorizeSetup` lets through. A session-level
+ * advisory lock (tried, never waited on) serializes concurrent calls: one creates the admin, the others are
+ * refused at once, and every later call finds an admin and is refused too (409, whatever it presents).
  */
 export async function setupFirstAdmin(
   db: Db,
   auth: AdminAuth,
   config: Config,
   input: NewAdmin,
+  grant: SetupGrant,
 ): Promise<{ id: string; email: string; name: string }> {
   const refused = () => errors.conflict('The console is already set up: an admin exists.')
-  const quick = await sql<{ n: number }>`SELECT count(*)::int AS n FROM bastide.admins`.execute(db)
-  if ((quick.rows[0]?.n ?? 0) > 0) throw refused()
+  if (await consoleHasAdmin(db)) throw refused()
+  authorizeSetup(grant)
   return db.connection().execute(async (conn) => {
     const got = await sql<{ ok: boolean }>`SELECT pg_try_advisory_lock(${SETUP_LOCK}::bigint) AS ok`.execute(
       conn,
     )
     if (!got.rows[0]?.ok) throw refused()
     try {
-      const n = await sql<{ n: number }>`SELECT count(*)::int AS n FROM bastide.admins`.execute(conn)
-      if ((n.rows[0]?.n ?? 0) > 0) throw refused()
+      if (await consoleHasAdmin(conn)) throw refused()
       return await createAdmin(auth, config, input)
     } finally {
       await sql`SELECT pg_advisory_unlock(${SETUP_LOCK}::bigint)`.execute(conn)

@@ -29,11 +29,15 @@ function generateSecret(): string {
 }
 
 export interface ApiKeysService {
-  create(input: {
-    name: string
-    scopes: readonly Scope[]
-    expires?: string
-  }): Promise<ApiKey & { key: string }>
+  /**
+   * A new key, minted by `by`. A key minting a key can neither outrank nor outlive itself: the scopes must be
+   * among its own (403), and when it expires the new key does too: without `expires` it gets the minter's
+   * expiry, a later one is refused (403). The admin key and console admins hold every scope and never expire.
+   */
+  create(
+    input: { name: string; scopes: readonly Scope[]; expires?: string | undefined },
+    by: Principal,
+  ): Promise<ApiKey & { key: string }>
   list(): Promise<ApiKey[]>
   revoke(id: string): Promise<void>
   /** The principal for a `bst_sk_…` token, or an UNAUTHORIZED error. */
@@ -50,6 +54,36 @@ export function createApiKeysService(deps: { db: Db; adminKey: string | undefine
   const cache = new Map<string, { principal: Principal | null; at: number; expires: number | null }>()
   const touched = new Map<string, number>()
 
+  /**
+   * The expiry of a key minted by key `minterId`, after checking the request against the minter's row as it
+   * is now (not as a cached principal saw it): revoked or expired minters are refused outright.
+   */
+  async function withinMinter(
+    minterId: string,
+    input: { scopes: readonly Scope[]; expires?: string | undefined },
+  ): Promise<string | null> {
+    const minter = await db
+      .selectFrom('bastide.api_keys')
+      .select(['scopes', 'expires'])
+      .where('id', '=', minterId)
+      .where('revoked', 'is', null)
+      .executeTakeFirst()
+    if (!minter || (minter.expires !== null && Date.parse(minter.expires) <= Date.now()))
+      throw errors.unauthorized('Invalid or expired API key.')
+    const held = new Set<string>(minter.scopes)
+    const extra = input.scopes.filter((s) => !held.has(s))
+    if (extra.length > 0)
+      throw errors.forbidden(`A key can only grant scopes it holds; this one lacks ${extra.join(', ')}.`)
+    if (minter.expires === null) return input.expires ?? null
+    // Left out: as long as allowed, which is as long as the minter lives.
+    if (input.expires === undefined) return minter.expires
+    if (Date.parse(input.expires) > Date.parse(minter.expires))
+      throw errors.forbidden(
+        `A key cannot mint a key that outlives it: expires must be ${minter.expires} or earlier.`,
+      )
+    return input.expires
+  }
+
   const toKey = (r: any): ApiKey => ({
     id: r.id,
     name: r.name,
@@ -61,7 +95,10 @@ export function createApiKeysService(deps: { db: Db; adminKey: string | undefine
   })
 
   return {
-    async create(input) {
+    async create(input, by) {
+      if (input.expires !== undefined && Date.parse(input.expires) <= Date.now())
+        throw errors.validation({ expires: { code: 'past', message: 'A key expires in the future.' } })
+      const expires = by.kind === 'key' ? await withinMinter(by.id, input) : (input.expires ?? null)
       const key = generateSecret()
       const row = await db
         .insertInto('bastide.api_keys')
@@ -71,7 +108,7 @@ export function createApiKeysService(deps: { db: Db; adminKey: string | undefine
           prefix: key.slice(0, 12),
           hash: hashKey(key),
           scopes: [...new Set(input.scopes)],
-          expires: input.expires ?? null,
+          expires,
         })
         .returningAll()
         .executeTakeFirstOrThrow()

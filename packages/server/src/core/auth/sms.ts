@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { RecipientBudget } from '../mail/recipient-budget.ts'
 
 export interface Sms {
   readonly to: string
@@ -10,7 +11,26 @@ export interface SmsSender {
   send(sms: Sms): Promise<void>
 }
 
-export function logSmsSender(log: Logger): SmsSender {
+/**
+ * The configured driver behind the recipient budget (shared with mail, see recipient-budget.ts): past it,
+ * `send` drops the SMS and resolves as if it had gone, so the endpoint answers the same either way.
+ */
+export function createSmsSender(opts: {
+  webhookUrl: string | undefined
+  /** Signs webhook calls. */
+  secret: string
+  log: Logger
+  budget: RecipientBudget
+}): SmsSender {
+  const driver = opts.webhookUrl ? webhookSmsSender(opts.webhookUrl, opts.secret) : logSmsSender(opts.log)
+  return {
+    async send(sms) {
+      if (await opts.budget.take('sms', sms.to)) await driver.send(sms)
+    },
+  }
+}
+
+function logSmsSender(log: Logger): SmsSender {
   return {
     async send(sms) {
       log.info({ sms }, 'sms (no SMS webhook configured)')
@@ -22,7 +42,7 @@ export function logSmsSender(log: Logger): SmsSender {
  * POSTs `{"to","text"}` to the operator's endpoint (their SMS gateway, Twilio function, n8n...) with an
  * HMAC-SHA256 signature of the body in `X-Bastide-Signature`, so the endpoint can tell the call is ours.
  */
-export function webhookSmsSender(url: string, secret: string): SmsSender {
+function webhookSmsSender(url: string, secret: string): SmsSender {
   return {
     async send(sms) {
       const body = JSON.stringify({ to: sms.to, text: sms.text })

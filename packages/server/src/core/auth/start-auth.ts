@@ -7,11 +7,13 @@ import type { EventBus } from '../../events/bus.ts'
 import type { Authenticator } from '../../http/middleware/principal.ts'
 import type { CollectionsService } from '../collections/service.ts'
 import { createMailer, type Mailer } from '../mail/mailer.ts'
+import { createRecipientBudget } from '../mail/recipient-budget.ts'
 import { pickLocale, renderMail } from '../mail/templates.ts'
+import type { RateLimiter } from '../rate-limit/index.ts'
 import { type Auth, createAuth } from './create-auth.ts'
 import { createAnonymousLinker } from './link-anonymous.ts'
 import { resolveSecret } from './secret.ts'
-import { logSmsSender, webhookSmsSender } from './sms.ts'
+import { createSmsSender } from './sms.ts'
 import { createUserEvents, type UserEvents } from './user-events.ts'
 import { createUserAuthenticator, type UserAuthenticator } from './user-principal.ts'
 
@@ -39,6 +41,8 @@ export async function startAuth(deps: {
   collections: Pick<CollectionsService, 'list' | 'get'>
   /** Writes to users made by better-auth emit record events here, like the records service's. */
   bus: EventBus
+  /** Holds the per-recipient budget every mail and SMS draws on. */
+  rateLimiter: RateLimiter
 }): Promise<AuthRuntime> {
   const { config, db, log, bus } = deps
   const userEvents = createUserEvents({ db, bus, collections: deps.collections })
@@ -49,10 +53,14 @@ export async function startAuth(deps: {
   })
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle auth database connection lost'))
   const authDb = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
-  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.smtpFrom, log })
-  const sms = config.auth.smsWebhookUrl
-    ? webhookSmsSender(config.auth.smsWebhookUrl, secret)
-    : logSmsSender(log)
+  const budget = createRecipientBudget({
+    limiter: deps.rateLimiter,
+    limit: config.auth.mailRecipientLimit,
+    windowSeconds: config.auth.mailRecipientWindow,
+    log,
+  })
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.smtpFrom, log, budget })
+  const sms = createSmsSender({ webhookUrl: config.auth.smsWebhookUrl, secret, log, budget })
 
   const auth = createAuth({
     config,

@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer'
 import type { Logger } from 'pino'
+import type { RecipientBudget } from './recipient-budget.ts'
 
 export interface Mail {
   readonly to: string
@@ -16,26 +17,29 @@ export interface Mailer {
 /**
  * SMTP through nodemailer when `BASTIDE_SMTP_URL` is set (`smtps://` for implicit TLS, STARTTLS is used
  * whenever the server offers it); otherwise every mail is written to the log, so local development works
- * with no mail server at all.
+ * with no mail server at all. Every mail first takes its place in the recipient's budget: past it, `send`
+ * drops the mail and resolves as if it had gone, so no caller can tell (nor tell its client).
  */
-export function createMailer(opts: { smtpUrl: string | undefined; from: string; log: Logger }): Mailer {
-  const { smtpUrl, from, log } = opts
-  if (!smtpUrl) {
-    return {
-      async send(mail) {
-        log.info(
-          { mail: { to: mail.to, subject: mail.subject, text: mail.text } },
-          'email (no SMTP configured)',
-        )
-      },
-      close() {},
-    }
+export function createMailer(opts: {
+  smtpUrl: string | undefined
+  from: string
+  log: Logger
+  budget: RecipientBudget
+}): Mailer {
+  const { smtpUrl, from, log, budget } = opts
+  const transport = smtpUrl ? nodemailer.createTransport(smtpUrl) : undefined
+  const deliver = async (mail: Mail) => {
+    if (transport) await transport.sendMail({ from, ...mail })
+    else
+      log.info(
+        { mail: { to: mail.to, subject: mail.subject, text: mail.text } },
+        'email (no SMTP configured)',
+      )
   }
-  const transport = nodemailer.createTransport(smtpUrl)
   return {
     async send(mail) {
-      await transport.sendMail({ from, ...mail })
+      if (await budget.take('email', mail.to)) await deliver(mail)
     },
-    close: () => transport.close(),
+    close: () => transport?.close(),
   }
 }

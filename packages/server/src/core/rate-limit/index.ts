@@ -5,7 +5,7 @@ import { createPostgresRateLimiter } from './postgres-store.ts'
 import type { RateLimiter } from './rate-limiter.ts'
 import { createRedisRateLimiter } from './redis-store.ts'
 
-export type { RateLimiter, RateLimitResult } from './rate-limiter.ts'
+export type { RateLimitCount, RateLimiter, RateLimitResult } from './rate-limiter.ts'
 export { createPostgresRateLimiter, createRedisRateLimiter }
 
 /** Redis when REDIS_URL is set (counters shared by every node), else PostgreSQL. */

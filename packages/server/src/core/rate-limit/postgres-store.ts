@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../../db/create-db.ts'
-import { type RateLimiter, resultOf } from './rate-limiter.ts'
+import { countOf, type RateLimiter, resultOf } from './rate-limiter.ts'
 
 /**
  * Counters in the UNLOGGED table bastide.rate_limits (cheap writes, emptied by a crash, which only hands
@@ -25,6 +25,16 @@ export function createPostgresRateLimiter(db: Db, opts: { purgeEveryMs?: number 
         RETURNING count, (extract(epoch FROM reset_at - now()) * 1000)::float8 AS ttl_ms`.execute(db)
       const row = rows[0]!
       return resultOf(row.count, row.ttl_ms, limit)
+    },
+    async peek(key) {
+      const { rows } = await sql<{ count: number; ttl_ms: number }>`
+        SELECT count, (extract(epoch FROM reset_at - now()) * 1000)::float8 AS ttl_ms
+        FROM bastide.rate_limits WHERE key = ${key} AND reset_at > now()`.execute(db)
+      const row = rows[0]
+      return row ? countOf(row.count, row.ttl_ms) : countOf(0, 0)
+    },
+    async reset(key) {
+      await sql`DELETE FROM bastide.rate_limits WHERE key = ${key}`.execute(db)
     },
     async close() {
       clearInterval(purge)

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis'
-import { type RateLimiter, resultOf } from './rate-limiter.ts'
+import { countOf, type RateLimiter, resultOf } from './rate-limiter.ts'
 
 // INCR, then start the window on the first hit (or repair a key that lost its expiry): atomic, as scripts
 // run alone. Returns the count including this hit and the milliseconds left in the window.
@@ -13,7 +13,18 @@ end
 return {n, ttl}
 `
 
-type WithHit = Redis & { bastideRateHit(key: string, windowMs: number): Promise<[number, number]> }
+// The count and the milliseconds left, in one round trip; a key without an expiry is a window that never
+// got one (see HIT): it reads as closed.
+const PEEK = `
+local n = redis.call('GET', KEYS[1])
+if not n then return {0, 0} end
+return {tonumber(n), redis.call('PTTL', KEYS[1])}
+`
+
+type WithHit = Redis & {
+  bastideRateHit(key: string, windowMs: number): Promise<[number, number]>
+  bastideRatePeek(key: string): Promise<[number, number]>
+}
 
 /**
  * Counters in Redis, for several nodes behind one load balancer. Every key starts with `prefix`, so one
@@ -35,11 +46,19 @@ export function createRedisRateLimiter(opts: {
     keyPrefix: opts.prefix,
   }) as WithHit
   redis.defineCommand('bastideRateHit', { numberOfKeys: 1, lua: HIT })
+  redis.defineCommand('bastideRatePeek', { numberOfKeys: 1, lua: PEEK })
   redis.on('error', (err: Error) => opts.onError?.(err))
   return {
     async hit(key, limit, windowSeconds) {
       const [count, ttl] = await redis.bastideRateHit(key, windowSeconds * 1000)
       return resultOf(Number(count), Number(ttl), limit)
+    },
+    async peek(key) {
+      const [count, ttl] = await redis.bastideRatePeek(key)
+      return countOf(Number(count), Number(ttl))
+    },
+    async reset(key) {
+      await redis.del(key)
     },
     async close() {
       try {

@@ -31,6 +31,8 @@ export interface AdminConsoleDeps {
   readonly adminAuth: AdminAuth
   /** The console's own UPDATEs of data.users emit the users collection's `record.updated` through this. */
   readonly userEvents: UserEvents
+  /** The main secret: the console setup token derives from it. */
+  readonly secret: string
 }
 
 /** Everything the console API adds, for AppDeps.mounts. */
@@ -50,13 +52,24 @@ const newAdmin = z
   })
   .strict()
 
-/** POST /api/admin/setup: the first console admin, while there is none; refused (409) forever after. */
+const setupInput = newAdmin.extend({ setupToken: z.string().max(200).optional() })
+
+/**
+ * POST /api/admin/setup: the first console admin, while there is none, for the admin key (or an API key with
+ * every scope) or a caller sending the setup token printed in the server log; refused (409) forever after.
+ */
 export function adminSetupRoutes(deps: AdminConsoleDeps) {
   const r = new Hono<AppEnv>()
   r.post('/', async (c) => {
-    const input = newAdmin.parse(await jsonBody(c))
-    const admin = await setupFirstAdmin(deps.db, deps.adminAuth, deps.config, input)
-    await audit(deps.db, 'setup', 'admin.setup', admin.id, { email: admin.email })
+    const { setupToken, ...input } = setupInput.parse(await jsonBody(c))
+    const p = c.var.principal
+    const admin = await setupFirstAdmin(deps.db, deps.adminAuth, deps.config, input, {
+      principal: p,
+      setupToken,
+      secret: deps.secret,
+    })
+    const actor = p.kind === 'admin' || p.kind === 'key' ? actorOf(p) : 'setup'
+    await audit(deps.db, actor, 'admin.setup', admin.id, { email: admin.email })
     return c.json(admin, 201)
   })
   return r
