@@ -87,7 +87,10 @@ describe('record subscriptions', () => {
     await Promise.all(subs.map((x) => x.accepted))
     const notesA = ca.collection<Note>('notes')
     const notesB = cb.collection<Note>('notes')
-    const a1 = await notesA.create({ text: 'a1', secret: 'shh', owner: alice.id })
+    // Alice's record with a hidden value in it, set by the admin (users may not write hidden fields).
+    const a1 = (
+      await s.api('POST', '/api/collections/notes/records', { text: 'a1', secret: 'shh', owner: alice.id })
+    ).body as NoteRecord
     const a2 = await notesA.create({ text: 'a2', owner: alice.id })
     await notesB.create({ text: 'b1', owner: bob.id })
     await notesA.update(a1.id, { text: 'a1 edited' })

@@ -18,10 +18,12 @@ describe('no existence oracle on create', () => {
       fields: [{ name: 'email', type: 'email', unique: true, hidden: true }],
       rules: { create: "@request.auth.id != ''" },
     })
+    // Not hidden: a caller the rule allows may write it, and so learns it is taken (a hidden field is not
+    // writable by such a caller at all, see permissions.test.ts).
     await createCollection(s, {
       name: 'signups',
       fields: [
-        { name: 'email', type: 'email', unique: true, hidden: true },
+        { name: 'email', type: 'email', unique: true },
         { name: 'name', type: 'text' },
       ],
       rules: { create: "name != 'blocked'" },

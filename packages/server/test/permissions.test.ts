@@ -227,6 +227,78 @@ describe('hidden fields and oracles', () => {
   })
 })
 
+describe('hidden fields are admin-only, writes included', () => {
+  const base = '/api/collections/profiles/records'
+  let other: any
+  beforeAll(async () => {
+    await createCollection(s, {
+      name: 'profiles',
+      fields: [
+        { name: 'nick', type: 'text' },
+        { name: 'ssn', type: 'text', unique: true, hidden: true },
+        { name: 'tenant', type: 'text', hidden: true },
+        { name: 'slug', type: 'text' },
+      ],
+      indexes: [{ fields: ['slug', 'tenant'], unique: true }],
+      rules: { list: '', view: '', create: '', update: '' },
+    })
+    await createRecord(s, 'profiles', { nick: 'a', ssn: '078-05-1120', tenant: 't1', slug: 'home' })
+    other = await createRecord(s, 'profiles', { nick: 'b', tenant: 't1', slug: 'away' })
+  })
+  const count = async () => (await s.api('GET', `${base}?count=true`)).body.totalItems
+
+  it('a non-admin create, update or batch that sets a hidden field is refused (400 read_only)', async () => {
+    const before = await count()
+    const writes = [
+      () => s.api('POST', base, { nick: 'c', ssn: 'new' }, { as: 'anon' }),
+      () => s.api('PATCH', `${base}/${other.id}`, { ssn: 'new' }, { as: 'anon' }),
+      () => s.api('PATCH', `${base}/${other.id}`, { tenant: 't2' }, { as: 'anon' }),
+      () =>
+        s.api(
+          'POST',
+          '/api/batch',
+          { requests: [{ method: 'POST', path: base, body: { nick: 'c', tenant: 't2' } }] },
+          { as: 'anon' },
+        ),
+    ]
+    for (const w of writes) {
+      const r = await w()
+      expect(r.status, JSON.stringify(r.body)).toBe(400)
+      expect(r.body.code).toBe('VALIDATION_FAILED')
+      const [field] = Object.keys(r.body.details.fields)
+      expect(['ssn', 'tenant']).toContain(field)
+      expect(r.body.details.fields[field!].code).toBe('read_only')
+    }
+    expect(await count()).toBe(before)
+    expect((await s.api('GET', `${base}/${other.id}`)).body).toMatchObject({ ssn: null, tenant: 't1' })
+    // Admins and keys with records:write, who may read the field, may write it.
+    const key = await createKey(s, ['records:write'])
+    expect((await s.api('PATCH', `${base}/${other.id}`, { ssn: 'k' }, { as: key })).status).toBe(200)
+    expect((await s.api('PATCH', `${base}/${other.id}`, { ssn: null })).status).toBe(200)
+  })
+
+  it('a hidden unique field is no existence oracle: a taken and a free value answer alike', async () => {
+    const takenValue = await s.api('POST', base, { nick: 'x', ssn: '078-05-1120' }, { as: 'anon' })
+    const freeValue = await s.api('POST', base, { nick: 'x', ssn: '219-09-9999' }, { as: 'anon' })
+    expect(takenValue.status).toBe(freeValue.status)
+    expect(takenValue.body).toEqual(freeValue.body)
+    expect(JSON.stringify(takenValue.body)).not.toContain('not_unique')
+  })
+
+  it('a unique violation involving a field the caller cannot read is a bare 409 CONFLICT', async () => {
+    // `other` shares taken's hidden tenant: moving it onto taken's slug breaks the (slug, tenant) index.
+    const r = await s.api('PATCH', `${base}/${other.id}`, { slug: 'home' }, { as: 'anon' })
+    expect(r.status).toBe(409)
+    expect(r.body.code).toBe('CONFLICT')
+    expect(r.body.details).toBeUndefined()
+    expect(JSON.stringify(r.body)).not.toMatch(/tenant|slug/)
+    // Admins read the field, so they are told which one.
+    const admin = await s.api('POST', base, { nick: 'y', ssn: '078-05-1120' })
+    expect(admin.status).toBe(400)
+    expect(admin.body.details.fields.ssn.code).toBe('not_unique')
+  })
+})
+
 describe('denied callers learn nothing', () => {
   it('a denied create answers 403 before validating the body', async () => {
     const r = await s.api('POST', '/api/collections/locked/records', { bogus: 1, title: 42 }, { as: 'anon' })

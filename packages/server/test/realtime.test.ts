@@ -104,12 +104,12 @@ describe('record subscriptions', () => {
       expect(r.ok).toBe(true)
       expect(typeof r.subscriptionId).toBe('string')
     }
-    const created = await s.api(
-      'POST',
-      '/api/collections/notes/records',
-      { text: 'hello', secret: 's3', owner: alice.id },
-      asUser(alice),
-    )
+    // Created by the admin: only admins and keys may set a hidden field.
+    const created = await s.api('POST', '/api/collections/notes/records', {
+      text: 'hello',
+      secret: 's3',
+      owner: alice.id,
+    })
     expect(created.status).toBe(201)
     await s.api(
       'PATCH',

@@ -6,6 +6,8 @@ export interface AppEnv {
   Variables: {
     requestId: string
     principal: Principal
+    /** The caller's network address (client-ip.ts), when known: it scopes anonymous Idempotency-Keys. */
+    clientIp: string | undefined
     log: Logger
   }
 }

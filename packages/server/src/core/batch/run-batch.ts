@@ -16,7 +16,14 @@ export const batchInput = z
           .object({
             method: z.enum(['POST', 'PATCH', 'DELETE']),
             path: z.string().max(500),
-            body: z.record(z.string(), z.unknown()).optional(),
+            // Taken as sent: z.record would rebuild the object and drop a `__proto__` key without a word,
+            // where the records API answers it (VALIDATION_FAILED, unknown field).
+            body: z
+              .custom<Record<string, unknown>>(
+                (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
+                'Expected an object',
+              )
+              .optional(),
             headers: z.object({ 'If-Match': z.string().optional() }).partial().optional(),
           })
           .strict(),

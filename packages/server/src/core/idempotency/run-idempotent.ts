@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import type { Db } from '../../db/create-db.ts'
 import { inTransaction, type Tx } from '../../db/transaction.ts'
 import { errors } from '../../errors/index.ts'
+import { type Principal, principalId } from '../auth/principal.ts'
 
 export interface StoredResponse {
   readonly status: number
@@ -17,6 +18,17 @@ export function requestHash(method: string, url: string, ifMatch: string | undef
   return createHash('sha256')
     .update(`${method} ${url}\n${ifMatch ?? ''}\n${JSON.stringify(body ?? null)}`)
     .digest('hex')
+}
+
+/**
+ * Whose keys a request uses, or undefined when its key cannot be honoured. A user, key or admin is one scope
+ * wherever it calls from. Anonymous callers share no identity, so each network address is a scope of its own:
+ * two strangers who pick the same key never get each other's stored answer (nor a 422 telling them the key
+ * was used). Without a known address (an in-process call) an anonymous request runs as if it had no key.
+ */
+export function idempotencyScope(p: Principal, clientIp: string | undefined): string | undefined {
+  if (p.kind !== 'anonymous') return principalId(p)
+  return clientIp ? `anonymous:${clientIp}` : undefined
 }
 
 class Replay extends Error {}

@@ -78,7 +78,8 @@ function resolve(
 }
 
 export type Row = Record<string, unknown>
-export type Expansions = WeakMap<Row, Record<string, Row | Row[] | null>>
+/** Per parent row, expand name → what it embeds (a Map: names are the client's, never Object members). */
+export type Expansions = WeakMap<Row, Map<string, Row | Row[] | null>>
 
 export interface ExpandAccess {
   /** The view-rule predicate for a target (over alias `r`), undefined = no restriction, null = locked. */
@@ -177,16 +178,19 @@ function attach(node: ExpandNode, parents: readonly Row[], children: readonly Ro
   }
   for (const p of parents) {
     let slot = out.get(p)
-    if (!slot) out.set(p, (slot = {}))
+    if (!slot) out.set(p, (slot = new Map()))
     if (node.kind === 'forward') {
       const v = p[node.field.name]
-      slot[node.name] = Array.isArray(v)
-        ? v.map((id) => byId.get(String(id))).filter((r): r is Row => !!r)
-        : v
-          ? (byId.get(String(v)) ?? null)
-          : null
+      slot.set(
+        node.name,
+        Array.isArray(v)
+          ? v.map((id) => byId.get(String(id))).filter((r): r is Row => !!r)
+          : v
+            ? (byId.get(String(v)) ?? null)
+            : null,
+      )
     } else {
-      slot[node.name] = byParent.get(p.id) ?? []
+      slot.set(node.name, byParent.get(p.id) ?? [])
     }
   }
 }
@@ -205,7 +209,7 @@ export function shapeWithExpand(
   if (!slot || nodes.length === 0) return out
   const e: Record<string, unknown> = {}
   for (const n of nodes) {
-    const v = slot[n.name]
+    const v = slot.get(n.name)
     if (v === undefined || v === null) continue
     e[n.name] = Array.isArray(v)
       ? v.map((r) => shapeWithExpand(n.target, r, n.children, exp, seeHidden, n.pick))

@@ -47,10 +47,10 @@ export function mergeUploads(
     const f = c.fields.find((x) => x.name === name && x.type === 'file')
     if (!f || keys.length === 0) continue
     if (!isMultiple(f)) {
-      if (name in out)
+      if (Object.hasOwn(out, name))
         errs[name] = { code: 'ambiguous', message: 'Sent both as a file and as a value; send one.' }
       else out[name] = keys[0]
-    } else if (name in out) {
+    } else if (Object.hasOwn(out, name)) {
       if (Array.isArray(out[name])) out[name] = [...(out[name] as unknown[]), ...keys]
     } else if (partial) append.set(f, [...keys])
     else out[name] = [...keys]
@@ -72,7 +72,7 @@ export async function checkAttached(
 ): Promise<void> {
   const errs: FieldErrors = {}
   for (const [f, keys] of added) {
-    const mine = new Set(uploads?.[f.name] ?? [])
+    const mine = new Set(uploads && Object.hasOwn(uploads, f.name) ? uploads[f.name] : [])
     for (const key of keys) {
       if (mine.has(key)) continue
       if (!(await hooks.canAttach(f.options.bucket!, key, p))) {

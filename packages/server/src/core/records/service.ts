@@ -16,6 +16,7 @@ import {
   type RuleAction,
   SYSTEM_FIELDS,
 } from '../collections/types.ts'
+import { compileRule, DENIED } from '../rules/compile-rule.ts'
 import { bindFilter, compileFilter, type RuleRequest } from '../rules/index.ts'
 import { isUuid } from '../rules/values.ts'
 import { applyOnDelete, dependentsOf } from './cascade.ts'
@@ -77,9 +78,6 @@ type Access = { bypass: true } | { bypass: false; rule: RawBuilder<unknown> | un
 
 export const MAX_PER_PAGE = 500
 
-/** The rule of a caller denied whatever the record: answered before any validation or query. */
-const DENIED: RawBuilder<unknown> = sql`FALSE`
-
 export interface RecordsService {
   list(collection: string, q: ListQuery, p: Principal): Promise<ListResult>
   view(collection: string, id: string, p: Principal, o?: ReadOptions): Promise<Rec>
@@ -122,8 +120,8 @@ export function createRecordsService(deps: {
     const cacheable = !rule.includes('@') && !rule.includes('.')
     const cached = cacheable ? staticRules.get(c) : undefined
     if (cached?.has(action)) return { bypass: false, rule: cached.get(action) }
-    const bound = bindFilter(rule, c, lookup, { ...req, auth: authRecord(p) }, false)
-    const compiled = bound.kind === 'const' ? (bound.value ? undefined : DENIED) : compileFilter(bound, 'r')
+    // DENIED (by identity) when the rule cannot hold for this caller: answered before any validation or query.
+    const compiled = compileRule(rule, c, lookup, { ...req, auth: authRecord(p) })
     if (cacheable) {
       let m = staticRules.get(c)
       if (!m) staticRules.set(c, (m = new Map()))
@@ -243,6 +241,7 @@ export function createRecordsService(deps: {
     single: boolean,
     outer: Tx | undefined,
     c: Collection,
+    seeHidden: boolean,
     fn: (tx: Tx) => Promise<T>,
   ): Promise<T> {
     try {
@@ -252,7 +251,7 @@ export function createRecordsService(deps: {
       tx.commit()
       return out
     } catch (err) {
-      throw mapError(err, c)
+      throw mapError(err, c, seeHidden)
     }
   }
 
@@ -308,7 +307,7 @@ export function createRecordsService(deps: {
           nextCursor: more && last ? encodeCursor(keys, last) : null,
         }
       } catch (err) {
-        throw mapError(err, c)
+        throw mapError(err, c, a.bypass)
       }
     },
 
@@ -327,7 +326,7 @@ export function createRecordsService(deps: {
         if (!row) throw errors.notFound('Record')
         return (await readShaped(c, [row], p, a.bypass, o))[0]!
       } catch (err) {
-        throw mapError(err, c)
+        throw mapError(err, c, a.bypass)
       }
     },
 
@@ -347,11 +346,12 @@ export function createRecordsService(deps: {
         // A user without credentials could never sign in: accounts come from /api/auth or the admin API.
         throw errors.forbidden(`${c.name} records are created through /api/auth or /api/admin/users.`)
       }
-      const input = validateInput(c, body, false)
+      const input = validateInput(c, body, false, a.bypass)
       const id = input.id ?? uuidv7()
       const checkRule = !a.bypass && a.rule !== undefined
       const attaching = files.some((f) => keysOf(input.columns[f.name]).length > 0)
-      const row = await write(!checkRule && input.links.size === 0 && !attaching, o.tx, c, async (tx) => {
+      const single = !checkRule && input.links.size === 0 && !attaching
+      const row = await write(single, o.tx, c, a.bypass, async (tx) => {
         const cols = ['id', ...Object.keys(input.columns)]
         const vals = [sql`${id}::uuid`, ...Object.keys(input.columns).map((k) => sql.val(input.columns[k]))]
         const insert = sql<Rec>`INSERT INTO ${tableOf(c)} AS r (${sql.join(cols.map((x) => sql.id(x)))})
@@ -411,10 +411,11 @@ export function createRecordsService(deps: {
       })
       // 404 before validation: a caller who may not update learns nothing, not even the schema.
       if (!isUuid(id) || (!a.bypass && a.rule === DENIED)) throw errors.notFound('Record')
-      const input = validateInput(c, body, true)
+      const input = validateInput(c, body, true, a.bypass)
       const expected = o.ifMatch ?? input.version
-      const touched = files.filter((f) => f.name in input.columns || append.has(f))
-      const row = await write(input.links.size === 0 && touched.length === 0, o.tx, c, async (tx) => {
+      const touched = files.filter((f) => Object.hasOwn(input.columns, f.name) || append.has(f))
+      const single = input.links.size === 0 && touched.length === 0
+      const row = await write(single, o.tx, c, a.bypass, async (tx) => {
         // The keys before the change, locked with the row: those the change lets go of are deleted with it.
         const before = touched.length
           ? (
@@ -461,7 +462,7 @@ export function createRecordsService(deps: {
       const all = collections.list()
       const hasDependents = dependentsOf(all, c.name).some((d) => d.f.options.onDelete !== 'restrict')
       const hasFiles = deps.files !== undefined && fileFields(c).length > 0
-      await write(!hasDependents && !hasFiles, o.tx, c, async (tx) => {
+      await write(!hasDependents && !hasFiles, o.tx, c, a.bypass, async (tx) => {
         /** Records deleted by this write (cascades included): their files go with them. */
         const gone: [Collection, Rec][] = []
         const conds = [sql`r.id = ${id}::uuid`]
@@ -528,20 +529,25 @@ function candidateRow(c: Collection, id: string, columns: Record<string, unknown
   ]
   for (const f of c.fields) {
     if (!hasColumn(f)) continue
-    const v = f.name in columns ? columns[f.name] : null
+    const v = Object.hasOwn(columns, f.name) ? columns[f.name] : null
     cols.push(sql`${sql.val(v)}::${sql.raw(columnType(f))} AS ${sql.id(f.name)}`)
   }
   return sql`SELECT ${sql.join(cols)}`
 }
 
-/** Maps database errors to the wire shape, naming the field a constraint guards. */
-function mapError(err: unknown, c: Collection): unknown {
+/**
+ * Maps database errors to the wire shape, naming the field a constraint guards when the caller may read
+ * it. A hidden field is never named to a caller who cannot read it: "another record has this value"
+ * would tell them what a hidden field holds, so they get the generic error (409 CONFLICT for a unique one).
+ */
+function mapError(err: unknown, c: Collection, seeHidden: boolean): unknown {
   if (err instanceof AppError) return err
   const mapped = fromPgError(err)
   if (!mapped) return err
   const constraint = (err as { constraint?: string }).constraint
   const m = constraint ? /^f([a-z0-9]{10})_(uq|chk|fk)$/.exec(constraint) : null
-  const field = m ? c.fields.find((f) => f.id === m[1]) : undefined
+  const found = m ? c.fields.find((f) => f.id === m[1]) : undefined
+  const field = found && (!found.hidden || seeHidden) ? found : undefined
   const code = (err as { code?: string }).code
   if (field && code === '23505')
     return errors.validation({
@@ -552,7 +558,9 @@ function mapError(err: unknown, c: Collection): unknown {
       [field.name]: { code: 'invalid', message: 'The value violates a constraint of this field.' },
     })
   if (code === '23503') {
-    const jt = c.fields.find((f) => (err as { table?: string }).table === joinTableName(f))
+    const jt = c.fields.find(
+      (f) => (err as { table?: string }).table === joinTableName(f) && (!f.hidden || seeHidden),
+    )
     const target = field ?? jt
     const isInsert = /insert or update/.test((err as Error).message)
     if (target && isInsert)

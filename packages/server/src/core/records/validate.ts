@@ -19,14 +19,22 @@ const READ_ONLY = new Set(['created', 'updated', 'version'])
 
 /**
  * Validates a create (`partial` false) or an update body against the schema and lists every bad field.
- * System fields cannot be assigned (only `id` on create, and `$version` as a precondition on update).
+ * System fields cannot be assigned (only `id` on create, and `$version` as a precondition on update), and
+ * hidden fields only by callers who may read them (`seeHidden`: admins and keys): a caller who cannot
+ * read a field must not write it either, nor learn what it holds from a unique error.
  */
-export function validateInput(c: Collection, body: unknown, partial: boolean): ValidInput {
+export function validateInput(
+  c: Collection,
+  body: unknown,
+  partial: boolean,
+  seeHidden: boolean,
+): ValidInput {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw errors.badRequest('The body must be a JSON object.')
   }
   const input = body as Record<string, unknown>
-  const errs: FieldErrors = {}
+  // Keyed by what the client sent: without a prototype, a `__proto__` key is an entry like any other.
+  const errs: FieldErrors = Object.create(null)
   const columns: Record<string, unknown> = {}
   const links = new Map<Field, string[]>()
   const byName = new Map(c.fields.map((f) => [f.name, f]))
@@ -57,6 +65,10 @@ export function validateInput(c: Collection, body: unknown, partial: boolean): V
         errs[key] = { code: 'read_only', message: `${key} is managed by auth.` }
         continue
       }
+      if (f.hidden && !seeHidden) {
+        errs[key] = { code: 'read_only', message: 'Only admins and API keys can set this field.' }
+        continue
+      }
       const r = checkValue(f, v)
       if (r instanceof Bad) errs[key] = r.error
       else if (!hasColumn(f)) links.set(f, (r as string[] | null) ?? [])
@@ -65,9 +77,11 @@ export function validateInput(c: Collection, body: unknown, partial: boolean): V
   }
   if (!partial) {
     for (const f of c.fields) {
-      if (f.required && !(f.name in input) && !errs[f.name])
+      // Own keys only: a field named `toString` is not "sent" by every body.
+      const sent = Object.hasOwn(input, f.name)
+      if (f.required && !sent && !errs[f.name])
         errs[f.name] = { code: 'required', message: 'This field is required.' }
-      if (!(f.name in input) && isMultiple(f) && hasColumn(f)) columns[f.name] = []
+      if (!sent && isMultiple(f) && hasColumn(f)) columns[f.name] = []
     }
   }
   if (Object.keys(errs).length > 0) throw errors.validation(errs)

@@ -75,12 +75,13 @@ export type BExpr =
   /** There is a row of each aliased collection (or a row of nulls when it has none) for which expr holds. */
   | { readonly kind: 'exists'; readonly aliases: readonly CollectionAlias[]; readonly expr: BExpr }
 
-const SYSTEM_TYPES: Record<string, ValueType> = {
-  id: 'uuid',
-  created: 'date',
-  updated: 'date',
-  version: 'number',
-}
+// A Map, not an object literal: a path named `constructor` or `__proto__` must not find Object.prototype.
+const SYSTEM_TYPES: ReadonlyMap<string, ValueType> = new Map([
+  ['id', 'uuid'],
+  ['created', 'date'],
+  ['updated', 'date'],
+  ['version', 'number'],
+])
 
 export function fieldValueType(f: Field): ValueType {
   switch (f.type) {
@@ -240,18 +241,29 @@ function macroValue(op: Extract<Operand, { type: 'macro' }>, req: RuleRequest): 
   if (group === 'method' && key === undefined) return req.method ?? 'GET'
   if (key === undefined) throw bad()
   if (group === 'auth') {
-    if (key === 'id') return req.auth?.id ?? ''
-    return scalar(req.auth?.[key])
+    if (key === 'id') return ownValue(req.auth, 'id') ?? ''
+    return scalar(ownValue(req.auth, key))
   }
-  if (group === 'body') return scalar(req.body?.[key])
-  if (group === 'query') return req.query?.[key] ?? null
+  if (group === 'body') return scalar(ownValue(req.body, key))
+  if (group === 'query') {
+    const v = ownValue(req.query, key)
+    return typeof v === 'string' ? v : null
+  }
   throw bad()
+}
+
+/**
+ * The request's own value for `key`: `@request.body.constructor` is the body's `constructor` key if the
+ * client sent one, never Object.prototype's (which would make a rule like `… != null` true for everyone).
+ */
+function ownValue(o: Readonly<Record<string, unknown>> | null | undefined, key: string): unknown {
+  return o != null && Object.hasOwn(o, key) ? o[key] : undefined
 }
 
 /** Arrays and objects from a request body cannot be compared; they behave as "no value of this type". */
 function scalar(v: unknown): unknown {
   if (v === undefined || v === null) return null
-  return typeof v === 'object' ? Symbol('uncomparable') : v
+  return typeof v === 'object' || typeof v === 'function' ? Symbol('uncomparable') : v
 }
 
 function guardFor(target: Collection, o: BindOptions, depth: number): { guard?: BExpr } {
@@ -282,7 +294,8 @@ function bindPath(
     const last = i === path.length - 1
     const unknown = () =>
       errors.invalidFilter(`Unknown field '${path.slice(0, i + 1).join('.')}'.`, { position })
-    if (name in SYSTEM_TYPES) {
+    const system = SYSTEM_TYPES.get(name)
+    if (system) {
       if (!last) throw unknown()
       return {
         kind: 'path',
@@ -290,7 +303,7 @@ function bindPath(
         steps,
         final: { kind: 'column', column: name, array: false },
         multi,
-        vtype: SYSTEM_TYPES[name]!,
+        vtype: system,
       }
     }
     const via = parseBackRelation(name)

@@ -91,7 +91,7 @@ function values(p: BPath, s: Scope, data: Dataset, vtype: ValueType): unknown[] 
     const next: Row[] = []
     for (const r of rows) {
       if (step.kind === 'forward') {
-        const v = r[step.field.name]
+        const v = field(r, step.field.name)
         const ids = Array.isArray(v) ? v : v == null ? [] : [v]
         for (const id of ids) {
           const t = data.get(step.to.name, String(id))
@@ -99,7 +99,7 @@ function values(p: BPath, s: Scope, data: Dataset, vtype: ValueType): unknown[] 
         }
       } else {
         for (const t of data.all(step.to.name)) {
-          const v = t[step.field.name]
+          const v = field(t, step.field.name)
           if (Array.isArray(v) ? v.includes(r.id) : v === r.id) next.push(t)
         }
       }
@@ -109,12 +109,17 @@ function values(p: BPath, s: Scope, data: Dataset, vtype: ValueType): unknown[] 
   const out: unknown[] = []
   const col = p.final.kind === 'join' ? p.final.field.name : p.final.column
   for (const r of rows) {
-    const v = r[col]
+    const v = field(r, col)
     if (Array.isArray(v)) for (const x of v) out.push(norm(x, vtype))
     else if (!(p.final.kind === 'join' || (p.final.kind === 'column' && p.final.array)) || v != null)
       out.push(norm(v, vtype))
   }
   return out
+}
+
+/** A row's own value: a field named `constructor` that a row lacks is null, not Object.prototype's. */
+function field(r: Row, name: string): unknown {
+  return Object.hasOwn(r, name) ? r[name] : undefined
 }
 
 function norm(v: unknown, t: ValueType): unknown {

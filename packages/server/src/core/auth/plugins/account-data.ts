@@ -1,10 +1,13 @@
 import type { BetterAuthPlugin } from 'better-auth'
 import { APIError, createAuthEndpoint, sensitiveSessionMiddleware } from 'better-auth/api'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
+import { AppError } from '../../../errors/index.ts'
 import { linkTable } from '../../collections/tables.ts'
-import type { Collection } from '../../collections/types.ts'
+import { type Collection, hasColumn, SYSTEM_FIELDS } from '../../collections/types.ts'
 import { dependentsOf } from '../../records/cascade.ts'
 import { selectList, shapeRecord, tableOf } from '../../records/select.ts'
+import type { RuleRequest } from '../../rules/bind.ts'
+import { compileRule } from '../../rules/compile-rule.ts'
 import { USERS } from '../users-collection.ts'
 
 export interface AccountDataDeps {
@@ -17,8 +20,10 @@ export interface AccountDataDeps {
 /**
  * The user's own data (GDPR access and erasure):
  * - `GET /account/export`: the user, their sessions (never tokens), linked providers (never secrets),
- *   passkeys (names and dates), and every record of a data collection whose relation field(s) point at
- *   them, keyed by collection. Hidden fields stay out, as everywhere a user reads records.
+ *   passkeys (names and dates), and the records of data collections whose relation field(s) point at
+ *   them, keyed by collection: only those the collection's view rule lets this user view (a collection
+ *   whose view rule is locked is left out), without hidden fields, exactly as the records API shows them.
+ *   A record pointing at someone is not theirs to read: a report naming them stays with the moderators.
  * - `/delete-user` (better-auth's own) is guarded: when a `restrict` relation still points at the user,
  *   it answers 409 before anything is deleted (better-auth removes sessions and accounts before the user
  *   row, outside a transaction, so a failing foreign key would leave an account without its password).
@@ -27,8 +32,16 @@ export interface AccountDataDeps {
 export function accountData(deps: AccountDataDeps) {
   const { db } = deps
 
-  /** Records of `c` that point at `userId` through any of `fields`, oldest first. */
-  const recordsPointingAt = async (c: Collection, fieldNames: readonly string[], userId: string) => {
+  /**
+   * Records of `c` that point at `userId` through any of `fields` and that `rule` (the view rule compiled
+   * for this user; undefined: every record) lets them view, oldest first. One query per collection.
+   */
+  const recordsPointingAt = async (
+    c: Collection,
+    fieldNames: readonly string[],
+    userId: string,
+    rule: RawBuilder<unknown> | undefined,
+  ) => {
     const conds: RawBuilder<unknown>[] = []
     for (const f of c.fields.filter((x) => fieldNames.includes(x.name))) {
       conds.push(
@@ -38,8 +51,9 @@ export function accountData(deps: AccountDataDeps) {
       )
     }
     if (conds.length === 0) return []
+    const allowed = rule ? sql` AND (${rule})` : sql``
     const rows = await sql<Record<string, unknown>>`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r
-      WHERE ${sql.join(conds, sql` OR `)} ORDER BY r.created, r.id`.execute(db)
+      WHERE (${sql.join(conds, sql` OR `)})${allowed} ORDER BY r.created, r.id`.execute(db)
     return rows.rows.map((row) => shapeRecord(c, row, false))
   }
 
@@ -99,8 +113,27 @@ export function accountData(deps: AccountDataDeps) {
             if (c.name === USERS) continue
             byCollection.set(c, [...(byCollection.get(c) ?? []), f.name])
           }
+          // The view rule sees this user as @request.auth, as on GET /api/collections/{name}/records/{id}.
+          const request: RuleRequest = {
+            auth: users && userRow ? authRecordOf(users, userRow, userId) : { id: userId },
+            method: 'GET',
+          }
+          const byName = new Map(all.map((c) => [c.name, c]))
           const records: Record<string, Record<string, unknown>[]> = {}
-          for (const [c, fields] of byCollection) records[c.name] = await recordsPointingAt(c, fields, userId)
+          for (const [c, fields] of byCollection) {
+            const view = c.rules.view
+            // Locked: admins and keys only; the user cannot read these records, so they are not exported.
+            if (view === null) continue
+            let rule: RawBuilder<unknown> | undefined
+            try {
+              rule = compileRule(view, c, (n) => byName.get(n), request)
+            } catch (err) {
+              // A rule that no longer binds (schema changed under it) lets nothing through, as in the API.
+              if (err instanceof AppError) continue
+              throw err
+            }
+            records[c.name] = await recordsPointingAt(c, fields, userId, rule)
+          }
           ctx.setHeader('cache-control', 'no-store')
           return ctx.json({
             exportedAt: new Date().toISOString(),
@@ -134,4 +167,19 @@ export function accountData(deps: AccountDataDeps) {
       },
     }),
   } satisfies BetterAuthPlugin
+}
+
+/**
+ * The user as rules see them (@request.auth), as user-principal.ts builds it: every column of their row but
+ * the ban data (the hidden system fields).
+ */
+function authRecordOf(
+  users: Collection,
+  row: Readonly<Record<string, unknown>>,
+  userId: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const s of SYSTEM_FIELDS) out[s] = row[s]
+  for (const f of users.fields) if (hasColumn(f) && !(f.hidden && f.system)) out[f.name] = row[f.name]
+  return { ...out, id: userId }
 }
