@@ -391,7 +391,8 @@ describe('TOTP two-factor', () => {
       .verifyTotp({ code: '000000' === totp.generate() ? '111111' : '000000' })
       .catch((e) => e)
     expect(bad).toMatchObject({ status: 401, code: 'INVALID_CODE' })
-    const session = await c.auth.verifyTotp({ code: totp.generate() })
+    // A code works once: the one that turned TOTP on is spent, the next time step's is not.
+    const session = await c.auth.verifyTotp({ code: totp.generate({ timestamp: Date.now() + 30_000 }) })
     expect(session.user.id).toBe(user.id)
     expect((await c.collection('notes').list()).items).toEqual([])
     await c.auth.signOut()

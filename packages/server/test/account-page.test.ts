@@ -9,7 +9,7 @@ import {
   devOidcRedirectUri,
   startDevOidcProvider,
 } from '../scripts/dev-oidc-provider.ts'
-import { authCall } from './support/auth.ts'
+import { authCall, pageHeaders, signUp } from './support/auth.ts'
 import { addVirtualAuthenticator, launchChromium } from './support/browser.ts'
 import { startTestServer, type TestServer } from './support/harness.ts'
 import { linkIn, type Mailbox, startMailbox } from './support/mailbox.ts'
@@ -105,8 +105,11 @@ async function sessionRows(): Promise<{ id: string; current: string }[]> {
     .evaluateAll((rows: any[]) => rows.map((r) => ({ id: r.dataset.sessionId, current: r.dataset.current })))
 }
 
-/** Another device signing in with the password and a TOTP code, over the API: its session token. */
-async function signInElsewhere(totp: OTPAuth.TOTP): Promise<string> {
+/**
+ * Another device signing in with the password and a backup code, over the API: its session token. (A backup
+ * code rather than a TOTP code: the server takes each TOTP time step once, and the page has used them.)
+ */
+async function signInElsewhere(backupCode: string): Promise<string> {
   const r = await authCall(s, 'POST', '/sign-in/email', { email: EMAIL, password: PASSWORD })
   expect(r.body).toMatchObject({ twoFactorRedirect: true })
   const cookie = r.headers
@@ -117,9 +120,9 @@ async function signInElsewhere(totp: OTPAuth.TOTP): Promise<string> {
   const v = await authCall(
     s,
     'POST',
-    '/two-factor/verify-totp',
-    { code: totp.generate() },
-    { headers: { cookie: cookie! } },
+    '/two-factor/verify-backup-code',
+    { code: backupCode },
+    { headers: pageHeaders(s, cookie!) },
   )
   expect(v.status, JSON.stringify(v.body)).toBe(200)
   return v.body.token as string
@@ -131,6 +134,7 @@ const stillValid = async (token: string) =>
 describe('the account page at /account', () => {
   let userId: string
   let totp: OTPAuth.TOTP
+  let backupCodes: string[]
 
   it('is served as a page with its script and stylesheet, and offers the configured providers', async () => {
     const res = await page.goto(`${origin}/account`)
@@ -179,7 +183,8 @@ describe('the account page at /account', () => {
     if (!(parsed instanceof OTPAuth.TOTP)) throw new Error(`not a TOTP URI: ${uri}`)
     totp = parsed
     expect(await byTestId('totp-secret').textContent()).toBe(totp.secret.base32)
-    expect(await page.locator('[data-testid="backup-codes"] li').count()).toBeGreaterThanOrEqual(8)
+    backupCodes = await page.locator('[data-testid="backup-codes"] li').allTextContents()
+    expect(backupCodes.length).toBeGreaterThanOrEqual(8)
     await byTestId('totp-confirm-code').fill(totp.generate())
     await byTestId('totp-confirm-submit').click()
     await expect.poll(() => byTestId('totp-state').textContent()).toMatch(/^On/)
@@ -222,7 +227,8 @@ describe('the account page at /account', () => {
     await byTestId('totp-sign-in-code').fill(wrong)
     await byTestId('totp-sign-in-submit').click()
     await expect.poll(() => byTestId('error').isVisible()).toBe(true)
-    await byTestId('totp-sign-in-code').fill(totp.generate())
+    // The code of the next time step: the one that turned TOTP on is spent.
+    await byTestId('totp-sign-in-code').fill(totp.generate({ timestamp: Date.now() + 30_000 }))
     await byTestId('totp-sign-in-submit').click()
     await expectSignedIn(EMAIL)
   })
@@ -251,8 +257,8 @@ describe('the account page at /account', () => {
   })
 
   it('revokes another session from the list, then every other one', async () => {
-    const phone = await signInElsewhere(totp)
-    const tablet = await signInElsewhere(totp)
+    const phone = await signInElsewhere(backupCodes[0]!)
+    const tablet = await signInElsewhere(backupCodes[1]!)
     await page.reload()
     await expectSignedIn(EMAIL)
     // The list loads after the signed-in state shows: wait for it rather than read it once.
@@ -291,5 +297,69 @@ describe('the account page at /account', () => {
     expect(await byTestId('user-name').textContent()).toBe('Olga')
     expect(await byTestId('user-verified').textContent()).toBe('Yes')
     expect(await byTestId('user-id').textContent()).not.toBe(userId)
+  })
+})
+
+describe('a page opened at another address than the public URL', () => {
+  it('says which address to open and what to set, rather than "Invalid origin"', async () => {
+    const other = await browser.newContext()
+    try {
+      await other.route(/^https?:\/\/(?!(localhost|127\.0\.0\.1)[:/])/, (route) => route.abort())
+      const p = await other.newPage()
+      p.setDefaultTimeout(15_000)
+      const at = `http://127.0.0.1:${s.bastide.port}`
+      await p.goto(`${at}/account`)
+      await p.getByTestId('sign-in-email').fill(EMAIL)
+      await p.getByTestId('sign-in-password').fill(PASSWORD)
+      await p.getByTestId('sign-in-submit').click()
+      await expect
+        .poll(() => p.getByTestId('error').textContent())
+        .toBe(
+          `This page was opened at ${at}, but the server's public URL (BASTIDE_PUBLIC_URL) is ${origin}: ` +
+            `open ${origin} instead, or set BASTIDE_PUBLIC_URL to the address you use, or add ${at} to ` +
+            'BASTIDE_TRUSTED_ORIGINS.',
+        )
+      expect(await p.getByTestId('signed-in').isVisible()).toBe(false)
+    } finally {
+      await other.close()
+    }
+  })
+})
+
+describe('without BASTIDE_PUBLIC_URL (http://localhost:$PORT)', () => {
+  let dev: TestServer
+  let devContext: BrowserContext
+
+  beforeAll(async () => {
+    dev = await startTestServer({ listen: true, env: { BASTIDE_AUTH_RATE_LIMIT: '10000' } })
+    devContext = await browser.newContext()
+    await devContext.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => route.abort())
+  })
+  afterAll(async () => {
+    await devContext?.close()
+    await dev?.close()
+  })
+
+  it('works at http://127.0.0.1:$PORT as well; passkeys there say which address they need', async () => {
+    await signUp(dev, 'pia@example.com', { password: PASSWORD })
+    const p = await devContext.newPage()
+    p.setDefaultTimeout(15_000)
+    const at = `http://127.0.0.1:${dev.bastide.port}`
+    await p.goto(`${at}/account`)
+    await p.getByTestId('sign-in-email').fill('pia@example.com')
+    await p.getByTestId('sign-in-password').fill(PASSWORD)
+    await p.getByTestId('sign-in-submit').click()
+    await expect.poll(() => p.getByTestId('user-email').textContent()).toBe('pia@example.com')
+    expect(await p.getByTestId('error').isVisible()).toBe(false)
+
+    await p.getByTestId('passkey-name').fill('Laptop')
+    await p.getByTestId('passkey-add').click()
+    await expect
+      .poll(() => p.getByTestId('error').textContent())
+      .toBe(
+        `This page was opened at ${at}, but passkeys here belong to localhost, the host of the server's ` +
+          'public URL (BASTIDE_PUBLIC_URL): open this page there, or set BASTIDE_PUBLIC_URL to the address ' +
+          'you use.',
+      )
   })
 })

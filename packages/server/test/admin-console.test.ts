@@ -10,6 +10,7 @@ import {
   startTestServer,
   type TestServer,
 } from './support/harness.ts'
+import { freshCodes } from './support/totp.ts'
 
 let s: TestServer
 let sqlc: pg.Client
@@ -203,7 +204,9 @@ describe('admin sessions', () => {
     expect(en.status, JSON.stringify(en.body)).toBe(200)
     const totp = OTPAuth.URI.parse(en.body.totpURI)
     if (!(totp instanceof OTPAuth.TOTP)) throw new Error('not a TOTP URI')
-    const ok = await adminAuthCall('POST', '/two-factor/verify-totp', { code: totp.generate() }, { token })
+    const next = freshCodes(totp)
+    const enableCode = await next()
+    const ok = await adminAuthCall('POST', '/two-factor/verify-totp', { code: enableCode }, { token })
     expect(ok.status, JSON.stringify(ok.body)).toBe(200)
 
     const first = await adminAuthCall('POST', '/sign-in/email', {
@@ -222,10 +225,18 @@ describe('admin sessions', () => {
       { headers: pageHeaders(s, cookie) },
     )
     expect(bad.status).toBe(401)
+    // The code that turned TOTP on was used: it opens nothing a second time (RFC 6238 §5.2).
+    const replay = await adminAuthCall(
+      'POST',
+      '/two-factor/verify-totp',
+      { code: enableCode },
+      { headers: pageHeaders(s, cookie) },
+    )
+    expect(replay.status).toBe(401)
     const good = await adminAuthCall(
       'POST',
       '/two-factor/verify-totp',
-      { code: totp.generate() },
+      { code: await next() },
       { headers: pageHeaders(s, cookie) },
     )
     expect(good.status, JSON.stringify(good.body)).toBe(200)

@@ -1,8 +1,9 @@
 import * as OTPAuth from 'otpauth'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { authCall, signUp } from './support/auth.ts'
+import { authCall, pageHeaders, signUp } from './support/auth.ts'
 import type { ApiResponse, TestServer } from './support/harness.ts'
 import { startTestServer } from './support/harness.ts'
+import { freshCodes } from './support/totp.ts'
 
 let s: TestServer
 
@@ -37,6 +38,8 @@ interface TwoFactorUser {
   readonly email: string
   readonly password: string
   readonly totp: OTPAuth.TOTP
+  /** A code for a time step not used yet: the server takes each step once. */
+  readonly code: () => Promise<string>
   readonly backupCodes: string[]
 }
 
@@ -57,6 +60,7 @@ async function userWith2fa(email: string): Promise<TwoFactorUser> {
   const totp = OTPAuth.URI.parse(en.body.totpURI)
   if (!(totp instanceof OTPAuth.TOTP)) throw new Error(`not a TOTP URI: ${en.body.totpURI}`)
   expect(totp.label).toBe(u.email)
+  const code = freshCodes(totp)
 
   // Not active until a first code is verified: the password alone still signs in.
   const before = await authCall(s, 'POST', '/sign-in/email', { email, password: u.password })
@@ -72,13 +76,7 @@ async function userWith2fa(email: string): Promise<TwoFactorUser> {
     { token: u.token },
   )
   expect(wrong.status).toBe(401)
-  const ok = await authCall(
-    s,
-    'POST',
-    '/two-factor/verify-totp',
-    { code: totp.generate() },
-    { token: u.token },
-  )
+  const ok = await authCall(s, 'POST', '/two-factor/verify-totp', { code: await code() }, { token: u.token })
   expect(ok.status, JSON.stringify(ok.body)).toBe(200)
   // Activation rotates the session: the new one arrives in set-auth-token, the old one is gone (the body
   // still carries the old token and the user as it was before: better-auth answers from its snapshot).
@@ -90,7 +88,7 @@ async function userWith2fa(email: string): Promise<TwoFactorUser> {
   const out = await authCall(s, 'POST', '/sign-out', undefined, { token: rotated! })
   expect(out.status).toBe(200)
   expect((await s.api('GET', '/api/collections/users/records', undefined, { as: rotated! })).status).toBe(401)
-  return { id: u.id, email: u.email, password: u.password, totp, backupCodes: en.body.backupCodes }
+  return { id: u.id, email: u.email, password: u.password, totp, code, backupCodes: en.body.backupCodes }
 }
 
 /** A six-digit code that none of the accepted time steps (now ±2) produce. */
@@ -165,18 +163,19 @@ describe('two-factor sign-in (TOTP)', () => {
         'POST',
         '/two-factor/enable',
         { password: u.password },
-        { headers: { cookie: c } },
+        { headers: pageHeaders(s, c) },
       )
       expect(en.status).toBe(401)
     }
 
     // The code completes the sign-in: a real session, which the records API accepts as this user.
+    const code = await u.code()
     const v = await authCall(
       s,
       'POST',
       '/two-factor/verify-totp',
-      { code: u.totp.generate() },
-      { headers: { cookie } },
+      { code },
+      { headers: pageHeaders(s, cookie) },
     )
     expect(v.status, JSON.stringify(v.body)).toBe(200)
     expect(v.body.user).toMatchObject({ id: u.id, email: u.email, twoFactorEnabled: true })
@@ -190,13 +189,13 @@ describe('two-factor sign-in (TOTP)', () => {
     const g = await authCall(s, 'GET', '/get-session', undefined, { token })
     expect(g.body.user.id).toBe(u.id)
 
-    // The two-factor cookie was for one sign-in only.
+    // The two-factor cookie was for one sign-in only (the answer names the cookie, not the spent code).
     const again = await authCall(
       s,
       'POST',
       '/two-factor/verify-totp',
-      { code: u.totp.generate() },
-      { headers: { cookie } },
+      { code },
+      { headers: pageHeaders(s, cookie) },
     )
     expect(again.status).toBe(401)
     expect(again.body.code).toBe('INVALID_TWO_FACTOR_COOKIE')
@@ -211,7 +210,7 @@ describe('two-factor sign-in (TOTP)', () => {
       'POST',
       '/two-factor/verify-totp',
       { code: wrongCode(u.totp) },
-      { headers: { cookie } },
+      { headers: pageHeaders(s, cookie) },
     )
     expect(bad.status).toBe(401)
     expect(bad.body).toMatchObject({ code: 'INVALID_CODE', status: 401 })
@@ -223,15 +222,15 @@ describe('two-factor sign-in (TOTP)', () => {
       'POST',
       '/two-factor/verify-totp',
       { code: 'abcdef' },
-      { headers: { cookie } },
+      { headers: pageHeaders(s, cookie) },
     )
     expect(garbage.status).toBe(401)
     const good = await authCall(
       s,
       'POST',
       '/two-factor/verify-totp',
-      { code: u.totp.generate() },
-      { headers: { cookie } },
+      { code: await u.code() },
+      { headers: pageHeaders(s, cookie) },
     )
     expect(good.status).toBe(200)
     expect((await records({}, good.body.token)).status).toBe(200)
@@ -239,7 +238,8 @@ describe('two-factor sign-in (TOTP)', () => {
 
   it('refuses a code without the two-factor cookie, or with a forged one', async () => {
     const u = await userWith2fa('vic@example.com')
-    const none = await authCall(s, 'POST', '/two-factor/verify-totp', { code: u.totp.generate() })
+    const code = await u.code()
+    const none = await authCall(s, 'POST', '/two-factor/verify-totp', { code })
     expect(none.status).toBe(401)
     expect(none.body.code).toBe('INVALID_TWO_FACTOR_COOKIE')
     const { value } = await passwordStep(u)
@@ -249,8 +249,8 @@ describe('two-factor sign-in (TOTP)', () => {
       s,
       'POST',
       '/two-factor/verify-totp',
-      { code: u.totp.generate() },
-      { headers: { cookie: forged } },
+      { code },
+      { headers: pageHeaders(s, forged) },
     )
     expect(f.status).toBe(401)
     expect(await sessionsOf(u.id)).toBe(0)
@@ -265,7 +265,7 @@ describe('two-factor sign-in (TOTP)', () => {
       'POST',
       '/two-factor/verify-backup-code',
       { code },
-      { headers: { cookie: first.cookie } },
+      { headers: pageHeaders(s, first.cookie) },
     )
     expect(ok.status, JSON.stringify(ok.body)).toBe(200)
     expect(ok.body.user.id).toBe(u.id)
@@ -277,7 +277,7 @@ describe('two-factor sign-in (TOTP)', () => {
       'POST',
       '/two-factor/verify-backup-code',
       { code },
-      { headers: { cookie: second.cookie } },
+      { headers: pageHeaders(s, second.cookie) },
     )
     expect(reused.status).toBe(401)
     expect(reused.body.code).toBe('INVALID_BACKUP_CODE')
@@ -288,7 +288,7 @@ describe('two-factor sign-in (TOTP)', () => {
       'POST',
       '/two-factor/verify-backup-code',
       { code: u.backupCodes[1] },
-      { headers: { cookie: second.cookie } },
+      { headers: pageHeaders(s, second.cookie) },
     )
     expect(other.status).toBe(200)
     expect((await records({}, other.body.token)).status).toBe(200)
@@ -303,17 +303,19 @@ describe('two-factor sign-in (TOTP)', () => {
         'POST',
         '/two-factor/verify-totp',
         { code: wrongCode(u.totp) },
-        { headers: { cookie } },
+        { headers: pageHeaders(s, cookie) },
       )
       expect(r.status, `attempt ${i}`).toBe(401)
       expect(r.body.code).toBe('INVALID_CODE')
     }
+    // A right code, which a locked account does not spend.
+    const code = await u.code()
     const locked = await authCall(
       s,
       'POST',
       '/two-factor/verify-totp',
-      { code: u.totp.generate() },
-      { headers: { cookie } },
+      { code },
+      { headers: pageHeaders(s, cookie) },
     )
     expect(locked.status).toBe(429)
     expect(locked.body).toMatchObject({ code: 'ACCOUNT_TEMPORARILY_LOCKED', status: 429 })
@@ -321,11 +323,11 @@ describe('two-factor sign-in (TOTP)', () => {
 
     // Signing in again starts a new challenge, not a new budget.
     const fresh = await passwordStep(u)
-    for (const [path, code] of [
-      ['/two-factor/verify-totp', u.totp.generate()],
+    for (const [path, c] of [
+      ['/two-factor/verify-totp', code],
       ['/two-factor/verify-backup-code', u.backupCodes[0]!],
     ] as const) {
-      const r = await authCall(s, 'POST', path, { code }, { headers: { cookie: fresh.cookie } })
+      const r = await authCall(s, 'POST', path, { code: c }, { headers: pageHeaders(s, fresh.cookie) })
       expect(r.status, path).toBe(429)
       expect(r.body.code).toBe('ACCOUNT_TEMPORARILY_LOCKED')
     }

@@ -1,7 +1,8 @@
 import * as OTPAuth from 'otpauth'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { authCall, signUp } from './support/auth.ts'
+import { appOrigin, authCall, signUp } from './support/auth.ts'
 import { startTestServer, type TestServer } from './support/harness.ts'
+import { freshCodes } from './support/totp.ts'
 
 /**
  * Clients without a cookie jar (Node, React Native) or that cannot read Set-Cookie (browsers) finish a
@@ -23,15 +24,11 @@ async function userWith2fa(email: string) {
   const en = await authCall(s, 'POST', '/two-factor/enable', { password: u.password }, { token: u.token })
   expect(en.status).toBe(200)
   const totp = OTPAuth.URI.parse(en.body.totpURI) as OTPAuth.TOTP
-  const ok = await authCall(
-    s,
-    'POST',
-    '/two-factor/verify-totp',
-    { code: totp.generate() },
-    { token: u.token },
-  )
+  // Each code for a time step not used yet: the server takes each step once.
+  const code = freshCodes(totp)
+  const ok = await authCall(s, 'POST', '/two-factor/verify-totp', { code: await code() }, { token: u.token })
   expect(ok.status).toBe(200)
-  return { ...u, totp, backupCodes: en.body.backupCodes as string[] }
+  return { ...u, totp, code, backupCodes: en.body.backupCodes as string[] }
 }
 
 async function pending(u: { email: string; password: string }): Promise<string> {
@@ -47,13 +44,8 @@ describe('2FA without cookies', () => {
   it('finishes a TOTP sign-in with the token in a header; the token works once', async () => {
     const u = await userWith2fa('bea@example.com')
     const token = await pending(u)
-    const v = await authCall(
-      s,
-      'POST',
-      '/two-factor/verify-totp',
-      { code: u.totp.generate() },
-      { headers: { [HEADER]: token } },
-    )
+    const code = await u.code()
+    const v = await authCall(s, 'POST', '/two-factor/verify-totp', { code }, { headers: { [HEADER]: token } })
     expect(v.status, JSON.stringify(v.body)).toBe(200)
     expect(v.body.user.id).toBe(u.id)
     const me = await s.api('GET', '/api/collections/users/records', undefined, { as: v.body.token })
@@ -62,7 +54,7 @@ describe('2FA without cookies', () => {
       s,
       'POST',
       '/two-factor/verify-totp',
-      { code: u.totp.generate() },
+      { code },
       { headers: { [HEADER]: token } },
     )
     expect(again.status).toBe(401)
@@ -86,15 +78,10 @@ describe('2FA without cookies', () => {
   it('refuses a forged or altered token, and a code without any', async () => {
     const u = await userWith2fa('dov@example.com')
     const token = await pending(u)
+    const code = await u.code()
     const id = token.slice(0, token.indexOf('.'))
     for (const bad of [id, `${id}.${'A'.repeat(43)}=`, `${token}x`, 'nonsense']) {
-      const r = await authCall(
-        s,
-        'POST',
-        '/two-factor/verify-totp',
-        { code: u.totp.generate() },
-        { headers: { [HEADER]: bad } },
-      )
+      const r = await authCall(s, 'POST', '/two-factor/verify-totp', { code }, { headers: { [HEADER]: bad } })
       expect(r.status, bad).toBe(401)
       expect(r.body.code).toBe('INVALID_TWO_FACTOR_COOKIE')
     }
@@ -103,7 +90,7 @@ describe('2FA without cookies', () => {
       s,
       'POST',
       '/two-factor/verify-totp',
-      { code: u.totp.generate() },
+      { code },
       { headers: { [HEADER]: token } },
     )
     expect(ok.status).toBe(200)
@@ -114,27 +101,36 @@ describe('2FA without cookies', () => {
     const first = await pending(u)
     const second = await pending(u)
     // The cookie wins over the header: `first` is consumed, `second` is still good afterwards.
+    const code = await u.code()
     const r = await authCall(
       s,
       'POST',
       '/two-factor/verify-totp',
-      { code: u.totp.generate() },
-      { headers: { cookie: `bastide.two_factor=${encodeURIComponent(first)}`, [HEADER]: second } },
+      { code },
+      {
+        headers: {
+          cookie: `bastide.two_factor=${encodeURIComponent(first)}`,
+          origin: appOrigin(s),
+          [HEADER]: second,
+        },
+      },
     )
     expect(r.status).toBe(200)
     const reuse = await authCall(
       s,
       'POST',
       '/two-factor/verify-totp',
-      { code: u.totp.generate() },
+      { code },
       { headers: { [HEADER]: first } },
     )
     expect(reuse.status).toBe(401)
+    expect(reuse.body.code).toBe('INVALID_TWO_FACTOR_COOKIE')
+    // The TOTP code is spent: a backup code finishes the second challenge.
     const r2 = await authCall(
       s,
       'POST',
-      '/two-factor/verify-totp',
-      { code: u.totp.generate() },
+      '/two-factor/verify-backup-code',
+      { code: u.backupCodes[0] },
       { headers: { [HEADER]: second } },
     )
     expect(r2.status).toBe(200)

@@ -26,6 +26,19 @@ export function authCall(
   })
 }
 
+/** The origin the app users' auth trusts first: the server's public URL. */
+export function appOrigin(s: TestServer): string {
+  return new URL(String(s.bastide.auth.auth.options.baseURL)).origin
+}
+
+/**
+ * The headers of a request a page at the server's own origin makes with a cookie: better-auth refuses a
+ * request that carries cookies from an origin it does not trust, or from none (CSRF).
+ */
+export function pageHeaders(s: TestServer, cookie: string): Record<string, string> {
+  return { cookie, origin: appOrigin(s) }
+}
+
 /** An access JWT for a session token. */
 export async function accessToken(s: TestServer, token: string): Promise<string> {
   const r = await authCall(s, 'GET', '/token', undefined, { token })

@@ -7,8 +7,10 @@ import type { Logger } from 'pino'
 import type { Config } from '../../config/load-config.ts'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
+import { trustedOrigins } from './create-auth.ts'
 import { passwordProblem } from './password-policy.ts'
 import { ownSchema } from './plugins/own-schema.ts'
+import { refuseTotpReplay } from './plugins/refuse-totp-replay.ts'
 import { sessionIds } from './plugins/session-ids.ts'
 import { type Principal, SCOPES } from './principal.ts'
 import { sessionTokenValue } from './session-token.ts'
@@ -54,7 +56,7 @@ export function createAdminAuth(deps: AdminAuthDeps) {
     basePath: ADMIN_AUTH_BASE_PATH,
     secret: adminSecret(deps.secret),
     database: { db: deps.db, type: 'postgres' },
-    trustedOrigins: [new URL(deps.baseUrl).origin, ...config.auth.trustedOrigins],
+    trustedOrigins: trustedOrigins(config, deps.baseUrl),
     telemetry: { enabled: false },
     // Limits are applied in front of the handler, as for /api/auth.
     rateLimit: { enabled: false },
@@ -102,13 +104,17 @@ export function createAdminAuth(deps: AdminAuthDeps) {
       openAPI({ disableDefaultReference: true }),
       sessionIds({ db: deps.db, table: 'bastide.admin_sessions' }),
       // Its own copy of the schema: the app users' instance names the table differently (see own-schema.ts).
-      ownSchema(
-        twoFactor({
-          issuer: 'Bastide console',
-          skipVerificationOnEnable: false,
-          schema: { twoFactor: { modelName: 'bastide.admin_two_factors' } },
-          accountLockout: { enabled: true, maxFailedAttempts: 5, durationSeconds: 15 * 60 },
-        }),
+      // A TOTP code works once (RFC 6238 §5.2), as for app users.
+      refuseTotpReplay(
+        ownSchema(
+          twoFactor({
+            issuer: 'Bastide console',
+            skipVerificationOnEnable: false,
+            schema: { twoFactor: { modelName: 'bastide.admin_two_factors' } },
+            accountLockout: { enabled: true, maxFailedAttempts: 5, durationSeconds: 15 * 60 },
+          }),
+        ),
+        { db: deps.db, table: 'bastide.admin_two_factors' },
       ),
     ],
   })

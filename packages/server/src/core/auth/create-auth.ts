@@ -25,8 +25,10 @@ import { idTokenSignIn } from './plugins/id-token.ts'
 import { oauthExchange } from './plugins/oauth-exchange.ts'
 import { ownSchema } from './plugins/own-schema.ts'
 import { refreshSession } from './plugins/refresh.ts'
+import { refuseTotpReplay } from './plugins/refuse-totp-replay.ts'
 import { sessionIds } from './plugins/session-ids.ts'
 import { twoFactorPending } from './plugins/two-factor-pending.ts'
+import { ANONYMOUS_EMAIL_DOMAIN, isReservedEmail, PHONE_EMAIL_DOMAIN } from './reserved-email.ts'
 import type { SmsSender } from './sms.ts'
 
 export const AUTH_BASE_PATH = '/api/auth'
@@ -36,6 +38,21 @@ const OTP_MINUTES = 10
 /** Signing keys rotate this often; a retired key stays published (and accepted) this long after. */
 export const JWKS_ROTATION_SECONDS = 30 * 86_400
 export const JWKS_GRACE_SECONDS = 30 * 86_400
+
+/**
+ * The origins better-auth takes cookie-bearing requests, callback URLs and passkeys from: the public URL's
+ * and BASTIDE_TRUSTED_ORIGINS. Without BASTIDE_PUBLIC_URL the server calls itself http://localhost:$PORT;
+ * http://127.0.0.1:$PORT and http://[::1]:$PORT are the same server on the same machine, so a developer who
+ * opens one of those is not refused. Passkeys still belong to one host name (their rpID, `localhost`).
+ */
+export function trustedOrigins(config: Config, baseUrl: string): string[] {
+  const base = new URL(baseUrl)
+  const loopback =
+    config.publicUrl === undefined && base.hostname === 'localhost'
+      ? ['127.0.0.1', '[::1]'].map((host) => `${base.protocol}//${host}${base.port ? `:${base.port}` : ''}`)
+      : []
+  return [base.origin, ...loopback, ...config.auth.trustedOrigins]
+}
 
 export interface AuthDeps {
   readonly config: Config
@@ -90,7 +107,24 @@ export function createAuth(deps: AuthDeps) {
       log.error({ err: (err as Error).message, kind: args[0] }, 'could not send email'),
     )
 
-  const origins = [new URL(deps.baseUrl).origin, ...a.trustedOrigins]
+  const origins = trustedOrigins(config, deps.baseUrl)
+
+  /**
+   * A phone sign-up's made-up address, or another one at the same domain when an account holds it already:
+   * one from before phone.invalid was reserved must not lock the phone's owner out. (A unique violation
+   * left by a race between two sign-ups is a 409, see onAPIError.)
+   */
+  const unusedPhoneEmail = async (email: string): Promise<string> => {
+    const suffix = `@${PHONE_EMAIL_DOMAIN}`
+    if (!email.endsWith(suffix)) return email
+    const taken = await deps.db
+      .selectFrom('data.users')
+      .select('id')
+      .where('email', '=', email)
+      .executeTakeFirst()
+    if (!taken) return email
+    return `${email.slice(0, -suffix.length)}.${crypto.randomUUID().slice(0, 8)}${suffix}`
+  }
 
   /** The write is committed already: a failed event must not turn it into an error for the client. */
   const userEvent = async (action: 'create' | 'update' | 'delete', id: string | undefined) => {
@@ -110,6 +144,9 @@ export function createAuth(deps: AuthDeps) {
     database: { db: deps.db, type: 'postgres' },
     trustedOrigins: origins,
     telemetry: { enabled: false },
+    // An error better-auth did not expect (a database fault, a unique violation in a race) leaves its handler
+    // for Bastide's one error handler: 503 while the database is away, 409 for a conflict, else a logged 500.
+    onAPIError: { throw: true },
     // Bastide applies its own limits in front of /api/auth (per IP and per account, Redis or PostgreSQL).
     rateLimit: { enabled: false },
     logger: {
@@ -118,6 +155,9 @@ export function createAuth(deps: AuthDeps) {
     },
     advanced: {
       cookiePrefix: 'bastide',
+      // better-auth turns both off when NODE_ENV=test or TEST is set: they stay on whatever the environment.
+      disableOriginCheck: false,
+      disableCSRFCheck: false,
       database: { generateId: ({ model }) => (model === 'user' ? uuidv7() : crypto.randomUUID()) },
       ipAddress: {
         // Set by the /api/auth route from the socket (or X-Forwarded-For when BASTIDE_TRUST_PROXY is on).
@@ -163,6 +203,15 @@ export function createAuth(deps: AuthDeps) {
       autoSignIn: false,
       onExistingUserSignUp: async ({ user }, request) =>
         sendQuietly('existing-account', user.email, {}, request, (user as any).locale),
+      // The made-up user answered for a taken address must read like a new row of data.users. better-auth
+      // builds it from the schema, where a field without a default is null: phoneVerified is `false` in a
+      // real row (a column default the phone plugin's schema does not declare).
+      customSyntheticUser: ({ coreFields, additionalFields, id }) => ({
+        ...coreFields,
+        ...additionalFields,
+        phoneNumberVerified: false,
+        id,
+      }),
       revokeSessionsOnPasswordReset: true,
       resetPasswordTokenExpiresIn: LINK_MINUTES * 60,
       sendResetPassword: async ({ user, url }, request) =>
@@ -214,13 +263,36 @@ export function createAuth(deps: AuthDeps) {
           const problem = passwordProblem(pw, { email, minLength: a.passwordMinLength })
           if (problem) throw new APIError('BAD_REQUEST', { code: 'WEAK_PASSWORD', message: problem })
         }
+        // Whatever the endpoint (sign-up, magic link, email OTP, email change...), an address a client gives
+        // may not be one of the made-up ones: it would take the place of a phone or anonymous user's.
+        for (const field of ['email', 'newEmail'] as const) {
+          const value = body[field]
+          if (typeof value === 'string' && isReservedEmail(value)) {
+            throw new APIError('BAD_REQUEST', {
+              code: 'VALIDATION_FAILED',
+              message: 'Some fields are invalid.',
+              fields: {
+                [field]: {
+                  code: 'reserved',
+                  message: `Addresses at ${PHONE_EMAIL_DOMAIN} and ${ANONYMOUS_EMAIL_DOMAIN} are reserved.`,
+                },
+              },
+            })
+          }
+        }
       }),
     },
     databaseHooks: {
       // `after` hooks run once better-auth's transaction has committed (queueAfterTransactionHook), so the
       // users collection's record events, like every collection's, never tell of rolled-back work.
       user: {
-        create: { after: async (user) => userEvent('create', user?.id) },
+        create: {
+          before: async (user) => {
+            const email = await unusedPhoneEmail(user.email)
+            return email === user.email ? undefined : { data: { ...user, email } }
+          },
+          after: async (user) => userEvent('create', user?.id),
+        },
         update: { after: async (user) => userEvent('update', (user as { id?: string } | null)?.id) },
         delete: {
           before: async (user) => {
@@ -302,13 +374,14 @@ export function createAuth(deps: AuthDeps) {
         },
         phoneNumberValidator: (p) => /^\+[1-9]\d{6,14}$/.test(p),
         signUpOnVerification: {
-          getTempEmail: (p) => `${p.replace(/\D/g, '')}@phone.invalid`,
+          // Made unique at creation if an older account holds it (see unusedPhoneEmail).
+          getTempEmail: (p) => `${p.replace(/\D/g, '')}@${PHONE_EMAIL_DOMAIN}`,
           getTempName: () => '',
         },
         schema: { user: { fields: { phoneNumber: 'phone', phoneNumberVerified: 'phoneVerified' } } },
       }),
       anonymous({
-        emailDomainName: 'anonymous.invalid',
+        emailDomainName: ANONYMOUS_EMAIL_DOMAIN,
         schema: { user: { fields: { isAnonymous: 'anonymous' } } },
         // The anonymous user's records move to the account it becomes, then the anonymous user goes.
         onLinkAccount: async ({ anonymousUser, newUser }) => {
@@ -316,13 +389,17 @@ export function createAuth(deps: AuthDeps) {
         },
       }),
       // Its own copy of the schema: the console's instance names the table differently (see own-schema.ts).
-      ownSchema(
-        twoFactor({
-          issuer: appName,
-          skipVerificationOnEnable: false,
-          schema: { twoFactor: { modelName: 'bastide.auth_two_factors' } },
-          accountLockout: { enabled: true, maxFailedAttempts: 5, durationSeconds: 15 * 60 },
-        }),
+      // A TOTP code works once: see refuse-totp-replay.ts.
+      refuseTotpReplay(
+        ownSchema(
+          twoFactor({
+            issuer: appName,
+            skipVerificationOnEnable: false,
+            schema: { twoFactor: { modelName: 'bastide.auth_two_factors' } },
+            accountLockout: { enabled: true, maxFailedAttempts: 5, durationSeconds: 15 * 60 },
+          }),
+        ),
+        { db: deps.db, table: 'bastide.auth_two_factors' },
       ),
       passkey({
         rpName: appName,

@@ -142,9 +142,25 @@
     }
   }
 
+  /**
+   * A passkey belongs to one host name, the host of the server's public URL (its rpID). A page opened at
+   * another address of the same server (http://127.0.0.1:8787 while that is http://localhost:8787) cannot
+   * use it: say which address works, rather than let the browser fail with a SecurityError.
+   */
+  function requireRpId(rpId) {
+    const host = location.hostname
+    if (!rpId || host === rpId || host.endsWith(`.${rpId}`)) return
+    throw new Error(
+      `This page was opened at ${location.origin}, but passkeys here belong to ${rpId}, the host of the ` +
+        "server's public URL (BASTIDE_PUBLIC_URL): open this page there, or set BASTIDE_PUBLIC_URL to the " +
+        'address you use.',
+    )
+  }
+
   async function registerPasskey(name) {
     requireWebAuthn()
     const o = await api('/passkey/generate-register-options')
+    requireRpId(o.rp?.id)
     const cred = await navigator.credentials.create({
       publicKey: {
         ...o,
@@ -172,6 +188,7 @@
   async function passkeySignIn() {
     requireWebAuthn()
     const o = await api('/passkey/generate-authenticate-options')
+    requireRpId(o.rpId)
     const cred = await navigator.credentials.get({
       publicKey: {
         ...o,
@@ -202,7 +219,10 @@
     if (err?.name === 'InvalidStateError')
       return new Error('This device already holds a passkey for this account.')
     if (err?.name === 'SecurityError')
-      return new Error('Passkeys are not allowed on this address (open the page through its public URL).')
+      return new Error(
+        "Passkeys are not allowed on this address: open the page at the server's public URL " +
+          '(BASTIDE_PUBLIC_URL), or set BASTIDE_PUBLIC_URL to the address you use.',
+      )
     return err
   }
 

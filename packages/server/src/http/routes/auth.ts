@@ -23,9 +23,12 @@ const STATUS_CODES: Record<number, ErrorCode> = {
  */
 export function authRoutes(deps: {
   /** Any better-auth instance: the app users' at /api/auth, the console admins' at /api/admin/auth. */
-  auth: Pick<Auth, 'handler'>
+  auth: Pick<Auth, 'handler'> & { readonly options: { readonly baseURL?: unknown } }
   clientIp: (req: Request, env: unknown) => string | undefined
 }) {
+  const publicOrigin = originOf(
+    typeof deps.auth.options.baseURL === 'string' ? deps.auth.options.baseURL : null,
+  )
   const app = new Hono<AppEnv>()
   app.all('/*', async (c) => {
     let req = c.req.raw
@@ -51,9 +54,40 @@ export function authRoutes(deps: {
     }
     const res = await deps.auth.handler(req)
     if (res.status < 400 || !res.headers.get('content-type')?.includes('application/json')) return res
-    return normalizeError(res)
+    return normalizeError(res, (body) =>
+      body.code === 'INVALID_ORIGIN' ? untrustedOrigin(req.headers, publicOrigin) : undefined,
+    )
   })
   return app
+}
+
+/**
+ * better-auth says only "Invalid origin". The usual cause is a page opened at another address than the
+ * server's public URL (http://127.0.0.1:8787 or a LAN address while it is http://localhost:8787): say which
+ * address to open and which variables to set. The public URL is public; the origin is the caller's own.
+ */
+function untrustedOrigin(
+  headers: Headers,
+  publicOrigin: string | undefined,
+): { message: string; details: Record<string, unknown> } | undefined {
+  const from = originOf(headers.get('origin')) ?? originOf(headers.get('referer'))
+  if (!from || !publicOrigin) return undefined
+  return {
+    message:
+      `This page was opened at ${from}, but the server's public URL (BASTIDE_PUBLIC_URL) is ${publicOrigin}: ` +
+      `open ${publicOrigin} instead, or set BASTIDE_PUBLIC_URL to the address you use, or add ${from} to ` +
+      'BASTIDE_TRUSTED_ORIGINS.',
+    details: { origin: from, publicUrl: publicOrigin },
+  }
+}
+
+function originOf(url: string | null): string | undefined {
+  if (!url || url === 'null') return undefined
+  try {
+    return new URL(url).origin
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -66,7 +100,16 @@ function isNonBrowserFetch(h: Headers): boolean {
   return h.has('sec-fetch-mode') && !h.has('sec-fetch-site') && !h.has('cookie')
 }
 
-async function normalizeError(res: Response): Promise<Response> {
+/**
+ * `explain` may give a better message (and details) for one of better-auth's codes; the code stays, so
+ * clients branching on it are unaffected.
+ */
+async function normalizeError(
+  res: Response,
+  explain: (
+    body: Record<string, unknown>,
+  ) => { message: string; details: Record<string, unknown> } | undefined,
+): Promise<Response> {
   const text = await res.text()
   let body: Record<string, unknown> = {}
   try {
@@ -89,6 +132,11 @@ async function normalizeError(res: Response): Promise<Response> {
   }
   const { code: _c, message: _m, status: _s, ...rest } = body
   if (Object.keys(rest).length) out.details = rest
+  const better = explain(body)
+  if (better) {
+    out.message = better.message
+    out.details = { ...rest, ...better.details }
+  }
   const headers = new Headers(res.headers)
   headers.delete('content-length')
   return new Response(JSON.stringify(out), { status, headers })
