@@ -1,7 +1,14 @@
 import createClient from 'openapi-fetch'
 import openapiTS, { astToString } from 'openapi-typescript'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN_KEY, createCollection, startTestServer, type TestServer } from './support/harness.ts'
+import { signUp } from './support/auth.ts'
+import {
+  ADMIN_KEY,
+  createCollection,
+  createKey,
+  startTestServer,
+  type TestServer,
+} from './support/harness.ts'
 
 let s: TestServer
 beforeAll(async () => {
@@ -20,8 +27,95 @@ beforeAll(async () => {
     ],
     rules: { list: '', view: '', create: '', update: '' },
   })
+  // Locked for every action: admins and keys only.
+  await createCollection(s, { name: 'ledger', fields: [{ name: 'amount', type: 'number' }] })
+  // Readable by anyone, written only by admins, with a field only admins see.
+  await createCollection(s, {
+    name: 'staff',
+    fields: [
+      { name: 'name', type: 'text', required: true },
+      { name: 'salary', type: 'number', hidden: true },
+      { name: 'audit', type: 'relation', options: { collection: 'ledger' } },
+    ],
+    rules: { list: '', view: '' },
+  })
 })
 afterAll(() => s?.close())
+
+const openapi = async (as: string) => {
+  const r = await s.api('GET', '/api/openapi.json', undefined, { as })
+  expect(r.status).toBe(200)
+  return r
+}
+const operationIds = (doc: any): string[] =>
+  Object.values<any>(doc.paths).flatMap((item) =>
+    Object.entries<any>(item)
+      .filter(([m]) => m !== 'parameters')
+      .map(([, op]) => op.operationId),
+  )
+
+describe('OpenAPI per caller', () => {
+  it('shows anonymous callers only what their rules let them call: no locked collection, no hidden field', async () => {
+    const doc = (await openapi('anon')).body
+    const text = JSON.stringify(doc)
+    // A collection locked for every action is absent, down to its name.
+    expect(Object.keys(doc.paths).filter((p) => p.includes('ledger'))).toEqual([])
+    expect(doc.components.schemas.LedgerRecord).toBeUndefined()
+    expect(text).not.toContain('ledger')
+    // Hidden fields are absent from every schema of their collection.
+    expect(doc.components.schemas.StaffRecord.properties.name).toBeDefined()
+    for (const name of ['StaffRecord', 'StaffCreate', 'StaffUpdate'])
+      expect(doc.components.schemas[name]?.properties?.salary, name).toBeUndefined()
+    expect(text).not.toContain('salary')
+    // Only the actions whose rule is not null.
+    const ids = operationIds(doc)
+    expect(ids).toEqual(expect.arrayContaining(['listStaffRecords', 'getStaffRecord', 'createAuthorsRecord']))
+    for (const id of ['createStaffRecord', 'updateStaffRecord', 'deleteStaffRecord', 'deleteBooksRecord'])
+      expect(ids).not.toContain(id)
+    expect(doc.paths['/api/collections/staff/records'].post).toBeUndefined()
+    // Schema administration, keys, bucket and channel management, the console's own auth: admins only.
+    for (const id of ['listCollections', 'createApiKey', 'createBucket', 'listChannelDefinitions'])
+      expect(ids).not.toContain(id)
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/api/admin/'))).toEqual([])
+    expect(doc.tags.map((t: any) => t.name)).not.toEqual(
+      expect.arrayContaining([expect.stringMatching(/^(Collections|API keys|Console auth|Realtime)$/)]),
+    )
+    // What stays is what a client of the public API calls.
+    expect(ids).toEqual(
+      expect.arrayContaining(['health', 'batch', 'authSignInEmail', 'uploadObject', 'listBooksRecords']),
+    )
+    // Still a valid document, every reference resolved.
+    const refs = text.match(/#\/components\/schemas\/[A-Za-z0-9_.-]+/g) ?? []
+    for (const r of new Set(refs)) expect(doc.components.schemas[r.split('/').pop()!], r).toBeDefined()
+    expect(astToString(await openapiTS(doc))).toContain('StaffRecord')
+  })
+
+  it('gives admins and keys with the schema scope the full document', async () => {
+    const doc = (await openapi('admin')).body
+    expect(doc.paths['/api/collections/ledger/records']).toBeDefined()
+    expect(doc.components.schemas.LedgerRecord).toBeDefined()
+    expect(doc.components.schemas.StaffRecord.properties.salary).toBeDefined()
+    expect(doc.components.schemas.StaffCreate.properties.salary).toBeDefined()
+    expect(operationIds(doc)).toEqual(
+      expect.arrayContaining(['createStaffRecord', 'listCollections', 'createApiKey', 'createBucket']),
+    )
+    const schemaKey = await createKey(s, ['schema'])
+    expect((await openapi(schemaKey)).body).toEqual(doc)
+  })
+
+  it('is one document per audience, whoever asks: users and other keys get the public one', async () => {
+    const anon = await openapi('anon')
+    const admin = await openapi('admin')
+    expect(admin.body).not.toEqual(anon.body)
+    const user = await signUp(s, 'reader@example.com')
+    expect((await openapi(user.token)).body).toEqual(anon.body)
+    expect((await openapi(user.jwt)).body).toEqual(anon.body)
+    expect((await openapi(await createKey(s, ['records:read', 'records:write']))).body).toEqual(anon.body)
+    // A shared cache must not hand one caller's document to another.
+    expect(anon.headers.get('vary')).toMatch(/authorization/i)
+    expect((await openapi('anon')).body).toEqual(anon.body)
+  })
+})
 
 describe('OpenAPI from the live collections', () => {
   it('documents each collection and regenerates after a schema change', async () => {
@@ -34,13 +128,18 @@ describe('OpenAPI from the live collections', () => {
     // The generator accepts it (it validates the document while generating types).
     const ts = astToString(await openapiTS(doc))
     expect(ts).toContain('BooksRecord')
-    await createCollection(s, { name: 'shelves', fields: [{ name: 'label', type: 'text' }] })
+    await createCollection(s, {
+      name: 'shelves',
+      fields: [{ name: 'label', type: 'text' }],
+      rules: { list: '' },
+    })
     const again = (await s.api('GET', '/api/openapi.json', undefined, { as: 'anon' })).body
     expect(again.components.schemas.ShelvesRecord).toBeDefined()
+    expect((await s.api('GET', '/api/openapi.json')).body.components.schemas.ShelvesRecord).toBeDefined()
   })
 
-  it('documents both auth mounts, every enabled method, in the same document', async () => {
-    const doc = (await s.api('GET', '/api/openapi.json', undefined, { as: 'anon' })).body
+  it('documents both auth mounts, every enabled method, in the same (full) document', async () => {
+    const doc = (await s.api('GET', '/api/openapi.json')).body
     const paths = Object.keys(doc.paths)
     expect(paths).toEqual(
       expect.arrayContaining([

@@ -3,6 +3,8 @@ export interface OpenApiPart {
   readonly paths: Record<string, unknown>
   readonly schemas: Record<string, unknown>
   readonly tags: readonly Record<string, unknown>[]
+  /** operationIds only console admins and keys with the `schema` scope may call: not in the public document. */
+  readonly adminOnly?: readonly string[]
 }
 
 /** What better-auth's openAPI plugin adds to an instance's server-side API. */

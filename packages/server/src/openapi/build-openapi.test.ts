@@ -16,6 +16,7 @@ function field(name: string, type: Field['type'], extra: Partial<Field> = {}): F
   return { ...FIELD_DEFAULTS, id: `fld_${name}`, name, type, ...extra }
 }
 const RULES = { list: '', view: '', create: null, update: null, delete: null }
+const LOCKED = { list: null, view: null, create: null, update: null, delete: null }
 const T = '2024-01-01T00:00:00.000Z'
 function collection(name: string, fields: Field[]): Collection {
   return { id: `col_${name}`, name, fields, indexes: [], rules: RULES, created: T, updated: T }
@@ -389,6 +390,131 @@ describe('buildOpenApi: record schemas', () => {
   })
 })
 
+describe('buildOpenApi: the public document', () => {
+  // Locked for every action, and related to from a public collection.
+  const vault = { ...collection('vault', [field('secret', 'text')]), rules: LOCKED }
+  const notes = {
+    ...collection('notes', [
+      field('text', 'text', { required: true }),
+      field('pin', 'text', { hidden: true, required: true }),
+      field('vault', 'relation', { options: { collection: 'vault' } }),
+      field('owner', 'relation', { options: { collection: 'users' } }),
+    ]),
+    rules: { list: null, view: '', create: "@request.auth.id != ''", update: null, delete: '' },
+  }
+  const storage = {
+    paths: {
+      '/api/things': {
+        get: { operationId: 'listThings', tags: ['Things'], responses: { '200': { description: 'OK.' } } },
+      },
+      '/api/things/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        delete: {
+          operationId: 'dropThing',
+          tags: ['Things'],
+          responses: { '204': { description: 'Done.' } },
+        },
+      },
+      '/api/widgets': {
+        post: {
+          operationId: 'makeWidget',
+          tags: ['Widgets'],
+          requestBody: {
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Widget' } } },
+          },
+          responses: { '201': { description: 'Created.' } },
+        },
+      },
+    },
+    schemas: {
+      Widget: { type: 'object', properties: { part: { $ref: '#/components/schemas/Part' } } },
+      Part: {},
+    },
+    tags: [{ name: 'Things' }, { name: 'Widgets' }],
+    adminOnly: ['dropThing', 'makeWidget'],
+  }
+  const consoleAuth = {
+    paths: {
+      '/api/admin/auth/sign-in/email': { post: { operationId: 'adminSignIn', tags: ['Console auth'] } },
+    },
+    schemas: { AdminSession: {} },
+    tags: [{ name: 'Console auth' }],
+  }
+  const input = { collections: [...sample, vault, notes], version: '1', parts: [storage, consoleAuth] }
+  const pub = buildOpenApi({ ...input, audience: 'public' }) as Obj
+  const full = buildOpenApi(input) as Obj
+  const ids = (d: Obj) => operations(d).map((o) => o.op.operationId as string)
+
+  it('is the full document when no audience is given', () => {
+    expect(buildOpenApi({ ...input, audience: 'full' })).toEqual(full)
+    expect(ids(full)).toEqual(expect.arrayContaining(['listVaultRecords', 'createNotesRecord', 'makeWidget']))
+    expect(full.components.schemas.NotesRecord.properties.pin).toBeDefined()
+  })
+
+  it('leaves out a collection locked for every action, down to its name', () => {
+    expect(Object.keys(pub.paths).filter((p) => p.includes('vault'))).toEqual([])
+    expect(pub.tags.map((t: Obj) => t.name)).not.toContain('Records: vault')
+    expect(pub.components.schemas.VaultRecord).toBeUndefined()
+    // The relation to it stays (the value is readable) but neither names nor types its target.
+    const rel = pub.components.schemas.NotesRecord.properties.vault
+    expect(rel).toEqual({ type: ['string', 'null'], format: 'uuid', description: 'ID of a related record.' })
+    expect(pub.components.schemas.NotesRecord.properties.expand.properties.vault).toBeUndefined()
+    expect(JSON.stringify(pub)).not.toMatch(/vault`|Vault/)
+  })
+
+  it('describes only the actions whose rule is not null', () => {
+    const notesIds = ids(pub).filter((id) => /Notes/.test(id))
+    expect(notesIds.sort()).toEqual(['createNotesRecord', 'deleteNotesRecord', 'getNotesRecord'])
+    expect(pub.paths['/api/collections/notes/records'].get).toBeUndefined()
+    // posts: list and view only (RULES), so its item path keeps get alone.
+    expect(Object.keys(pub.paths['/api/collections/posts/records/{id}'])).toEqual(['get'])
+    expect(pub.paths['/api/collections/posts/records'].post).toBeUndefined()
+  })
+
+  it('never shows hidden fields, in any schema', () => {
+    for (const name of ['NotesRecord', 'NotesCreate', 'PostsRecord', 'UsersRecord']) {
+      const props = pub.components.schemas[name].properties
+      expect(props.pin ?? props.moderation ?? props.notes, name).toBeUndefined()
+    }
+    expect(pub.components.schemas.NotesCreate.required).toEqual(['text'])
+    // No update operation is described, so neither is its body.
+    expect(pub.components.schemas.NotesUpdate).toBeUndefined()
+    expect(JSON.stringify(pub)).not.toMatch(/admin-only/i)
+  })
+
+  it("leaves out schema administration, keys, the console's API and the parts' admin-only operations", () => {
+    for (const id of ['listCollections', 'createCollection', 'listApiKeys', 'adminSignIn']) {
+      expect(ids(pub)).not.toContain(id)
+    }
+    expect(ids(pub)).toEqual(expect.arrayContaining(['health', 'batch', 'listThings']))
+    // A path whose every operation is left out goes, shared parameters and all; so do empty tags.
+    expect(pub.paths['/api/things/{id}']).toBeUndefined()
+    expect(pub.paths['/api/widgets']).toBeUndefined()
+    expect(pub.tags.map((t: Obj) => t.name)).toEqual([
+      'Health',
+      'Batch',
+      ...['Records: blog_posts', 'Records: notes', 'Records: posts', 'Records: users'],
+      'Things',
+    ])
+    // Schemas only the left-out operations used go too; referenced ones (and what they reference) stay.
+    for (const name of ['Collection', 'ApiKey', 'Widget', 'Part', 'AdminSession']) {
+      expect(pub.components.schemas[name], name).toBeUndefined()
+    }
+    expect(Object.keys(pub.components.schemas)).toEqual(
+      expect.arrayContaining(['Error', 'Health', 'BatchRequest', 'NotesCreate', 'PostsList']),
+    )
+  })
+
+  it('is a valid document: lint-clean, every reference resolved', async () => {
+    expect((await generate(pub)).warnings).toEqual([])
+    const refs = JSON.stringify(pub).match(/#\/components\/[a-z]+\/[A-Za-z0-9._-]+/g) ?? []
+    for (const r of refs) {
+      const [, , kind, name] = r.split('/')
+      expect(pub.components[kind!][name!], r).toBeDefined()
+    }
+  })
+})
+
 describe('docs page', () => {
   it('serves only the allowed Swagger UI files from the installed package', () => {
     for (const file of [
@@ -420,8 +546,12 @@ describe('docs page', () => {
     expect(html).toContain('<script src="/api/docs/assets/init.js"></script>')
     expect(html.match(/<script(?![^>]*\bsrc=)[^>]*>/g)).toBeNull()
     expect(html).not.toMatch(/https?:\/\//)
-    const js = docsInitJs('/api/openapi.json?x="</script>')
-    expect(js).toContain('url: "/api/openapi.json?x=\\"\\u003c/script>"')
+    // The document's URL reaches the script through an escaped attribute, never through script text.
+    expect(docsHtml('/api/openapi.json?x="<b>', '/a')).toContain(
+      'data-spec-url="/api/openapi.json?x=&#34;&#60;b&#62;"',
+    )
+    const js = docsInitJs()
     expect(js).toContain("dom_id: '#swagger-ui'")
+    expect(js).toContain("docExpansion: 'none'")
   })
 })

@@ -1,5 +1,13 @@
-import type { Collection } from '../core/collections/types.ts'
+import type { Collection, RuleAction } from '../core/collections/types.ts'
 import type { OpenApiPart } from './auth-paths.ts'
+import {
+  type OpenApiAudience,
+  publicAction,
+  publicCollection,
+  publicPaths,
+  reachableSchemas,
+  usedTags,
+} from './public-view.ts'
 import {
   assignNames,
   type CollectionNames,
@@ -16,6 +24,8 @@ export interface BuildOpenApiInput {
   readonly serverUrl?: string
   /** Generated elsewhere and merged in (better-auth's endpoints at /api/auth and /api/admin/auth). */
   readonly parts?: readonly OpenApiPart[]
+  /** Who reads it (see public-view.ts); `full` unless told. */
+  readonly audience?: OpenApiAudience
 }
 
 type Obj = Record<string, unknown>
@@ -199,7 +209,7 @@ interface CrudSpec {
   readonly tag: string
   /** For summaries, singular and plural: ['a collection', 'collections']. */
   readonly noun: readonly [string, string]
-  readonly ids: { list?: string; create?: string; get?: string; update?: string; delete: string }
+  readonly ids: { list?: string; create?: string; get?: string; update?: string; delete?: string }
   readonly schemas: { list?: string; create?: string; update?: string; item: string }
   readonly listParams?: readonly Obj[]
   readonly getParams?: readonly Obj[]
@@ -263,32 +273,41 @@ function crud(s: CrudSpec): Obj {
       extraErrors: s.updateErrors,
     })
   }
-  one.delete = operation({
-    ...ofItem,
-    id: ids.delete,
-    summary: `Delete ${noun}`,
-    kind: 'delete',
-    params: [itemParam],
-  })
+  if (ids.delete !== undefined) {
+    one.delete = operation({
+      ...ofItem,
+      id: ids.delete,
+      summary: `Delete ${noun}`,
+      kind: 'delete',
+      params: [itemParam],
+    })
+  }
   return {
     ...(Object.keys(coll).length > 0 ? { [s.path]: coll } : {}),
-    [`${s.path}/{${s.itemParam[0]}}`]: one,
+    ...(Object.keys(one).length > 0 ? { [`${s.path}/{${s.itemParam[0]}}`]: one } : {}),
   }
 }
 
-function recordPaths(c: Collection, n: CollectionNames, tag: string): Obj {
+/** `allowed` says which actions to describe (the public document leaves out locked ones). */
+function recordPaths(
+  c: Collection,
+  n: CollectionNames,
+  tag: string,
+  allowed: (a: RuleAction) => boolean,
+): Obj {
   const base = n.base
+  const id = (action: RuleAction, name: string) => (allowed(action) ? name : undefined)
   return crud({
     path: `/api/collections/${c.name}/records`,
     itemParam: ['id', 'RecordId'],
     tag,
     noun: [`a ${c.name} record`, `${c.name} records`],
     ids: {
-      list: `list${base}Records`,
-      create: `create${base}Record`,
-      get: `get${base}Record`,
-      update: `update${base}Record`,
-      delete: `delete${base}Record`,
+      list: id('list', `list${base}Records`),
+      create: id('create', `create${base}Record`),
+      get: id('view', `get${base}Record`),
+      update: id('update', `update${base}Record`),
+      delete: id('delete', `delete${base}Record`),
     },
     schemas: { list: n.list, create: n.create, update: n.update, item: n.record },
     listParams: ['Filter', 'Sort', 'Page', 'PerPage', 'After', 'Fields', 'Expand', 'Count'].map(param),
@@ -303,6 +322,15 @@ const STATIC_TAGS = [
   { name: 'Collections', description: 'Schema administration: console admins and API keys with `schema`.' },
   { name: 'API keys', description: 'Secret API keys, shown once at creation and stored hashed.' },
   { name: 'Batch', description: 'Several writes in one transaction: all succeed or none.' },
+]
+
+/** Schema administration needs the `schema` scope: not in the public document. */
+const SCHEMA_OPERATIONS = [
+  'listCollections',
+  'createCollection',
+  'getCollection',
+  'updateCollection',
+  'deleteCollection',
 ]
 
 function staticPaths(): Obj {
@@ -363,24 +391,47 @@ function staticPaths(): Obj {
   }
 }
 
+const DESCRIPTION =
+  'Send `Authorization: Bearer <token>` (an access JWT, a session token or a secret API key `bst_sk_...`); without it a request is anonymous and only public rules let it through. Errors are `{code, message, status, details?}`. Writes accept `Idempotency-Key`.'
+const PUBLIC_NOTE =
+  ' This is the public document: only the operations whose rules let non-admins in, without hidden fields. Console admins and API keys with the `schema` scope get the full one.'
+
+/**
+ * The OpenAPI 3.1 document of the live API. The public audience gets only what it may call (see
+ * public-view.ts); both are generated from the same code, so they never disagree on what they share.
+ */
 export function buildOpenApi(input: BuildOpenApiInput): Record<string, unknown> {
-  const names = assignNames(input.collections)
-  const schemas: Record<string, Schema> = { ...STATIC_SCHEMAS }
-  const paths = staticPaths()
-  const tags: Obj[] = [...STATIC_TAGS]
-  const sorted = [...input.collections].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const full = input.audience !== 'public'
+  const collections = full ? input.collections : input.collections.flatMap((c) => publicCollection(c) ?? [])
+  // Named among the collections described, so a relation to a left-out one stays untyped and unnamed.
+  const names = assignNames(collections)
+  let schemas: Record<string, Schema> = { ...STATIC_SCHEMAS }
+  let paths = staticPaths()
+  let tags: Obj[] = [...STATIC_TAGS]
+  const sorted = [...collections].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   for (const c of sorted) {
     const n = names.get(c.name)
     if (n === undefined) continue
     const tag = `Records: ${c.name}`
     tags.push({ name: tag, description: `Records of the \`${c.name}\` collection.` })
     Object.assign(schemas, collectionSchemas(c, names))
-    Object.assign(paths, recordPaths(c, n, tag))
+    Object.assign(
+      paths,
+      recordPaths(c, n, tag, (a) => full || publicAction(c, a)),
+    )
   }
+  const adminOnly = new Set<string>(SCHEMA_OPERATIONS)
   for (const part of input.parts ?? []) {
     tags.push(...part.tags)
     Object.assign(schemas, part.schemas)
     Object.assign(paths, part.paths)
+    for (const id of part.adminOnly ?? []) adminOnly.add(id)
+  }
+  const responses = responseComponents()
+  if (!full) {
+    paths = publicPaths(paths, adminOnly)
+    tags = usedTags(tags, paths)
+    schemas = reachableSchemas(schemas, [paths, responses, PARAMETERS, HEADERS]) as Record<string, Schema>
   }
 
   const doc: Record<string, unknown> = {
@@ -388,8 +439,7 @@ export function buildOpenApi(input: BuildOpenApiInput): Record<string, unknown> 
     info: {
       title: 'Bastide API',
       version: input.version,
-      description:
-        'Send `Authorization: Bearer <token>` (an access JWT, a session token or a secret API key `bst_sk_...`); without it a request is anonymous and only public rules let it through. Errors are `{code, message, status, details?}`. Writes accept `Idempotency-Key`.',
+      description: full ? DESCRIPTION : DESCRIPTION + PUBLIC_NOTE,
     },
   }
   if (input.serverUrl !== undefined && input.serverUrl !== '') {
@@ -402,7 +452,7 @@ export function buildOpenApi(input: BuildOpenApiInput): Record<string, unknown> 
   doc.paths = paths
   doc.components = {
     schemas,
-    responses: responseComponents(),
+    responses,
     parameters: PARAMETERS,
     headers: HEADERS,
     securitySchemes: {

@@ -2,6 +2,7 @@
  * The interactive reference at /api/docs: Swagger UI served from our own installed copy (no CDN, so
  * it works offline and under a strict Content-Security-Policy: no inline script, no foreign origin).
  */
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 
@@ -35,7 +36,7 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
 }
 
-/** The page; its only script is `${assetBase}/init.js` (see docsInitJs), which starts Swagger UI. */
+/** The page; its only script of ours is `${assetBase}/init.js` (see docsInitJs), which starts Swagger UI. */
 export function docsHtml(specUrl: string, assetBase: string): string {
   const base = escapeHtml(assetBase.replace(/\/+$/, ''))
   return `<!doctype html>
@@ -49,7 +50,7 @@ export function docsHtml(specUrl: string, assetBase: string): string {
 </head>
 <body>
   <noscript>The interactive reference needs JavaScript; the raw document is at <a href="${escapeHtml(specUrl)}">${escapeHtml(specUrl)}</a>.</noscript>
-  <div id="swagger-ui"></div>
+  <div id="swagger-ui" data-spec-url="${escapeHtml(specUrl)}"></div>
   <script src="${base}/swagger-ui-bundle.js"></script>
   <script src="${base}/init.js"></script>
 </body>
@@ -57,19 +58,9 @@ export function docsHtml(specUrl: string, assetBase: string): string {
 `
 }
 
-/** The script served at `${assetBase}/init.js`; kept out of the page so CSP needs no 'unsafe-inline' script. */
-export function docsInitJs(specUrl: string): string {
-  // JSON.stringify yields a valid JS string literal; escaping `<` keeps it inert if ever inlined.
-  const url = JSON.stringify(specUrl).replace(/</g, '\\u003c')
-  return `window.addEventListener('load', function () {
-  window.ui = SwaggerUIBundle({
-    url: ${url},
-    dom_id: '#swagger-ui',
-    deepLinking: true,
-    tryItOutEnabled: true,
-    presets: [SwaggerUIBundle.presets.apis],
-    layout: 'BaseLayout'
-  })
-})
-`
+let initJs: string | undefined
+/** The script served at `${assetBase}/init.js` (docs-init.js): a file, so CSP needs no 'unsafe-inline'. */
+export function docsInitJs(): string {
+  initJs ??= readFileSync(new URL('docs-init.js', import.meta.url), 'utf8')
+  return initJs
 }

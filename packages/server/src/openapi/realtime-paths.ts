@@ -125,5 +125,13 @@ export function realtimeOpenApi(): OpenApiPart {
           'Channel definitions. The socket.io protocol at `/realtime` is described in docs/realtime.md.',
       },
     ],
+    // Defining channels needs the schema scope (http/routes/realtime-channels.ts).
+    adminOnly: [
+      'listChannelDefinitions',
+      'createChannelDefinition',
+      'getChannelDefinition',
+      'updateChannelDefinition',
+      'deleteChannelDefinition',
+    ],
   }
 }

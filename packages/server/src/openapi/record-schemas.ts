@@ -113,12 +113,16 @@ function scalarSchema(field: Field): Schema {
   }
 }
 
-function fieldDescription(field: Field): string | undefined {
+/** `described`: the collections the document describes; a relation to another one does not name it. */
+function fieldDescription(field: Field, described?: ReadonlyMap<string, unknown>): string | undefined {
   const o = field.options
   const many = o.multiple === true ? 's' : ''
   const parts: string[] = []
   if (field.type === 'relation' && o.collection) {
-    parts.push(many ? `IDs of \`${o.collection}\` records.` : `ID of a \`${o.collection}\` record.`)
+    // A collection the document leaves out (locked for this audience) is not named either.
+    const target =
+      described === undefined || described.has(o.collection) ? `\`${o.collection}\` ` : 'related '
+    parts.push(many ? `IDs of ${target}records.` : `ID of a ${target}record.`)
   }
   if (field.type === 'file') parts.push(`Object key${many}${o.bucket ? ` in bucket \`${o.bucket}\`` : ''}.`)
   // JSON Schema has no bounds for date-time strings, so the limits can only be told in prose.
@@ -144,12 +148,16 @@ function nullable(s: Schema): Schema {
 
 const MULTI_TYPES = new Set<Field['type']>(['select', 'relation', 'file'])
 
-export function fieldSchema(field: Field, allowNull: boolean): Schema {
+export function fieldSchema(
+  field: Field,
+  allowNull: boolean,
+  described?: ReadonlyMap<string, unknown>,
+): Schema {
   const one = scalarSchema(field)
   const multiple = MULTI_TYPES.has(field.type) && field.options.multiple === true
   let s = multiple ? arr(one) : one
   if (allowNull) s = nullable(s)
-  const description = fieldDescription(field)
+  const description = fieldDescription(field, described)
   return description === undefined ? s : { ...s, description }
 }
 
@@ -187,7 +195,7 @@ export function collectionSchemas(
   const n = names.get(c.name)
   if (n === undefined) throw new Error(`No component names assigned to collection ${c.name}`)
   const fields: Record<string, Schema> = {}
-  for (const f of c.fields) fields[f.name] = fieldSchema(f, !f.required)
+  for (const f of c.fields) fields[f.name] = fieldSchema(f, !f.required, names)
   const clientId = str({ format: 'uuid', description: 'Optional client-chosen ID (offline apps need one).' })
   const version = int({
     description:
@@ -342,7 +350,12 @@ export const STATIC_SCHEMAS: Record<string, Schema> = {
     {
       name: str(),
       scopes: STRINGS,
-      expires: { ...TIMESTAMP, description: 'When the key stops working; never when left out.' },
+      expires: {
+        ...TIMESTAMP,
+        description:
+          'When the key stops working (in the future); never when left out. A key minted by a key never ' +
+          "outlives it: left out, it gets the minter's expiry; a later one is refused (403).",
+      },
     },
     ['name', 'scopes'],
   ),

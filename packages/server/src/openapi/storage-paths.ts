@@ -507,5 +507,7 @@ export function storageOpenApi(): OpenApiPart {
     paths: structuredClone(PATHS),
     schemas: structuredClone(SCHEMAS),
     tags: [{ name: TAG, description: 'Buckets and their objects: uploads, downloads, signed URLs.' }],
+    // Managing buckets needs the schema scope (http/routes/storage.ts); objects follow each bucket's rules.
+    adminOnly: ['listBuckets', 'createBucket', 'getBucket', 'updateBucket', 'deleteBucket'],
   }
 }

@@ -2,12 +2,14 @@ import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { Hono } from 'hono'
 import { sql } from 'kysely'
+import { hasScope } from '../../core/auth/principal.ts'
 import type { CollectionsService } from '../../core/collections/service.ts'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
 import type { OpenApiPart } from '../../openapi/auth-paths.ts'
 import { buildOpenApi } from '../../openapi/build-openapi.ts'
 import { docsHtml, docsInitJs, swaggerAssetPath, swaggerAssetType } from '../../openapi/docs-page.ts'
+import type { OpenApiAudience } from '../../openapi/public-view.ts'
 import type { AppEnv } from '../context.ts'
 
 export const VERSION = '0.1.0'
@@ -21,7 +23,8 @@ export function metaRoutes(deps: {
   openApiParts?: () => Promise<readonly OpenApiPart[]>
 }) {
   const r = new Hono<AppEnv>()
-  let cached: { key: readonly unknown[]; doc: Record<string, unknown> } | undefined
+  // One document per audience, not per caller: what it shows depends on the rules, never on who asks.
+  const cached = new Map<OpenApiAudience, { key: readonly unknown[]; doc: Record<string, unknown> }>()
   let parts: Promise<readonly OpenApiPart[]> | undefined
 
   r.get('/health', async (c) => {
@@ -40,27 +43,37 @@ export function metaRoutes(deps: {
       throw err
     })
     const list = deps.collections.list()
+    // Those who may manage the schema see all of it; everyone else sees what their rules let them call.
+    const audience: OpenApiAudience = hasScope(c.var.principal, 'schema') ? 'full' : 'public'
+    let entry = cached.get(audience)
     // Rebuilt only when the catalog changed (a schema change replaces the collection objects).
-    if (!cached || cached.key.length !== list.length || cached.key.some((x, i) => x !== list[i])) {
-      cached = {
+    if (!entry || entry.key.length !== list.length || entry.key.some((x, i) => x !== list[i])) {
+      entry = {
         key: list,
         doc: buildOpenApi({
           collections: list,
           version: VERSION,
           parts: extra,
+          audience,
           ...(deps.publicUrl ? { serverUrl: deps.publicUrl } : {}),
         }),
       }
+      cached.set(audience, entry)
     }
-    return c.json(cached.doc)
+    // The answer depends on the credential: no cache may hand one caller's document to another.
+    c.header('Vary', 'Authorization')
+    c.header('Cache-Control', 'private, no-cache')
+    return c.json(entry.doc)
   })
 
   r.get('/docs', (c) => c.html(docsHtml('/api/openapi.json', '/api/docs/assets')))
   r.get('/docs/assets/:file', (c) => {
     const file = c.req.param('file')
     if (file === 'init.js')
-      return c.body(docsInitJs('/api/openapi.json'), 200, {
+      // Revalidated each time (the ETag middleware answers 304): a new server must not meet an old script.
+      return c.body(docsInitJs(), 200, {
         'Content-Type': 'text/javascript; charset=utf-8',
+        'Cache-Control': 'no-cache',
       })
     const path = swaggerAssetPath(file)
     if (!path) throw errors.notFound('Asset')
