@@ -20,14 +20,17 @@ import { requestPath } from './http/canonical-path.ts'
 import { clientIp } from './http/client-ip.ts'
 import type { AppEnv } from './http/context.ts'
 import { errorResponse } from './http/middleware/errors.ts'
+import { headResponse } from './http/middleware/head-response.ts'
 import { type Authenticator, principalMiddleware } from './http/middleware/principal.ts'
 import { authRateLimit } from './http/middleware/rate-limit.ts'
 import { requestContext } from './http/middleware/request-id.ts'
+import { publicBaseUrl } from './http/public-base-url.ts'
 import { accountPageRoutes } from './http/routes/account-page.ts'
 import { adminKeyRoutes } from './http/routes/admin-keys.ts'
 import { authRoutes } from './http/routes/auth.ts'
 import { batchRoutes } from './http/routes/batch.ts'
 import { collectionRoutes } from './http/routes/collections.ts'
+import { homeRoutes } from './http/routes/home.ts'
 import { metaRoutes } from './http/routes/meta.ts'
 import { realtimeChannelRoutes } from './http/routes/realtime-channels.ts'
 import { isRecordUpload, recordFileRoutes } from './http/routes/record-files.ts'
@@ -57,6 +60,11 @@ export interface AppDeps {
   readonly rateLimiter: RateLimiter
   /** Buckets and objects, served at /api/storage. */
   readonly storage?: StorageRuntime
+  /**
+   * The server's externally visible base URL as resolved at start: BASTIDE_PUBLIC_URL, or
+   * `http://localhost:` and the port it listens on. Default: from the configuration alone.
+   */
+  readonly baseUrl?: string
 }
 
 const secure = secureHeaders({
@@ -86,6 +94,8 @@ export function createApp(deps: AppDeps) {
   // reach the same handler, with the same rate-limit counters.
   const app = new Hono<AppEnv>({ getPath: requestPath })
 
+  // First, so that it wraps up last: HEAD responses keep every header set below (see head-response.ts).
+  app.use('*', headResponse)
   app.use('*', requestContext(log))
   // Under @hono/node-server the security headers go straight onto Node's response, where writeHead merges
   // them: a fraction of the cost of setting a dozen headers on the web Headers object after every handler.
@@ -218,6 +228,10 @@ export function createApp(deps: AppDeps) {
     '/api/*',
     principalMiddleware((t) => deps.keys.authenticate(t), deps.authenticators),
   )
+  app.use('/api/*', (c, next) => {
+    c.set('clientIp', clientIp(c.req.raw, c.env, config.trustProxy))
+    return next()
+  })
 
   app.route(
     '/api',
@@ -277,12 +291,18 @@ export function createApp(deps: AppDeps) {
     realtimeChannelRoutes({ db: deps.db, lookup: (n) => deps.collections.find(n) }),
   )
   if (deps.storage) {
-    app.route('/api/storage', storageRoutes({ storage: deps.storage, publicUrl: config.publicUrl }))
+    // Absolute URLs handed out (signed URLs, tus Location) never follow a client's Host header.
+    const baseUrl = publicBaseUrl({
+      publicUrl: config.publicUrl,
+      fallback: deps.baseUrl ?? `http://localhost:${config.port || 8787}`,
+      trustProxy: config.trustProxy,
+    })
+    app.route('/api/storage', storageRoutes({ storage: deps.storage, baseUrl }))
     app.route(
       '/api/storage/uploads',
       storageUploadRoutes({
         storage: deps.storage,
-        publicUrl: config.publicUrl,
+        baseUrl,
         maxFileSize: config.storage.maxFileSize,
         log,
       }),
@@ -300,6 +320,7 @@ export function createApp(deps: AppDeps) {
     }),
   )
 
+  app.route('/', homeRoutes({ config }))
   app.notFound((c) => errorResponse(errors.notFound('Route'), c, log))
   app.onError((err, c) => errorResponse(err, c, log))
   return app

@@ -79,7 +79,8 @@ async function wire(
   const database = createDb({
     connectionString: databaseUrl,
     max: config.dbPoolMax,
-    onError: (err) => log.warn({ err: err.message }, 'idle database connection lost'),
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    onError: (err) => log.warn({ err: err.message }, 'database connection lost'),
     ...(opts.onQuery ? { onQuery: opts.onQuery } : {}),
   })
   const { db } = database
@@ -169,6 +170,9 @@ async function wire(
       secret: authRuntime.secret,
     }),
   })
+  // better-auth checks its tables in the background (and logs what it finds): let it finish before the server
+  // counts as up, so that a stop right after start (Ctrl-C, a CLI command) does not cut it off into an error.
+  await Promise.allSettled([authRuntime.auth, adminAuth].map(async (a) => (await a.$context).checkSchema?.()))
   handler = app.fetch
   // Realtime shares the port (socket.io at /realtime); tests that drive app.request have no socket to share.
   const realtime = server

@@ -50,6 +50,27 @@ describe('over a real socket', () => {
     expect(evil.headers['access-control-allow-origin']).toBeUndefined()
   })
 
+  it('answers HEAD with the same CORS headers and request id as GET, errors included', async () => {
+    const origin = { origin: 'https://app.example' }
+    for (const path of [
+      '/api/health',
+      '/api/collections/notes/records/00000000-0000-7000-8000-000000000000',
+      '/api/storage/buckets/nope/objects/missing.txt',
+      '/api/nowhere',
+    ]) {
+      const get = await raw('GET', path, { headers: origin })
+      const head = await raw('HEAD', path, { headers: { ...origin, 'x-request-id': 'head-check-1' } })
+      expect(head.status, path).toBe(get.status)
+      expect(head.body, path).toBe('')
+      expect(head.headers['access-control-allow-origin'], path).toBe('https://app.example')
+      expect(head.headers['access-control-expose-headers'], path).toContain('X-Request-Id')
+      expect(head.headers.vary, path).toMatch(/origin/i)
+      expect(head.headers['x-request-id'], path).toBe('head-check-1')
+      expect(head.headers['x-content-type-options'], path).toBe('nosniff')
+      expect(head.headers['content-type'], path).toBe(get.headers['content-type'])
+    }
+  })
+
   it('reads JSON bodies sent with Content-Length and chunked', async () => {
     const body = JSON.stringify({ text: 'sized' })
     const a = await raw('POST', '/api/collections/notes/records', {

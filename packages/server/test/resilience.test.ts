@@ -4,9 +4,12 @@
  * 1. PostgreSQL stopped and restarted under a concurrent HTTP write load: while it is down the server answers
  *    503 UNAVAILABLE with Retry-After (never a 500, never a hanging request), /api/health follows the
  *    database, writes succeed again on their own once it is back, and every acknowledged write survived.
- * 2. close() lets in-flight requests finish with their normal status and refuses new connections.
+ * 2. PostgreSQL frozen (SIGSTOP: its connections stay open, nothing answers, as with a hung host or a cut
+ *    network): requests answer 503 UNAVAILABLE with Retry-After within seconds instead of hanging, and the same
+ *    server works again once PostgreSQL resumes (SIGCONT).
+ * 3. close() lets in-flight requests finish with their normal status and refuses new connections.
  *
- * Test 1 kills PostgreSQL, so it runs its OWN embedded cluster, whatever DATABASE_URL says.
+ * Tests 1 and 2 stop PostgreSQL, so they run their OWN embedded cluster, whatever DATABASE_URL says.
  */
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
@@ -384,7 +387,135 @@ describe('PostgreSQL stopped and restarted under load', () => {
 })
 
 // ---------------------------------------------------------------------------------------------------------
-// 2. Graceful shutdown
+// 2. PostgreSQL frozen (SIGSTOP): connections stay open, nothing answers
+// ---------------------------------------------------------------------------------------------------------
+
+/** The processes of the cluster in `dataDir`: the postmaster (from postmaster.pid) and its children. */
+function clusterPids(dataDir: string): number[] {
+  const postmaster = Number(
+    fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0],
+  )
+  const children: number[] = []
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid === postmaster) children.push(Number(entry))
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return [postmaster, ...children]
+}
+
+describe.skipIf(process.platform !== 'linux')('PostgreSQL frozen (SIGSTOP) and resumed', () => {
+  let dataDir: string | undefined
+  let pgInstance: EmbeddedPg | undefined
+  let bastide: Bastide | undefined
+  let frozen: number[] = []
+  const uncaught: unknown[] = []
+  const onUncaught = (err: unknown) => void uncaught.push(err)
+  const thaw = () => {
+    for (const pid of frozen) {
+      try {
+        process.kill(pid, 'SIGCONT')
+      } catch {}
+    }
+    frozen = []
+  }
+
+  afterAll(async () => {
+    thaw()
+    try {
+      await bastide?.close()
+    } catch (e) {
+      console.error('[resilience] bastide.close failed', e)
+    }
+    try {
+      await pgInstance?.stop()
+    } catch (e) {
+      console.error('[resilience] pg.stop failed', e)
+    }
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true })
+    process.off('uncaughtException', onUncaught)
+  })
+
+  it('answers 503 UNAVAILABLE with Retry-After in bounded time while frozen, and recovers once resumed', async () => {
+    process.on('uncaughtException', onUncaught)
+    // Its own cluster: stopping the one other test files share would stall them all.
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastide-frozen-pg-'))
+    fs.chmodSync(dataDir, 0o755)
+    pgInstance = await startEmbeddedPostgres({ dataDir, port: await freePort() })
+    const config = loadConfig({
+      DATABASE_URL: pgInstance.url,
+      BASTIDE_ADMIN_KEY: ADMIN_KEY,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      BASTIDE_LOG_LEVEL: 'silent',
+      // A small pool, so the requests below also queue for a connection while the database is frozen.
+      BASTIDE_DB_POOL_MAX: '4',
+      BASTIDE_SHUTDOWN_TIMEOUT_MS: '2000',
+    })
+    bastide = await startBastide(config, { log: pino({ level: 'silent' }) })
+    const base = bastide.url
+    const COL = 'frozen_writes'
+    const created = await http(
+      base,
+      'POST',
+      '/api/collections',
+      { name: COL, fields: [{ name: 'n', type: 'number' }], rules: { list: '', view: '', create: '' } },
+      { admin: true },
+    )
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    const records = `/api/collections/${COL}/records`
+    // Warm: every pooled connection open, some of them idle when the cluster freezes.
+    const warm = await Promise.all(Array.from({ length: 8 }, (_, n) => http(base, 'POST', records, { n })))
+    expect(warm.map((r) => r.status)).toEqual(Array(8).fill(201))
+
+    frozen = clusterPids(dataDir)
+    expect(frozen.length).toBeGreaterThan(1)
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP')
+
+    // Three times the pool: some requests find a connection, the others wait for one or open a new one.
+    const during = await Promise.all([
+      ...Array.from({ length: 12 }, (_, n) => http(base, 'POST', records, { n: 100 + n })),
+      http(base, 'GET', `${records}?perPage=5`),
+      http(base, 'GET', '/api/health'),
+    ])
+    const longest = Math.max(...during.map((r) => r.ms))
+    console.log(
+      `[resilience] frozen PostgreSQL: ${during.length} requests, statuses ${JSON.stringify(during.map((r) => r.status))}, ` +
+        `slowest answer ${longest.toFixed(0)} ms`,
+    )
+    for (const r of during) {
+      expect(r.status, JSON.stringify(r.body)).toBe(503)
+      expect(r.body).toMatchObject({ code: 'UNAVAILABLE', status: 503 })
+      expect(r.headers.get('retry-after')).toMatch(/^\d+$/)
+    }
+    // Answered, not hung: within a few seconds (about 2.5-3 s by design; generous here, for loaded machines).
+    expect(longest).toBeLessThan(8000)
+
+    thaw()
+    // Without restarting anything: the pool replaces the connections it dropped.
+    let after: HttpResult | undefined
+    const recovered = await waitFor(
+      async () => (after = await http(base, 'POST', records, { n: 999 })).status === 201,
+      15_000,
+      100,
+    )
+    expect(recovered, `a write after SIGCONT: ${after?.status} ${JSON.stringify(after?.body)}`).toBe(true)
+    expect((await http(base, 'GET', '/api/health')).status).toBe(200)
+    const list = await http(base, 'GET', `${records}?perPage=50`)
+    expect(list.status).toBe(200)
+    expect(list.body.items.map((r: { n: number }) => r.n)).toEqual(expect.arrayContaining([0, 7, 999]))
+    expect(uncaught.map(describeError), 'uncaught exceptions while frozen').toEqual([])
+  }, 90_000)
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// 3. Graceful shutdown
 // ---------------------------------------------------------------------------------------------------------
 
 describe('graceful shutdown', () => {

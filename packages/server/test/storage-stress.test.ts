@@ -292,10 +292,11 @@ function runReconcileCli(
     proc.once('error', reject)
     proc.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`storage:reconcile exited with ${code}: ${out}`))
+      // The report is all there is on stdout (logs go to stderr): parse exactly that.
       try {
-        resolve(JSON.parse(out.trim().split('\n').at(-1)!))
+        resolve(JSON.parse(out))
       } catch (e) {
-        reject(e)
+        reject(new Error(`storage:reconcile printed more than its report on stdout: ${out}`, { cause: e }))
       }
     })
   })

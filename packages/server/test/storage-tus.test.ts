@@ -85,9 +85,13 @@ describe.each(['local', 's3'] as const)('resumable uploads on %s', (kind) => {
     const r = await create(who, length, meta)
     if (r.status !== 201) throw new Error(`create: ${r.status} ${await r.text()}`)
     const location = r.headers.get('location')!
-    expect(location).toMatch(new RegExp(`^${base}/api/storage/uploads/[0-9a-f]{32}$`))
+    // On the configured origin (BASTIDE_PUBLIC_URL unset: http://localhost:$PORT); this suite talks to the
+    // address it listens on.
+    expect(location).toMatch(
+      new RegExp(`^http://localhost:${s.bastide.port}/api/storage/uploads/[0-9a-f]{32}$`),
+    )
     expect(r.headers.get('tus-resumable')).toBe('1.0.0')
-    return location
+    return `${base}${new URL(location).pathname}`
   }
   const patch = (url: string, who: Record<string, string>, offset: number, body: Uint8Array) =>
     fetch(url, {
@@ -231,7 +235,7 @@ describe.each(['local', 's3'] as const)('resumable uploads on %s', (kind) => {
     expect(objectOf(own).owner).toBe(bob.id)
   })
 
-  it('refuses at creation what cannot become an object: missing bucket, too large, deferred length', async () => {
+  it('refuses at creation what cannot become an object: missing bucket, too large, deferred length, bad metadata', async () => {
     const missing = await create(as(alice), 10, { bucket: 'nope', key: 'x.bin' })
     expect(missing.status).toBe(404)
     expect(((await missing.json()) as any).code).toBe('NOT_FOUND')
@@ -250,6 +254,14 @@ describe.each(['local', 's3'] as const)('resumable uploads on %s', (kind) => {
     expect(((await noKey.json()) as any).code).toBe('VALIDATION_FAILED')
     const badKey = await create(as(alice), 10, { bucket: 'files', key: '../x' })
     expect(badKey.status).toBe(400)
+    // Metadata is held to the same bounds as any upload's (at most 8 levels deep), before a byte is sent.
+    const deep = await create(as(alice), 10, {
+      bucket: 'files',
+      key: 'deep.bin',
+      metadata: `${'{"a":'.repeat(1000)}1${'}'.repeat(1000)}`,
+    })
+    expect(deep.status).toBe(400)
+    expect(((await deep.json()) as any).details.fields.metadata.code).toBe('too_deep')
     // No more bytes than declared.
     const url = await start(as(alice), 10, { bucket: 'files', key: 'ten.bin' })
     expect((await patch(url, as(alice), 0, randomBytes(11))).status).toBe(413)
@@ -268,6 +280,37 @@ describe.each(['local', 's3'] as const)('resumable uploads on %s', (kind) => {
     expect(((await last.json()) as any).code).toBe('UNSUPPORTED_MEDIA_TYPE')
     expect((await download('images', 'fake.png')).status).toBe(404)
     expect((await head(url, as(alice))).status).toBe(404)
+  })
+
+  it('puts Location on the configured origin, whatever Host the client sends', async () => {
+    const r = await new Promise<{ status: number; location: string | undefined }>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: s.bastide.port,
+          path: '/api/storage/uploads',
+          method: 'POST',
+          headers: {
+            ...TUS,
+            ...as(alice),
+            host: 'evil.example',
+            'x-forwarded-host': 'evil.example',
+            'upload-length': '3',
+            'upload-metadata': `bucket ${b64('files')},key ${b64('host.bin')}`,
+          },
+        },
+        (res) => {
+          res.resume()
+          res.on('end', () => resolve({ status: res.statusCode!, location: res.headers.location }))
+        },
+      )
+      req.on('error', reject)
+      req.end()
+    })
+    expect(r.status).toBe(201)
+    expect(r.location).toMatch(
+      new RegExp(`^http://localhost:${s.bastide.port}/api/storage/uploads/[0-9a-f]{32}$`),
+    )
   })
 
   it('creates with the first bytes (creation-with-upload) and tells its capabilities to OPTIONS', async () => {

@@ -335,6 +335,41 @@ describe.each(['local', 's3'] as const)('storage on %s', (kind) => {
       })
       expect(await (await get('files', 'forms/note.txt')).text()).toBe('from a form')
     })
+
+    it('refuses deeply nested or oversized metadata with 400, on every way in', async () => {
+      const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`
+      const before = await objectCount()
+      // 10 000 levels: more than JSON.stringify can recurse through.
+      const form = new FormData()
+      form.append('key', 'forms/deep.txt')
+      form.append('metadata', nested(10_000))
+      form.append('file', new Blob(['deep']), 'deep.txt')
+      const multipart = await fetch(`${base}/api/storage/buckets/files/objects`, {
+        method: 'POST',
+        headers: admin,
+        body: form,
+      })
+      expect(multipart.status).toBe(400)
+      expect(((await multipart.json()) as any).details.fields.metadata.code).toBe('too_deep')
+      // In-process, where no HTTP parser caps the header's length.
+      const header = await s.api('PUT', '/api/storage/buckets/files/objects/deep.txt', 'deep', {
+        headers: { 'content-type': 'text/plain', 'x-bastide-metadata': nested(10_000) },
+      })
+      expect(header.status).toBe(400)
+      expect(header.body).toMatchObject({ code: 'VALIDATION_FAILED', status: 400 })
+      // The bounds: 8 levels pass, 9 do not; more than 8 KiB of JSON does not either.
+      const put8 = await put('files', 'meta/8.txt', 'x', { ...admin, 'x-bastide-metadata': nested(8) })
+      expect(put8.status).toBe(201)
+      expect(((await put8.json()) as any).metadata).toEqual(JSON.parse(nested(8)))
+      const put9 = await put('files', 'meta/9.txt', 'x', { ...admin, 'x-bastide-metadata': nested(9) })
+      expect(put9.status).toBe(400)
+      expect(((await put9.json()) as any).details.fields.metadata.code).toBe('too_deep')
+      const wide = JSON.stringify({ note: 'n'.repeat(9000) })
+      const large = await put('files', 'meta/large.txt', 'x', { ...admin, 'x-bastide-metadata': wide })
+      expect(large.status).toBe(400)
+      expect(((await large.json()) as any).details.fields.metadata.code).toBe('too_large')
+      expect(await objectCount()).toBe(before + 1)
+    })
   })
 
   describe('owner-only bucket: two users and anonymous', () => {
@@ -424,6 +459,46 @@ describe.each(['local', 's3'] as const)('storage on %s', (kind) => {
       expect(up.status).toBe(201)
       expect(((await up.json()) as any).owner).toBe(alice.id)
       expect(await (await get('mine', 'alice/upload.txt', as(alice))).text()).toBe('via signed url')
+    })
+
+    it('builds signed URLs on the configured origin, whatever Host the client sends', async () => {
+      // BASTIDE_PUBLIC_URL is unset here: the origin is http://localhost:$PORT. A client's Host (or, with no
+      // trusted proxy, X-Forwarded-Host) must not turn a token into a link to another site.
+      expect((await put('mine', 'alice/host.txt', 'x', as(alice))).status).toBe(201)
+      const body = JSON.stringify({ key: 'alice/host.txt', expiresIn: 60 })
+      const r = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: s.bastide.port,
+            path: '/api/storage/buckets/mine/signed-urls',
+            method: 'POST',
+            headers: {
+              ...as(alice),
+              host: 'evil.example',
+              'x-forwarded-host': 'evil.example',
+              'x-forwarded-proto': 'https',
+              'content-type': 'application/json',
+              'content-length': String(Buffer.byteLength(body)),
+            },
+          },
+          (res) => {
+            let text = ''
+            res.on('data', (d) => {
+              text += d
+            })
+            res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }))
+          },
+        )
+        req.on('error', reject)
+        req.end(body)
+      })
+      expect(r.status).toBe(201)
+      expect(r.body.url).toMatch(
+        new RegExp(
+          `^http://localhost:${s.bastide.port}/api/storage/buckets/mine/objects/alice/host\\.txt\\?token=`,
+        ),
+      )
     })
   })
 

@@ -8,8 +8,9 @@ Brings storage bytes back in line with the database now, instead of waiting for 
 blobs of replaced and deleted objects, blobs no object points at (uploads cut off by a crash), and temp files
 of interrupted writes. Blobs and temp files younger than --grace-ms (default 900000, 15 minutes) are spared,
 as they may belong to uploads still in flight on a running node; --grace-ms 0 is safe only when no node is
-uploading (after a crash, before traffic resumes). Prints the report as JSON. Configuration comes from the
-environment, as for the server. With embedded PostgreSQL (no DATABASE_URL), stop the server first.`
+uploading (after a crash, before traffic resumes). Prints the report as JSON on stdout (logs go to stderr).
+Configuration comes from the environment, as for the server. With embedded PostgreSQL (no DATABASE_URL),
+stop the server first.`
 
 /** Runs the storage reconciler once, from the command line, against the configured database and store. */
 async function main(): Promise<number> {
@@ -35,7 +36,12 @@ async function main(): Promise<number> {
   }
   const config = readConfig(process.env)
   if (!config) return 2
-  const log = pino({ level: 'warn', base: { service: 'bastide-cli' } })
+  // stdout carries the report alone (scripts parse it); logs go to stderr, synchronously so that none is
+  // lost to process.exit.
+  const log = pino(
+    { level: 'warn', base: { service: 'bastide-cli' } },
+    pino.destination({ dest: 2, sync: true }),
+  )
   const bastide = await startBastide(config, { listen: false, log })
   try {
     const report = await bastide.storage.reconcile(graceMs === undefined ? {} : { graceMs })

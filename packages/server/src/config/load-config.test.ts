@@ -30,6 +30,13 @@ describe('loadConfig', () => {
     })
   })
 
+  it('bounds database statements at 5 s unless told otherwise, and refuses nonsense', () => {
+    expect(loadConfig({}).dbStatementTimeoutMs).toBe(5000)
+    expect(loadConfig({ BASTIDE_DB_STATEMENT_TIMEOUT_MS: '15000' }).dbStatementTimeoutMs).toBe(15_000)
+    for (const bad of ['0', '-1', 'soon', '1.5'])
+      expect(() => loadConfig({ BASTIDE_DB_STATEMENT_TIMEOUT_MS: bad }), bad).toThrow(ConfigError)
+  })
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' }).port).toBe(8787)
   })

@@ -35,6 +35,7 @@ const schema = z.object({
   BASTIDE_REALTIME_REPLAY_WINDOW: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   BASTIDE_REALTIME_SESSION_CHECK_MS: z.coerce.number().int().min(500).max(3_600_000).default(30_000),
   BASTIDE_DB_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+  BASTIDE_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(5000),
   BASTIDE_EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   BASTIDE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   REDIS_URL: z
@@ -148,6 +149,8 @@ export interface Config {
   readonly logLevel: (typeof logLevels)[number]
   readonly bodyLimit: number
   readonly dbPoolMax: number
+  /** PostgreSQL's statement_timeout for requests; migrations and schema changes lift it. */
+  readonly dbStatementTimeoutMs: number
   /** 0: pick a free port at each start. */
   readonly embeddedPgPort: number
   readonly shutdownTimeoutMs: number
@@ -222,6 +225,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: v.BASTIDE_LOG_LEVEL,
     bodyLimit: v.BASTIDE_BODY_LIMIT,
     dbPoolMax: v.BASTIDE_DB_POOL_MAX,
+    dbStatementTimeoutMs: v.BASTIDE_DB_STATEMENT_TIMEOUT_MS,
     embeddedPgPort: v.BASTIDE_EMBEDDED_PG_PORT,
     shutdownTimeoutMs: v.BASTIDE_SHUTDOWN_TIMEOUT_MS,
     redisUrl: v.REDIS_URL,

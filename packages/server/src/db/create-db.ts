@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
+import { createConnectionGuard } from './connection-guard.ts'
 
 /** Kysely over any table: collections are created at run time, so tables are not known statically. */
 export type Db = Kysely<any>
@@ -81,24 +82,68 @@ function toIso(d: unknown): unknown {
   return d instanceof Date && !Number.isNaN(d.getTime()) ? d.toISOString() : d
 }
 
-export interface DbOptions {
+export interface PoolOptions {
   readonly connectionString: string
   readonly max?: number
+  /**
+   * PostgreSQL's statement_timeout for every session (BASTIDE_DB_STATEMENT_TIMEOUT_MS): what a request's
+   * statement may take. Migrations and schema changes lift it for their own transaction
+   * (allowLongStatements).
+   */
+  readonly statementTimeoutMs?: number
   readonly onError?: (err: Error) => void
+}
+
+export interface DbOptions extends PoolOptions {
   /** Called with every SQL text executed (tests count statements with it). */
   readonly onQuery?: (sql: string, parameters: readonly unknown[]) => void
 }
 
-export function createDb(opts: DbOptions): Database {
-  const statements: StatementState = { epoch: 0 }
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5000
+/** Longest wait for a connection: for a free one in a full pool, or for a new one to be set up. */
+const ACQUIRE_TIMEOUT_MS = 2500
+/** A statement this long without an answer has the server checked on (see connection-guard.ts)... */
+const SILENCE_MS = 1000
+/**
+ * ...which must answer within this, or counts as gone: a hung server costs a request about 2.5 s, as long
+ * as waiting for a connection may take.
+ */
+const PROBE_TIMEOUT_MS = 1500
+/** A session holding a transaction open without a statement is ended (its locks freed) after this. */
+const IDLE_IN_TRANSACTION_MS = 30_000
+
+/**
+ * A pg Pool that fails fast when PostgreSQL is slow, hung or out of reach, and recovers on its own when it
+ * is back: getting a connection is bounded (ACQUIRE_TIMEOUT_MS), statements are bounded by PostgreSQL
+ * (statement_timeout, lock_timeout) and, should PostgreSQL stop answering altogether, by the connection
+ * guard; PostgreSQL ends sessions left idle in a transaction and notices dead clients (TCP keepalives both
+ * ways), so that a frozen or cut-off node does not keep its locks. Broken connections are dropped from the
+ * pool and replaced by new ones once the server answers again.
+ */
+export function createPool(opts: PoolOptions & { readonly types?: pg.CustomTypesConfig }): pg.Pool {
   const pool = new pg.Pool({
     connectionString: opts.connectionString,
     max: opts.max ?? 20,
-    connectionTimeoutMillis: 3000,
+    connectionTimeoutMillis: ACQUIRE_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
-    // Every session speaks UTC and no statement may hold a connection forever.
-    options: '-c TimeZone=UTC -c statement_timeout=30000 -c lock_timeout=10000',
-    types: { getTypeParser: typeParser as any },
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    options: [
+      // Every session speaks UTC.
+      '-c TimeZone=UTC',
+      `-c statement_timeout=${opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS}`,
+      '-c lock_timeout=10000',
+      `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_MS}`,
+      '-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3',
+    ].join(' '),
+    ...(opts.types ? { types: opts.types } : {}),
+  })
+  const guard = createConnectionGuard({
+    connectionString: opts.connectionString,
+    silenceMs: SILENCE_MS,
+    probeTimeoutMs: PROBE_TIMEOUT_MS,
+    onUnresponsive: (dropped) =>
+      opts.onError?.(new Error(`PostgreSQL stopped answering: ${dropped} connection(s) dropped`)),
   })
   // An idle client losing its server (PostgreSQL restarted) must not crash the process.
   pool.on('error', (err) => opts.onError?.(err))
@@ -107,8 +152,16 @@ export function createDb(opts: DbOptions): Database {
   // exception that kills the process. The work on it fails anyway (→ 503) and the pool drops it on release.
   pool.on('connect', (client) => {
     client.on('error', () => {})
-    prepareStatements(client, statements)
+    guard.watch(client)
   })
+  return pool
+}
+
+export function createDb(opts: DbOptions): Database {
+  const statements: StatementState = { epoch: 0 }
+  const pool = createPool({ ...opts, types: { getTypeParser: typeParser as any } })
+  // After the guard's (createPool's listener runs first): named statements go through the watched query.
+  pool.on('connect', (client) => prepareStatements(client, statements))
   const db = new Kysely<any>({
     dialect: new PostgresDialect({ pool }),
     log: opts.onQuery

@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import { usersCollectionRow } from '../core/auth/users-collection.ts'
 import type { Db } from './create-db.ts'
+import { allowLongStatements } from './transaction.ts'
 
 /** The schema holding Bastide's own tables. Collections live in DATA_SCHEMA, one table each. */
 export const SYSTEM_SCHEMA = 'bastide'
@@ -319,6 +320,16 @@ const MIGRATIONS: readonly {
       );
     `,
   },
+  {
+    id: 5,
+    name: 'totp-last-step',
+    sql: `
+      -- The last TOTP time step a code was accepted for: a code works once (RFC 6238 §5.2), see
+      -- core/auth/plugins/refuse-totp-replay.ts.
+      ALTER TABLE bastide.auth_two_factors ADD COLUMN "lastTotpStep" bigint;
+      ALTER TABLE bastide.admin_two_factors ADD COLUMN "lastTotpStep" bigint;
+    `,
+  },
 ]
 
 export async function migrate(db: Db): Promise<void> {
@@ -329,6 +340,9 @@ export async function migrate(db: Db): Promise<void> {
     .catch(ignoreRace)
   for (const m of MIGRATIONS) {
     await db.transaction().execute(async (trx) => {
+      // A migration may rewrite large tables, and another node may hold the lock while it applies one.
+      await allowLongStatements(trx)
+      await sql`SELECT set_config('lock_timeout', '0', true)`.execute(trx)
       // Same lock key on every node: only one applies a given migration.
       await sql`SELECT pg_advisory_xact_lock(7261536843)`.execute(trx)
       const done = await trx

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely'
+import { sql, type Transaction } from 'kysely'
 import type { Db } from './create-db.ts'
 
 /** A unit of work: the Kysely executor to use and a place to queue work that must only run after commit. */
@@ -36,4 +36,14 @@ function runHooks(hooks: readonly (() => void)[]): void {
       // A subscriber's failure must not turn a committed write into an error for the client.
     }
   }
+}
+
+/**
+ * Lifts the request statement timeout (BASTIDE_DB_STATEMENT_TIMEOUT_MS) for the rest of the current
+ * transaction, for work that may legitimately take long: migrations, schema changes that rewrite or index a
+ * large table. Lock waits keep their own bound, and a PostgreSQL that stops answering is still noticed (see
+ * connection-guard.ts).
+ */
+export async function allowLongStatements(trx: Db | Transaction<any>): Promise<void> {
+  await sql`SELECT set_config('statement_timeout', '0', true)`.execute(trx)
 }

@@ -1,8 +1,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
-import pg from 'pg'
 import type { Logger } from 'pino'
 import type { Config } from '../../config/load-config.ts'
-import type { Db } from '../../db/create-db.ts'
+import { createPool, type Db } from '../../db/create-db.ts'
 import type { EventBus } from '../../events/bus.ts'
 import type { Authenticator } from '../../http/middleware/principal.ts'
 import type { CollectionsService } from '../collections/service.ts'
@@ -47,9 +46,11 @@ export async function startAuth(deps: {
   const { config, db, log, bus } = deps
   const userEvents = createUserEvents({ db, bus, collections: deps.collections })
   const secret = await resolveSecret(config.secret, config.dataDir)
-  const pool = new pg.Pool({
+  // Bounded like the main pool: a hung PostgreSQL gets 503s here too, not requests that never end.
+  const pool = createPool({
     connectionString: deps.databaseUrl,
     max: Math.max(2, Math.ceil(config.dbPoolMax / 2)),
+    statementTimeoutMs: config.dbStatementTimeoutMs,
   })
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle auth database connection lost'))
   const authDb = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })

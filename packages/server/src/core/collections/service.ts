@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type pg from 'pg'
 import type { Db } from '../../db/create-db.ts'
-import { inTransaction } from '../../db/transaction.ts'
+import { allowLongStatements, inTransaction } from '../../db/transaction.ts'
 import { AppError, errors, fromPgError } from '../../errors/index.ts'
 import type { EventBus } from '../../events/bus.ts'
 import { ruleProblem } from '../rules/index.ts'
@@ -68,6 +68,8 @@ export async function createCollectionsService(deps: {
   ) {
     try {
       return await inTransaction(db, async (tx) => {
+        // DDL on a large table (an index, a new constraint) may outlast a request's statement timeout.
+        await allowLongStatements(tx.db)
         await sql`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`.execute(tx.db)
         const all = new Map((await readAll(tx.db)).map((c) => [c.name, c]))
         const { before, after, stmts } = fn(all)

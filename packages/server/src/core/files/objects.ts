@@ -11,7 +11,12 @@ import type { Collection } from '../collections/types.ts'
 import { uuidv7 } from '../records/uuidv7.ts'
 import { bindFilter, compileFilter } from '../rules/index.ts'
 import type { Bucket, BucketAction, BucketsService } from './buckets.ts'
-import { OBJECTS_SCHEMA, validateKeyPrefix, validateObjectKey } from './object-schema.ts'
+import {
+  OBJECTS_SCHEMA,
+  validateKeyPrefix,
+  validateObjectKey,
+  validateObjectMetadata,
+} from './object-schema.ts'
 import { mimeMatches, sniffContentType } from './sniff-content-type.ts'
 import {
   type TransformLimiter,
@@ -100,7 +105,6 @@ export interface SignedWriter {
 
 export const MAX_PER_PAGE = 1000
 const DEFAULT_PER_PAGE = 100
-const MAX_METADATA_BYTES = 8 * 1024
 /** sharp holds a whole source image in memory: larger sources are not transformed. */
 const MAX_TRANSFORM_SOURCE_BYTES = 50 * 1024 * 1024
 
@@ -254,20 +258,6 @@ export function createObjectsService(deps: {
     )
   }
 
-  function parseMetadata(m: unknown): Record<string, unknown> {
-    if (m === undefined || m === null) return {}
-    if (typeof m !== 'object' || Array.isArray(m))
-      throw errors.validation({ metadata: { code: 'invalid', message: 'Metadata must be a JSON object.' } })
-    if (Buffer.byteLength(JSON.stringify(m)) > MAX_METADATA_BYTES)
-      throw errors.validation({
-        metadata: {
-          code: 'too_large',
-          message: `Metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON.`,
-        },
-      })
-    return m as Record<string, unknown>
-  }
-
   /**
    * Inserts or replaces the row for `key` with blob `blob`, in one transaction that also checks the write
    * rule on the old row (an overwrite is an update) and on the new one, and records the replaced blobs as
@@ -334,7 +324,7 @@ export function createObjectsService(deps: {
       const a: Access = p.kind === 'signed' ? { bypass: true } : access(b, 'write', p)
       if (!a.bypass && a.denied) throw forbiddenWrite(b)
       validateObjectKey(key)
-      const metadata = input.metadata === undefined ? undefined : parseMetadata(input.metadata)
+      const metadata = input.metadata === undefined ? undefined : validateObjectMetadata(input.metadata)
       const owner = p.kind === 'user' ? p.id : p.kind === 'signed' ? p.owner : null
       const limit = Math.min(b.maxFileSize ?? deps.maxFileSize, deps.maxFileSize)
       if (input.contentLength !== undefined && input.contentLength > limit)

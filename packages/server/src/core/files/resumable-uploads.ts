@@ -10,6 +10,7 @@ import type { Config } from '../../config/load-config.ts'
 import { AppError, errors } from '../../errors/index.ts'
 import { type Principal, principalId } from '../auth/principal.ts'
 import type { BucketsService } from './buckets.ts'
+import { validateObjectMetadata } from './object-schema.ts'
 import type { ObjectInfo, ObjectsService } from './objects.ts'
 
 /**
@@ -261,8 +262,9 @@ export function createResumableUploads(deps: {
         } catch {
           throw invalid('metadata', 'metadata must be JSON.')
         }
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-          throw invalid('metadata', 'Metadata must be a JSON object.')
+        // The same checks as the upload that will commit it (shape, depth, size), before any byte is taken.
+        if (parsed === null) throw invalid('metadata', 'Metadata must be a JSON object.')
+        validateObjectMetadata(parsed)
       }
       const b = await buckets.get(bucket)
       await objects.authorize(bucket, key, 'write', p)

@@ -40,7 +40,8 @@ const TUS_CODES: Readonly<Record<number, ErrorCode>> = {
  */
 export function storageUploadRoutes(deps: {
   storage: StorageRuntime
-  publicUrl: string | undefined
+  /** The base of `Location`, from configuration (see publicBaseUrl), never from a client's Host header. */
+  baseUrl: (req: Request) => string
   maxFileSize: number
   log: Logger
 }) {
@@ -64,8 +65,7 @@ export function storageUploadRoutes(deps: {
     maxSize: deps.maxFileSize,
     namingFunction: () => uploads.newId(),
     getFileIdFromRequest: (_req, last) => (last === undefined ? undefined : uploads.idFromUrl(last)),
-    generateUrl: (req, { path, id }) =>
-      `${deps.publicUrl?.replace(/\/+$/, '') ?? new URL(req.url).origin}${path}/${uploads.urlId(id)}`,
+    generateUrl: (req, { path, id }) => `${deps.baseUrl(req)}${path}/${uploads.urlId(id)}`,
     // Creation is checked in onUploadCreate (with the metadata); everything else needs the uploader.
     onIncomingRequest: async (req, id) => {
       if (req.method !== 'POST') await uploads.checkUploader(id, principalOf(req))

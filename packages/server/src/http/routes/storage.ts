@@ -29,7 +29,11 @@ export function isStorageUpload(path: string): boolean {
  * (rules of their bucket), signed URLs, copy and move. Object keys come from the raw request path, not
  * the routed one, so that what a client sent is what gets validated (`a//b` is refused, not collapsed).
  */
-export function storageRoutes(deps: { storage: StorageRuntime; publicUrl: string | undefined }) {
+export function storageRoutes(deps: {
+  storage: StorageRuntime
+  /** The base of signed URLs, from configuration (see publicBaseUrl), never from a client's Host header. */
+  baseUrl: (req: Request) => string
+}) {
   const { storage } = deps
   const { buckets, objects, signer } = storage
   const r = new Hono<AppEnv>()
@@ -159,10 +163,9 @@ export function storageRoutes(deps: { storage: StorageRuntime; publicUrl: string
     const expires = Math.floor(Date.now() / 1000) + expiresIn
     const token = signer.sign({ operation, bucket, key, expires, owner: p.kind === 'user' ? p.id : null })
     const path = `/api/storage/buckets/${bucket}/objects/${key.split('/').map(encodeURIComponent).join('/')}`
-    const base = deps.publicUrl?.replace(/\/+$/, '') ?? new URL(c.req.url).origin
     return c.json(
       {
-        url: `${base}${path}?token=${token}`,
+        url: `${deps.baseUrl(c.req.raw)}${path}?token=${token}`,
         method: operation === 'read' ? 'GET' : 'PUT',
         expiresAt: new Date(expires * 1000).toISOString(),
       },
