@@ -315,4 +315,25 @@ describe('file fields', () => {
     )
     expect((await s.api('PATCH', '/api/collections/profiles', { fields })).status).toBe(400)
   })
+
+  it('lets admins upload into a hidden file field, and app users not', async () => {
+    await bucket({ name: 'vault', rules: {} })
+    const c = await s.api('POST', '/api/collections', {
+      name: 'dossiers',
+      fields: [
+        { name: 'owner', type: 'relation', options: { collection: 'users' } },
+        { name: 'scan', type: 'file', hidden: true, options: { bucket: 'vault' } },
+      ],
+      rules: { list: '', view: '', create: '@request.auth.id != ""', update: null, delete: null },
+    })
+    expect(c.status).toBe(201)
+    const url = `${base}/api/collections/dossiers/records`
+    const byAdmin = await send('POST', url, form({ owner: alice.id }, [['scan', 'a.txt', 'scan']]), admin)
+    expect(byAdmin.status).toBe(201)
+    const created = (await byAdmin.json()) as any
+    expect(created.scan).toMatch(/a\.txt$/)
+    const byUser = await send('POST', url, form({ owner: alice.id }, [['scan', 'b.txt', 'x']]), as(alice))
+    expect(byUser.status).toBe(400)
+    expect(((await byUser.json()) as any).details.fields.scan.code).toBe('read_only')
+  })
 })

@@ -49,7 +49,7 @@ export function uploadKey(collection: string, recordId: string, field: string, f
  * const { data, uploads } = await readRecordForm(
  *   { objects, discard },
  *   { headers, body },
- *   { collection, recordId: () => id, owner: user.id },
+ *   { collection, recordId: () => id, owner: user.id, writeHidden: false },
  * )
  */
 export function readRecordForm(
@@ -60,6 +60,8 @@ export function readRecordForm(
     /** The record's id, asked once the JSON part (which may carry one) has been read. */
     recordId: (data: Record<string, unknown> | undefined) => string
     owner: string | null
+    /** Admins and keys may set hidden fields (files included); other callers may not. */
+    writeHidden: boolean
   },
 ): Promise<RecordForm> {
   const contentType = req.headers['content-type'] ?? ''
@@ -151,7 +153,7 @@ export function readRecordForm(
           errors.validation({ [name]: { code: 'too_many', message: 'This field holds one file.' } }),
         )
       }
-      if (f.hidden || f.system) {
+      if (f.system || (f.hidden && !o.writeHidden)) {
         file.resume()
         return fail(
           errors.validation({ [name]: { code: 'read_only', message: 'This field cannot be set.' } }),

@@ -70,6 +70,7 @@ export async function writeRecordForm(
       recordId: (data) =>
         o.id ?? (typeof data?.id === 'string' && isUuid(data.id) ? data.id.toLowerCase() : newId),
       owner: p.kind === 'user' ? p.id : null,
+      writeHidden: p.kind === 'admin' || p.kind === 'key',
     },
   )
   const data = form.data ?? {}
