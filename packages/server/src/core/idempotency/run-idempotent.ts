@@ -80,8 +80,17 @@ async function find(db: Db, s: { principal: string; key: string; hash: string })
   return { status: row.status ?? 200, body: row.response, replayed: true }
 }
 
+/** Rows deleted per statement: each stays well inside the request statement timeout, however many expired. */
+const PURGE_BATCH = 5000
+
 export async function purgeIdempotencyKeys(db: Db): Promise<void> {
-  await sql`DELETE FROM bastide.idempotency_keys WHERE created < now() - make_interval(hours => ${IDEMPOTENCY_TTL_HOURS})`.execute(
-    db,
-  )
+  for (;;) {
+    const r = await sql`
+      DELETE FROM bastide.idempotency_keys WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM bastide.idempotency_keys
+        WHERE created < now() - make_interval(hours => ${IDEMPOTENCY_TTL_HOURS}) LIMIT ${PURGE_BATCH}))`.execute(
+      db,
+    )
+    if (Number(r.numAffectedRows ?? 0) < PURGE_BATCH) return
+  }
 }
