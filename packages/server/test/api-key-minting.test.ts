@@ -91,3 +91,55 @@ describe('minting keys with a key', () => {
     expect(past.body.details.fields.expires).toBeDefined()
   })
 })
+
+describe('revoking keys with a key', () => {
+  const EVERY = ['schema', 'records:read', 'records:write', 'storage:read', 'storage:write', 'keys']
+  const usable = async (key: string) =>
+    (await s.api('GET', '/api/collections/users/records', undefined, { as: key })).status
+
+  it('revokes only keys whose scopes are among its own', async () => {
+    const strong = await mint({ scopes: EVERY })
+    const revoker = await mint({ scopes: ['keys', 'records:read', 'schema'] })
+    const weak = await mint({ scopes: ['records:read'] })
+    expect(await usable(strong.body.key)).toBe(200)
+    expect(await usable(weak.body.key)).toBe(200)
+
+    const refused = await s.api('DELETE', `/api/admin/keys/${strong.body.id}`, undefined, {
+      as: revoker.body.key,
+    })
+    expect(refused.status).toBe(403)
+    expect(refused.body).toMatchObject({ code: 'FORBIDDEN', status: 403 })
+    expect(await usable(strong.body.key)).toBe(200)
+
+    const done = await s.api('DELETE', `/api/admin/keys/${weak.body.id}`, undefined, { as: revoker.body.key })
+    expect(done.status).toBe(204)
+    expect(await usable(weak.body.key)).toBe(401)
+    // Gone is gone, whoever asks.
+    const again = await s.api('DELETE', `/api/admin/keys/${weak.body.id}`, undefined, {
+      as: revoker.body.key,
+    })
+    expect(again.status).toBe(404)
+    // Not an id at all: no such key either.
+    const bogus = await s.api('DELETE', `/api/admin/keys/${'-'.repeat(36)}`, undefined, {
+      as: revoker.body.key,
+    })
+    expect(bogus.status).toBe(404)
+    expect(bogus.body).toMatchObject({ code: 'NOT_FOUND' })
+  })
+
+  it('cannot revoke the key that minted it, but can revoke itself; the admin key revokes anything', async () => {
+    const parent = await mint({ scopes: ['keys', 'records:read', 'records:write'] })
+    const child = await mint({ scopes: ['keys', 'records:read'] }, parent.body.key)
+    expect(child.status).toBe(201)
+    const up = await s.api('DELETE', `/api/admin/keys/${parent.body.id}`, undefined, { as: child.body.key })
+    expect(up.status).toBe(403)
+    expect(await usable(parent.body.key)).toBe(200)
+
+    const self = await s.api('DELETE', `/api/admin/keys/${child.body.id}`, undefined, { as: child.body.key })
+    expect(self.status).toBe(204)
+    expect(await usable(child.body.key)).toBe(401)
+
+    expect((await s.api('DELETE', `/api/admin/keys/${parent.body.id}`)).status).toBe(204)
+    expect(await usable(parent.body.key)).toBe(401)
+  })
+})

@@ -33,7 +33,7 @@ export interface RealtimeLimits {
   readonly messagesPerSecond: number
   /** Packets waiting to be written to one connection before it counts as too slow and is dropped. */
   readonly maxBufferedPackets: number
-  /** How often connected sessions are checked for revocation and bans, in ms. */
+  /** How often connected sessions and API keys are checked for revocation, expiry and bans, in ms. */
   readonly sessionCheckMs: number
 }
 
@@ -440,24 +440,29 @@ export async function startRealtime(deps: RealtimeDeps): Promise<Realtime> {
     byCollection.get(sub.collection)?.delete(sub)
   }
 
-  // Sessions signed out, revoked, expired or banned since their connection opened end it: one query for
-  // every user connection of this node.
+  // Credentials that died since their connection opened end it: sessions signed out, revoked, expired or
+  // banned, and API keys revoked or expired. One query per kind for every connection of this node.
   const sweep = setInterval(() => {
-    void checkSessions().catch((err) =>
-      log.warn({ err: (err as Error).message }, 'realtime: session check failed'),
-    )
+    for (const check of [checkSessions, checkKeys])
+      void check().catch((err) => log.warn({ err: (err as Error).message }, 'realtime: session check failed'))
   }, limits.sessionCheckMs)
   sweep.unref()
 
-  async function checkSessions(): Promise<void> {
-    const bySession = new Map<string, Socket[]>()
+  /** This node's sockets by the id `idOf` gives their principal (skipped when undefined). */
+  function socketsBy(idOf: (p: Principal) => string | undefined): Map<string, Socket[]> {
+    const by = new Map<string, Socket[]>()
     for (const [socket, conn] of conns) {
-      const p = conn.principal
-      if (p.kind !== 'user' || !p.sessionId) continue
-      const list = bySession.get(p.sessionId) ?? []
+      const id = idOf(conn.principal)
+      if (id === undefined) continue
+      const list = by.get(id) ?? []
       list.push(socket)
-      bySession.set(p.sessionId, list)
+      by.set(id, list)
     }
+    return by
+  }
+
+  async function checkSessions(): Promise<void> {
+    const bySession = socketsBy((p) => (p.kind === 'user' ? p.sessionId || undefined : undefined))
     if (bySession.size === 0) return
     const ids = [...bySession.keys()]
     const alive = await sql<{ id: string }>`
@@ -469,6 +474,19 @@ export async function startRealtime(deps: RealtimeDeps): Promise<Realtime> {
     const live = new Set(alive.rows.map((r) => r.id))
     for (const [sid, sockets] of bySession)
       if (!live.has(sid)) for (const s of sockets) end(s, 'SESSION_ENDED')
+  }
+
+  async function checkKeys(): Promise<void> {
+    const byKey = socketsBy((p) => (p.kind === 'key' ? p.id : undefined))
+    if (byKey.size === 0) return
+    const ids = [...byKey.keys()]
+    const alive = await sql<{ id: string }>`
+      SELECT id FROM bastide.api_keys
+      WHERE id = ANY(${ids}::uuid[]) AND revoked IS NULL AND (expires IS NULL OR expires > now())`.execute(db)
+    const live = new Set(alive.rows.map((r) => r.id))
+    for (const [id, sockets] of byKey)
+      if (!live.has(id))
+        for (const s of sockets) end(s, 'SESSION_ENDED', 'The API key was revoked or has expired.')
   }
 
   return {

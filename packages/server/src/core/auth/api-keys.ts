@@ -39,7 +39,12 @@ export interface ApiKeysService {
     by: Principal,
   ): Promise<ApiKey & { key: string }>
   list(): Promise<ApiKey[]>
-  revoke(id: string): Promise<void>
+  /**
+   * Revokes key `id` on behalf of `by`. A key revokes only keys whose scopes are among its own (itself
+   * included), else 403: it cannot take down a stronger key, such as the one that minted it. The admin key and
+   * console admins revoke anything. A missing or already revoked id is a 404.
+   */
+  revoke(id: string, by: Principal): Promise<void>
   /** The principal for a `bst_sk_…` token, or an UNAUTHORIZED error. */
   authenticate(token: string): Promise<Principal>
 }
@@ -55,21 +60,27 @@ export function createApiKeysService(deps: { db: Db; adminKey: string | undefine
   const touched = new Map<string, number>()
 
   /**
-   * The expiry of a key minted by key `minterId`, after checking the request against the minter's row as it
-   * is now (not as a cached principal saw it): revoked or expired minters are refused outright.
+   * The row of key `id` as it is now (not as a cached principal saw it), for a key acting on other keys:
+   * a revoked or expired one is refused outright.
    */
+  async function liveKey(id: string): Promise<{ scopes: string[]; expires: string | null }> {
+    const row = await db
+      .selectFrom('bastide.api_keys')
+      .select(['scopes', 'expires'])
+      .where('id', '=', id)
+      .where('revoked', 'is', null)
+      .executeTakeFirst()
+    if (!row || (row.expires !== null && Date.parse(row.expires) <= Date.now()))
+      throw errors.unauthorized('Invalid or expired API key.')
+    return row
+  }
+
+  /** The expiry of a key minted by key `minterId`, after checking the request against the minter. */
   async function withinMinter(
     minterId: string,
     input: { scopes: readonly Scope[]; expires?: string | undefined },
   ): Promise<string | null> {
-    const minter = await db
-      .selectFrom('bastide.api_keys')
-      .select(['scopes', 'expires'])
-      .where('id', '=', minterId)
-      .where('revoked', 'is', null)
-      .executeTakeFirst()
-    if (!minter || (minter.expires !== null && Date.parse(minter.expires) <= Date.now()))
-      throw errors.unauthorized('Invalid or expired API key.')
+    const minter = await liveKey(minterId)
     const held = new Set<string>(minter.scopes)
     const extra = input.scopes.filter((s) => !held.has(s))
     if (extra.length > 0)
@@ -123,7 +134,23 @@ export function createApiKeysService(deps: { db: Db; adminKey: string | undefine
         .execute()
       return rows.map(toKey)
     },
-    async revoke(id) {
+    async revoke(id, by) {
+      if (by.kind === 'key') {
+        const target = await db
+          .selectFrom('bastide.api_keys')
+          .select('scopes')
+          .where('id', '=', id)
+          .where('revoked', 'is', null)
+          .executeTakeFirst()
+        if (!target) throw errors.notFound('API key')
+        // Scopes never change once minted, so checking before the update leaves no gap to exploit.
+        const held = new Set<string>((await liveKey(by.id)).scopes)
+        const extra = (target.scopes as string[]).filter((s) => !held.has(s))
+        if (extra.length > 0)
+          throw errors.forbidden(
+            `A key can only revoke keys within its scopes; this one lacks ${extra.join(', ')}.`,
+          )
+      }
       const res = await db
         .updateTable('bastide.api_keys')
         .set({ revoked: new Date().toISOString() })

@@ -31,8 +31,11 @@ export function adminKeyRoutes(deps: { keys: ApiKeysService }) {
   })
   r.delete('/:id', async (c) => {
     const id = c.req.param('id')
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw errors.notFound('API key')
-    await deps.keys.revoke(id)
+    // Not a UUID: no such key (rather than a database cast error).
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
+      throw errors.notFound('API key')
+    // The service checks a revoking key against the target: no taking down a stronger key.
+    await deps.keys.revoke(id, c.var.principal)
     return c.body(null, 204)
   })
   return r
