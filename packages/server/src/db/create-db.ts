@@ -154,13 +154,13 @@ export function createPool(opts: PoolOptions & { readonly types?: pg.CustomTypes
     client.on('error', () => {})
     guard.watch(client)
   })
+  pool.on('remove', (client) => guard.forget(client))
   return pool
 }
 
 export function createDb(opts: DbOptions): Database {
   const statements: StatementState = { epoch: 0 }
   const pool = createPool({ ...opts, types: { getTypeParser: typeParser as any } })
-  // After the guard's (createPool's listener runs first): named statements go through the watched query.
   pool.on('connect', (client) => prepareStatements(client, statements))
   const db = new Kysely<any>({
     dialect: new PostgresDialect({ pool }),
