@@ -282,8 +282,9 @@ export class RealtimeService {
 
   /**
    * Errors of the connection: `UNAUTHORIZED` (the server refused the credential; retried only with a different
-   * token, else not until the auth state changes or `connect()`), `SESSION_ENDED` (signed out elsewhere, banned), `RATE_LIMITED`, and refused
-   * subscriptions or channel re-joins that have no handler of their own. Returns the function that stops it.
+   * token, else not until the auth state changes or `connect()`), `SESSION_ENDED` (signed out elsewhere,
+   * banned, API key revoked or expired), `RATE_LIMITED`, and refused subscriptions or channel re-joins that
+   * have no handler of their own. Returns the function that stops it.
    *
    * @example
    * client.realtime.onError((e) => {
