@@ -48,3 +48,6 @@ export function principalId(p: Principal): string {
 export function authRecord(p: Principal): Readonly<Record<string, unknown>> | null {
   return p.kind === 'user' ? { ...p.record, id: p.id } : null
 }
+
+/** Turns a bearer token into a Principal, or undefined when the token is not of its kind. */
+export type Authenticator = (token: string) => Promise<Principal | undefined>

@@ -1,11 +1,8 @@
 import type { MiddlewareHandler } from 'hono'
 import { KEY_PREFIX } from '../../core/auth/api-keys.ts'
-import { ANONYMOUS, type Principal } from '../../core/auth/principal.ts'
+import { ANONYMOUS, type Authenticator, type Principal } from '../../core/auth/principal.ts'
 import { errors } from '../../errors/index.ts'
 import type { AppEnv } from '../context.ts'
-
-/** Turns a bearer token into a Principal. The auth issue adds one for user sessions and access JWTs. */
-export type Authenticator = (token: string) => Promise<Principal | undefined>
 
 /**
  * Resolves `Authorization: Bearer <token>`: a `bst_sk_` secret key, else each authenticator in turn.
