@@ -1,6 +1,6 @@
 import { type FetchLike, Http, type RetryOptions } from './http.ts'
-import { RealtimeService } from './realtime.ts'
-import { AuthService } from './services/auth.ts'
+import { RealtimeService } from './realtime/realtime-service.ts'
+import { AuthService } from './services/auth/auth-service.ts'
 import { BatchBuilder, type BatchResult } from './services/batch.ts'
 import { CollectionService } from './services/records.ts'
 import { StorageService } from './services/storage.ts'

@@ -1,35 +1,7 @@
-/**
- * The error codes the Bastide server answers with (`{code, message, status, details}`), plus the SDK's own
- * `NETWORK_ERROR` (no answer from the server), `ABORTED` (cancelled by the caller) and `INVALID_RESPONSE`.
- * better-auth's own codes (`INVALID_EMAIL_OR_PASSWORD`, `WEAK_PASSWORD`, …) pass through unchanged.
- *
- * @example
- * try { await posts.update(id, { title }, { version: 3 }) }
- * catch (e) { if (isBastideError(e, ErrorCodes.VERSION_MISMATCH)) reload() }
- */
-export const ErrorCodes = {
-  BAD_REQUEST: 'BAD_REQUEST',
-  VALIDATION_FAILED: 'VALIDATION_FAILED',
-  INVALID_FILTER: 'INVALID_FILTER',
-  INVALID_CURSOR: 'INVALID_CURSOR',
-  INVALID_SCHEMA: 'INVALID_SCHEMA',
-  UNAUTHORIZED: 'UNAUTHORIZED',
-  FORBIDDEN: 'FORBIDDEN',
-  NOT_FOUND: 'NOT_FOUND',
-  CONFLICT: 'CONFLICT',
-  VERSION_MISMATCH: 'VERSION_MISMATCH',
-  PRECONDITION_FAILED: 'PRECONDITION_FAILED',
-  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  UNPROCESSABLE_IMAGE: 'UNPROCESSABLE_IMAGE',
-  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
-  RATE_LIMITED: 'RATE_LIMITED',
-  INTERNAL: 'INTERNAL',
-  UNAVAILABLE: 'UNAVAILABLE',
-  /** Realtime: the credential expired or the session ended on a live connection. */
-  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
-  SESSION_ENDED: 'SESSION_ENDED',
-  LIMIT: 'LIMIT',
+import { ERROR_STATUS, type WireErrorCode } from '@bastide/protocol'
+
+/** The SDK's own codes: failures that never got a Bastide answer. */
+const SDK_CODES = {
   /** SDK: the request never got an answer (offline, DNS, connection reset, timeout). */
   NETWORK_ERROR: 'NETWORK_ERROR',
   /** SDK: the caller aborted the request (AbortSignal, upload cancel). */
@@ -37,6 +9,22 @@ export const ErrorCodes = {
   /** SDK: the server answered something that is not Bastide's JSON. */
   INVALID_RESPONSE: 'INVALID_RESPONSE',
 } as const
+
+/**
+ * The error codes the Bastide server answers with (`{code, message, status, details}`: the server's catalog,
+ * its auth codes and the realtime ones such as `TOKEN_EXPIRED`, `SESSION_ENDED` and `LIMIT`, all from
+ * `@bastide/protocol`), plus the SDK's own `NETWORK_ERROR` (no answer from the server), `ABORTED` (cancelled
+ * by the caller) and `INVALID_RESPONSE`. better-auth's own codes (`INVALID_EMAIL_OR_PASSWORD`, …) pass through
+ * unchanged.
+ *
+ * @example
+ * try { await posts.update(id, { title }, { version: 3 }) }
+ * catch (e) { if (isBastideError(e, ErrorCodes.VERSION_MISMATCH)) reload() }
+ */
+export const ErrorCodes: { readonly [C in WireErrorCode]: C } & typeof SDK_CODES = {
+  ...(Object.fromEntries(Object.keys(ERROR_STATUS).map((c) => [c, c])) as { [C in WireErrorCode]: C }),
+  ...SDK_CODES,
+}
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
 

@@ -3,28 +3,28 @@ export { BastideError, type ErrorCode, ErrorCodes, isBastideError } from './erro
 export { type FilterParams, type FilterValue, f, literal } from './filter.ts'
 export type { AuthMode, FetchLike, QueryValue, RequestOptions, RetryOptions } from './http.ts'
 export { Http } from './http.ts'
-export {
-  type BroadcastSender,
-  type PresenceDiff,
-  type PresenceEntry,
-  type PresenceState,
-  RealtimeChannel,
-  RealtimeService,
-  type RealtimeStatus,
-  type SubscribeOptions,
-  type SubscriptionTarget,
-} from './realtime.ts'
-export {
-  type AccountExport,
-  type AuthListener,
-  AuthService,
-  type AuthServiceOptions,
-  type SessionInfo,
-  type SignInResult,
-  type SignUpResult,
-  type TotpMethods,
-  type TotpSetup,
-} from './services/auth.ts'
+export { RealtimeChannel } from './realtime/realtime-channel.ts'
+export { RealtimeService } from './realtime/realtime-service.ts'
+export type {
+  BroadcastSender,
+  PresenceDiff,
+  PresenceEntry,
+  PresenceState,
+  RealtimeStatus,
+  SubscribeOptions,
+  SubscriptionTarget,
+} from './realtime/types.ts'
+export { AuthService } from './services/auth/auth-service.ts'
+export type {
+  AccountExport,
+  AuthListener,
+  AuthServiceOptions,
+  SessionInfo,
+  SignInResult,
+  SignUpResult,
+  TotpMethods,
+  TotpSetup,
+} from './services/auth/types.ts'
 export { BatchBuilder, BatchCollection, type BatchRequest, type BatchResult } from './services/batch.ts'
 export { OAuthService, type OAuthServiceOptions, type OAuthSignInOptions } from './services/oauth.ts'
 export { type Passkey, PasskeyService } from './services/passkeys.ts'

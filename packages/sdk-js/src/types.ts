@@ -1,14 +1,6 @@
-/** The system fields every record has. */
-export interface BaseRecord {
-  /** UUID (v7 when the server makes it; a client may supply its own). */
-  readonly id: string
-  /** ISO-8601 UTC. */
-  readonly created: string
-  /** ISO-8601 UTC. */
-  readonly updated: string
-  /** +1 on each update; pass it back as `version` to update only what you read. */
-  readonly version: number
-}
+import type { BaseRecord } from '@bastide/protocol'
+
+export type { BaseRecord, ListResult } from '@bastide/protocol'
 
 /** A relation (or back-relation, `<collection>_via_<field>`) that `expand` can follow. */
 export interface RelationDef {
@@ -92,18 +84,6 @@ export type WithExpand<S extends Schema, C extends CollectionDef, P extends stri
 
 /** A sort key: a field, `-field` for descending. */
 export type SortKey<R> = (keyof R & string) | `-${keyof R & string}`
-
-/** A list page: `GET /api/collections/{name}/records`. */
-export interface ListResult<R> {
-  readonly items: R[]
-  readonly page: number
-  readonly perPage: number
-  /** Only with `count: true` (it costs one more query). */
-  readonly totalItems?: number
-  readonly totalPages?: number
-  /** Pass as `after` to get the next page by keyset; absent on the last page. */
-  readonly nextCursor?: string
-}
 
 /** A user of the app, as the server returns it. */
 export interface User extends BaseRecord {

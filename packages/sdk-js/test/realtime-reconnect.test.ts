@@ -1,7 +1,7 @@
 import { type SignedUp, signUp } from '@bastide/server/test/support/auth.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BastideClient, BastideError, RecordChange } from '../src/index.ts'
-import type { RealtimeStatus } from '../src/realtime.ts'
+import type { RealtimeStatus } from '../src/realtime/types.ts'
 import { clientFor, createCollection, email, startServer, type TestServer } from './support/server.ts'
 
 /**

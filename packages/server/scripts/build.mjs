@@ -8,6 +8,9 @@
 // of src/ that are not TypeScript (the account page, the API docs' script) are copied beside the output, so
 // that `new URL('…', import.meta.url)` finds them from dist/ as it does from src/. The build is written to a
 // temporary directory and renamed into place: a start never sees half of one.
+//
+// `@bastide/protocol` is a workspace package consumed as TypeScript source (tsx, vitest and tsc read it as is),
+// which Node cannot load: the build transpiles it into dist/protocol/ and points the server's imports there.
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -16,15 +19,25 @@ import { fileURLToPath } from 'node:url'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SRC = path.join(ROOT, 'src')
 const DIST = path.join(ROOT, 'dist')
+const PROTOCOL = path.resolve(ROOT, '../protocol')
+/** Where the protocol's JavaScript goes in dist/, and the specifier that is pointed there. */
+const PROTOCOL_OUT = 'protocol'
+const PROTOCOL_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*)(['"])@bastide\/protocol\2/g
 const STAMP = '.build-stamp'
-/** What the output depends on besides src/. */
-const INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs', 'package.json']
+/** What the output depends on besides the sources. */
+const INPUTS = [
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'scripts/build.mjs',
+  'package.json',
+  '../protocol/package.json',
+]
 
 /** A digest of every input's path, size and modification time: it changes when any of them does. */
 export function fingerprint() {
   const hash = createHash('sha256')
-  const files = fs
-    .readdirSync(SRC, { recursive: true, withFileTypes: true })
+  const files = [SRC, path.join(PROTOCOL, 'src')]
+    .flatMap((dir) => fs.readdirSync(dir, { recursive: true, withFileTypes: true }))
     .filter((e) => e.isFile())
     .map((e) => path.join(e.parentPath, e.name))
     .sort()
@@ -80,23 +93,44 @@ function transpile(ts, parsed, out) {
     moduleResolution: ts.ModuleResolutionKind.Bundler,
   }
   const sources = new Set(parsed.fileNames.map((f) => path.resolve(f)))
+  if (fs.existsSync(path.join(SRC, PROTOCOL_OUT))) throw new Error(`build: src/${PROTOCOL_OUT} would collide`)
   for (const entry of fs.readdirSync(SRC, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue
     const file = path.join(entry.parentPath, entry.name)
     const rel = path.relative(SRC, file)
     if (file.endsWith('.ts')) {
       if (!sources.has(file)) continue
-      const result = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
-        fileName: file,
-        compilerOptions: options,
-        reportDiagnostics: true,
-      })
-      if (result.diagnostics?.length) fail(ts, result.diagnostics[0])
-      write(path.join(out, rel.replace(/\.ts$/, '.js')), result.outputText)
+      const js = path.join(out, rel.replace(/\.ts$/, '.js'))
+      const protocol = specifier(js, path.join(out, PROTOCOL_OUT, 'index.js'))
+      write(js, transpileFile(ts, file, options).replace(PROTOCOL_IMPORT, `$1$2${protocol}$2`))
     } else {
       write(path.join(out, rel), fs.readFileSync(file))
     }
   }
+  const protocolSrc = path.join(PROTOCOL, 'src')
+  for (const entry of fs.readdirSync(protocolSrc, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts')) continue
+    const file = path.join(entry.parentPath, entry.name)
+    const rel = path.relative(protocolSrc, file).replace(/\.ts$/, '.js')
+    write(path.join(out, PROTOCOL_OUT, rel), transpileFile(ts, file, { ...options, rootDir: protocolSrc }))
+  }
+}
+
+/** The file `to` as an import specifier in the file `from`. */
+function specifier(from, to) {
+  const rel = path.relative(path.dirname(from), to).split(path.sep).join('/')
+  return rel.startsWith('.') ? rel : `./${rel}`
+}
+
+/** One TypeScript file as JavaScript. */
+function transpileFile(ts, file, compilerOptions) {
+  const result = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
+    fileName: file,
+    compilerOptions,
+    reportDiagnostics: true,
+  })
+  if (result.diagnostics?.length) fail(ts, result.diagnostics[0])
+  return result.outputText
 }
 
 /** Builds dist/ unless it already holds the current sources; says so on stderr when it builds. */

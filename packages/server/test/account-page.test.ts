@@ -1,4 +1,3 @@
-import net from 'node:net'
 import * as OTPAuth from 'otpauth'
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,10 +8,12 @@ import {
   devOidcRedirectUri,
   startDevOidcProvider,
 } from '../scripts/dev-oidc-provider.ts'
+import { freePort } from '../src/db/embedded-postgres.ts'
 import { authCall, pageHeaders, signUp } from './support/auth.ts'
-import { addVirtualAuthenticator, launchChromium } from './support/browser.ts'
+import { addVirtualAuthenticator, launchChromium, localOnlyPage } from './support/browser.ts'
 import { startTestServer, type TestServer } from './support/harness.ts'
 import { linkIn, type Mailbox, startMailbox } from './support/mailbox.ts'
+import { freshCodes, wrongCode } from './support/totp.ts'
 
 /**
  * The hosted account page at /account, driven like a person would in a real Chromium: sign up, follow the
@@ -34,20 +35,9 @@ let origin: string
 const EMAIL = 'nora@example.com'
 const PASSWORD = 'quiet harbour lanterns at dusk'
 
-/** A port nobody listens on right now: Bastide's callback must be known before the provider starts. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
 beforeAll(async () => {
   mail = await startMailbox()
+  // A port nobody listens on right now: Bastide's callback must be known before the provider starts.
   const port = await freePort()
   origin = `http://localhost:${port}`
   op = await startDevOidcProvider({ port: 0, redirectUris: [devOidcRedirectUri(origin)] })
@@ -65,11 +55,8 @@ beforeAll(async () => {
   })
   expect(s.bastide.port).toBe(port)
   browser = await launchChromium()
-  context = await browser.newContext()
   // oidc-provider's development pages @import a web font; nothing here may leave the machine.
-  await context.route(/^https?:\/\/(?!localhost[:/])/, (route) => route.abort())
-  page = await context.newPage()
-  page.setDefaultTimeout(15_000)
+  ;({ context, page } = await localOnlyPage(browser))
   cdp = await context.newCDPSession(page)
   ;({ authenticatorId } = await addVirtualAuthenticator(cdp))
 })
@@ -134,6 +121,8 @@ const stillValid = async (token: string) =>
 describe('the account page at /account', () => {
   let userId: string
   let totp: OTPAuth.TOTP
+  /** Codes of `totp`, each for a later time step than the one before (the server takes each step once). */
+  let code: () => Promise<string>
   let backupCodes: string[]
 
   it('is served as a page with its script and stylesheet, and offers the configured providers', async () => {
@@ -185,7 +174,8 @@ describe('the account page at /account', () => {
     expect(await byTestId('totp-secret').textContent()).toBe(totp.secret.base32)
     backupCodes = await page.locator('[data-testid="backup-codes"] li').allTextContents()
     expect(backupCodes.length).toBeGreaterThanOrEqual(8)
-    await byTestId('totp-confirm-code').fill(totp.generate())
+    code = freshCodes(totp)
+    await byTestId('totp-confirm-code').fill(await code())
     await byTestId('totp-confirm-submit').click()
     await expect.poll(() => byTestId('totp-state').textContent()).toMatch(/^On/)
     expect(await byTestId('totp-setup').isVisible()).toBe(false)
@@ -223,12 +213,11 @@ describe('the account page at /account', () => {
     await expect.poll(() => byTestId('totp-sign-in-form').isVisible()).toBe(true)
     expect(await byTestId('signed-in').isVisible()).toBe(false)
     // A wrong code is refused and says so.
-    const wrong = String((Number(totp.generate()) + 500_000) % 1_000_000).padStart(6, '0')
-    await byTestId('totp-sign-in-code').fill(wrong)
+    await byTestId('totp-sign-in-code').fill(wrongCode(totp))
     await byTestId('totp-sign-in-submit').click()
     await expect.poll(() => byTestId('error').isVisible()).toBe(true)
-    // The code of the next time step: the one that turned TOTP on is spent.
-    await byTestId('totp-sign-in-code').fill(totp.generate({ timestamp: Date.now() + 30_000 }))
+    // A code of a later time step: the one that turned TOTP on is spent.
+    await byTestId('totp-sign-in-code').fill(await code())
     await byTestId('totp-sign-in-submit').click()
     await expectSignedIn(EMAIL)
   })

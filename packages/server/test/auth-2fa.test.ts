@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { authCall, pageHeaders, signUp } from './support/auth.ts'
 import type { ApiResponse, TestServer } from './support/harness.ts'
 import { startTestServer } from './support/harness.ts'
-import { freshCodes } from './support/totp.ts'
+import { freshCodes, wrongCode } from './support/totp.ts'
 
 let s: TestServer
 
@@ -89,19 +89,6 @@ async function userWith2fa(email: string): Promise<TwoFactorUser> {
   expect(out.status).toBe(200)
   expect((await s.api('GET', '/api/collections/users/records', undefined, { as: rotated! })).status).toBe(401)
   return { id: u.id, email: u.email, password: u.password, totp, code, backupCodes: en.body.backupCodes }
-}
-
-/** A six-digit code that none of the accepted time steps (now ±2) produce. */
-function wrongCode(totp: OTPAuth.TOTP): string {
-  const now = Date.now()
-  const valid = new Set([-2, -1, 0, 1, 2].map((i) => totp.generate({ timestamp: now + i * 30_000 })))
-  let n = Number(totp.generate({ timestamp: now }))
-  let code: string
-  do {
-    n = (n + 1) % 1_000_000
-    code = String(n).padStart(6, '0')
-  } while (valid.has(code))
-  return code
 }
 
 /** Signs in with the password; 2FA must stop it half-way. Returns the two-factor cookie (`name=value`). */

@@ -1,9 +1,9 @@
-import net from 'node:net'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../src/db/embedded-postgres.ts'
 import { VERSION } from '../src/http/routes/meta.ts'
 import { authCall } from './support/auth.ts'
-import { launchChromium } from './support/browser.ts'
+import { launchChromium, localOnlyPage } from './support/browser.ts'
 import { startTestServer, type TestServer } from './support/harness.ts'
 import { linkIn, type Mailbox, startMailbox } from './support/mailbox.ts'
 
@@ -19,20 +19,9 @@ let page: Page
 let origin: string
 const problems: string[] = []
 
-/** A port nobody listens on right now: the public URL (and so the mailed links) must name it. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
 beforeAll(async () => {
   mail = await startMailbox()
+  // A port nobody listens on right now: the public URL (and so the mailed links) must name it.
   const port = await freePort()
   origin = `http://localhost:${port}`
   s = await startTestServer({
@@ -40,14 +29,8 @@ beforeAll(async () => {
     env: { PORT: String(port), BASTIDE_PUBLIC_URL: origin, BASTIDE_SMTP_URL: mail.url },
   })
   browser = await launchChromium()
-  const context = await browser.newContext()
   // The page must need nothing from elsewhere.
-  await context.route(/^https?:\/\/(?!localhost[:/])/, (route) => {
-    problems.push(`foreign request: ${route.request().url()}`)
-    return route.abort()
-  })
-  page = await context.newPage()
-  page.setDefaultTimeout(15_000)
+  ;({ page } = await localOnlyPage(browser, (url) => problems.push(`foreign request: ${url}`)))
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`))
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`console: ${m.text()}`)

@@ -1,5 +1,8 @@
+import { io as connect, type Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { signUp } from './support/auth.ts'
 import {
+  ADMIN_KEY,
   createCollection,
   createKey,
   createRecord,
@@ -99,7 +102,7 @@ let s: TestServer
 const tokens: Record<As, string> = { anon: 'anon', admin: 'admin', read: '', write: '', schema: '' }
 
 beforeAll(async () => {
-  s = await startTestServer()
+  s = await startTestServer({ listen: true })
   tokens.read = await createKey(s, ['records:read'])
   tokens.write = await createKey(s, ['records:write'])
   tokens.schema = await createKey(s, ['schema'])
@@ -398,5 +401,296 @@ describe('@collection and @request.query in rules', () => {
       as: 'anon',
     })
     expect(r.body.items.map((x: any) => x.team)).toEqual(['A', 'B'])
+  })
+})
+
+/**
+ * Storage, kept as data too: who × bucket rules × action → status. `owner` uploaded the object the row acts
+ * on; `user` is someone else. Keys: `sread` (storage:read), `swrite` (storage:write), `nostore` (records
+ * scopes only: refused on storage whatever the bucket says). A list answers 200 with the objects visible.
+ */
+type StorageAs = 'anon' | 'user' | 'owner' | 'admin' | 'sread' | 'swrite' | 'nostore'
+type StorageAction = 'read' | 'list' | 'write' | 'overwrite' | 'delete'
+interface StorageRow {
+  readonly as: StorageAs
+  readonly bucket: 'locked' | 'open' | 'owned' | 'pub'
+  readonly action: StorageAction
+  readonly expect: number
+  readonly items?: number
+}
+
+const BUCKETS = {
+  locked: { rules: {} },
+  open: { rules: { read: '', write: '', delete: '' } },
+  owned: {
+    rules: {
+      read: 'owner = @request.auth.id',
+      write: "@request.auth.id != '' && owner = @request.auth.id",
+      delete: 'owner = @request.auth.id',
+    },
+  },
+  pub: { public: true, rules: {} },
+} as const
+
+const S: readonly StorageRow[] = [
+  // Locked: nobody but admins and keys within their scopes; hidden objects are 404, listings empty.
+  ...(['anon', 'user', 'owner'] as const).flatMap((as) => [
+    { as, bucket: 'locked' as const, action: 'read' as const, expect: 404 },
+    { as, bucket: 'locked' as const, action: 'list' as const, expect: 200, items: 0 },
+    { as, bucket: 'locked' as const, action: 'write' as const, expect: 403 },
+    { as, bucket: 'locked' as const, action: 'overwrite' as const, expect: 403 },
+    { as, bucket: 'locked' as const, action: 'delete' as const, expect: 404 },
+  ]),
+  // Open: everyone.
+  ...(['anon', 'user'] as const).flatMap((as) => [
+    { as, bucket: 'open' as const, action: 'read' as const, expect: 200 },
+    { as, bucket: 'open' as const, action: 'list' as const, expect: 200, items: 1 },
+    { as, bucket: 'open' as const, action: 'write' as const, expect: 201 },
+    { as, bucket: 'open' as const, action: 'overwrite' as const, expect: 200 },
+    { as, bucket: 'open' as const, action: 'delete' as const, expect: 204 },
+  ]),
+  // Owner-only rules: the owner does everything, another user writes only new objects, anonymous nothing.
+  { as: 'anon', bucket: 'owned', action: 'read', expect: 404 },
+  { as: 'anon', bucket: 'owned', action: 'list', expect: 200, items: 0 },
+  { as: 'anon', bucket: 'owned', action: 'write', expect: 403 },
+  { as: 'anon', bucket: 'owned', action: 'overwrite', expect: 403 },
+  { as: 'anon', bucket: 'owned', action: 'delete', expect: 404 },
+  { as: 'user', bucket: 'owned', action: 'read', expect: 404 },
+  { as: 'user', bucket: 'owned', action: 'list', expect: 200, items: 0 },
+  { as: 'user', bucket: 'owned', action: 'write', expect: 201 },
+  { as: 'user', bucket: 'owned', action: 'overwrite', expect: 403 },
+  { as: 'user', bucket: 'owned', action: 'delete', expect: 404 },
+  { as: 'owner', bucket: 'owned', action: 'read', expect: 200 },
+  { as: 'owner', bucket: 'owned', action: 'list', expect: 200, items: 1 },
+  { as: 'owner', bucket: 'owned', action: 'write', expect: 201 },
+  { as: 'owner', bucket: 'owned', action: 'overwrite', expect: 200 },
+  { as: 'owner', bucket: 'owned', action: 'delete', expect: 204 },
+  // A public bucket: anyone reads and lists; its (locked) write and delete rules still hold.
+  { as: 'anon', bucket: 'pub', action: 'read', expect: 200 },
+  { as: 'anon', bucket: 'pub', action: 'list', expect: 200, items: 1 },
+  { as: 'anon', bucket: 'pub', action: 'write', expect: 403 },
+  { as: 'anon', bucket: 'pub', action: 'delete', expect: 404 },
+  { as: 'owner', bucket: 'pub', action: 'delete', expect: 404 },
+  // Admins bypass every rule.
+  ...(['locked', 'owned'] as const).flatMap((bucket) => [
+    { as: 'admin' as const, bucket, action: 'read' as const, expect: 200 },
+    { as: 'admin' as const, bucket, action: 'list' as const, expect: 200, items: 1 },
+    { as: 'admin' as const, bucket, action: 'write' as const, expect: 201 },
+    { as: 'admin' as const, bucket, action: 'overwrite' as const, expect: 200 },
+    { as: 'admin' as const, bucket, action: 'delete' as const, expect: 204 },
+  ]),
+  // Keys bypass rules within their storage scopes and are refused outside them, even where all may.
+  { as: 'sread', bucket: 'locked', action: 'read', expect: 200 },
+  { as: 'sread', bucket: 'locked', action: 'list', expect: 200, items: 1 },
+  { as: 'sread', bucket: 'locked', action: 'write', expect: 403 },
+  { as: 'sread', bucket: 'open', action: 'write', expect: 403 },
+  { as: 'sread', bucket: 'open', action: 'delete', expect: 403 },
+  { as: 'swrite', bucket: 'locked', action: 'read', expect: 403 },
+  { as: 'swrite', bucket: 'open', action: 'list', expect: 403 },
+  { as: 'swrite', bucket: 'locked', action: 'write', expect: 201 },
+  { as: 'swrite', bucket: 'owned', action: 'overwrite', expect: 200 },
+  { as: 'swrite', bucket: 'locked', action: 'delete', expect: 204 },
+  ...(['open', 'pub'] as const).flatMap((bucket) => [
+    { as: 'nostore' as const, bucket, action: 'read' as const, expect: 403 },
+    { as: 'nostore' as const, bucket, action: 'list' as const, expect: 403 },
+    { as: 'nostore' as const, bucket, action: 'write' as const, expect: 403 },
+    { as: 'nostore' as const, bucket, action: 'delete' as const, expect: 403 },
+  ]),
+]
+
+describe('storage permission matrix', () => {
+  const who: Record<StorageAs, string> = {
+    anon: 'anon',
+    admin: 'admin',
+    user: '',
+    owner: '',
+    sread: '',
+    swrite: '',
+    nostore: '',
+  }
+  let ownerId = ''
+  let n = 0
+  const object = (bucket: string, key: string) => `/api/storage/buckets/${bucket}/objects/${key}`
+  const put = (bucket: string, key: string, as: string) =>
+    s.api('PUT', object(bucket, key), 'bytes', { as, headers: { 'content-type': 'text/plain' } })
+
+  beforeAll(async () => {
+    const user = await signUp(s, 'matrix-user@example.com')
+    const owner = await signUp(s, 'matrix-owner@example.com')
+    ownerId = owner.id
+    Object.assign(who, {
+      user: user.jwt,
+      owner: owner.jwt,
+      sread: await createKey(s, ['storage:read']),
+      swrite: await createKey(s, ['storage:write']),
+      nostore: await createKey(s, ['records:read', 'records:write']),
+    })
+    for (const [name, def] of Object.entries(BUCKETS)) {
+      const r = await s.api('POST', '/api/storage/buckets', { name, ...def })
+      expect(r.status, JSON.stringify(r.body)).toBe(201)
+    }
+  })
+
+  it.each(S.map((r) => [`${r.as} ${r.action} ${r.bucket} → ${r.expect}`, r]))('%s', async (_, row) => {
+    // Fresh fixture per row: the bucket holds one object, doc.txt, owned by `owner`.
+    const listed = await s.api('GET', `/api/storage/buckets/${row.bucket}/objects`)
+    for (const o of listed.body.items) await s.api('DELETE', object(row.bucket, o.key))
+    expect((await put(row.bucket, 'doc.txt', 'admin')).status).toBe(201)
+    await sqlAsAdmin("UPDATE bastide.objects SET owner = $1 WHERE key = 'doc.txt'", [ownerId])
+    const as = who[row.as]
+    let r: Awaited<ReturnType<TestServer['api']>>
+    switch (row.action) {
+      case 'read':
+        r = await s.api('GET', object(row.bucket, 'doc.txt'), undefined, { as })
+        break
+      case 'list':
+        r = await s.api('GET', `/api/storage/buckets/${row.bucket}/objects`, undefined, { as })
+        break
+      case 'write':
+        r = await put(row.bucket, `new-${++n}.txt`, as)
+        break
+      case 'overwrite':
+        r = await put(row.bucket, 'doc.txt', as)
+        break
+      case 'delete':
+        r = await s.api('DELETE', object(row.bucket, 'doc.txt'), undefined, { as })
+        break
+    }
+    expect(r.status, JSON.stringify(r.body)).toBe(row.expect)
+    if (row.items !== undefined) expect(r.body.items).toHaveLength(row.items)
+    // A refused write or delete changes nothing.
+    if (r.status >= 400 && row.action !== 'read' && row.action !== 'list') {
+      const after = (await s.api('GET', `/api/storage/buckets/${row.bucket}/objects`)).body.items
+      expect(after.map((o: any) => [o.key, o.version, o.owner])).toEqual([['doc.txt', 1, ownerId]])
+    }
+  })
+})
+
+/** One statement as the database owner: fixtures no API call can make (an object owned by a user). */
+async function sqlAsAdmin(text: string, values: unknown[]): Promise<void> {
+  const pg = (await import('pg')).default
+  const c = new pg.Client({ connectionString: s.dbUrl })
+  await c.connect()
+  try {
+    await c.query(text, values)
+  } finally {
+    await c.end()
+  }
+}
+
+/**
+ * Channels, as data: who × channel definition × action → the ack. `member:<owner id>` is the owner's own
+ * channel (anyone signed in joins, only the owner sends). A channel no definition covers is locked. Keys:
+ * `kread` (records:read: listens), `kwrite` (records:read and records:write: also sends and publishes
+ * presence), `knone` (no records scope: refused everywhere, even on an open channel).
+ */
+type ChannelAs = 'anon' | 'user' | 'owner' | 'admin' | 'kread' | 'kwrite' | 'knone'
+interface ChannelRow {
+  readonly as: ChannelAs
+  readonly channel: 'locked' | 'open' | 'member' | 'undefined'
+  readonly action: 'join' | 'send' | 'presence'
+  readonly expect: 'ok' | 'FORBIDDEN'
+}
+
+const CHANNELS = [
+  { pattern: 'locked:*', rules: { join: null, send: null } },
+  { pattern: 'open:*', rules: { join: '', send: '' } },
+  { pattern: 'member:*', rules: { join: "@request.auth.id != ''", send: 'param = @request.auth.id' } },
+] as const
+
+const C: readonly ChannelRow[] = [
+  ...(['anon', 'user', 'owner'] as const).flatMap((as) =>
+    (['join', 'send', 'presence'] as const).flatMap((action) => [
+      { as, channel: 'locked' as const, action, expect: 'FORBIDDEN' as const },
+      { as, channel: 'undefined' as const, action, expect: 'FORBIDDEN' as const },
+      { as, channel: 'open' as const, action, expect: 'ok' as const },
+    ]),
+  ),
+  { as: 'anon', channel: 'member', action: 'join', expect: 'FORBIDDEN' },
+  { as: 'anon', channel: 'member', action: 'send', expect: 'FORBIDDEN' },
+  { as: 'anon', channel: 'member', action: 'presence', expect: 'FORBIDDEN' },
+  { as: 'user', channel: 'member', action: 'join', expect: 'ok' },
+  { as: 'user', channel: 'member', action: 'send', expect: 'FORBIDDEN' },
+  // Presence has no rule of its own: a member may publish a state.
+  { as: 'user', channel: 'member', action: 'presence', expect: 'ok' },
+  { as: 'owner', channel: 'member', action: 'join', expect: 'ok' },
+  { as: 'owner', channel: 'member', action: 'send', expect: 'ok' },
+  { as: 'owner', channel: 'member', action: 'presence', expect: 'ok' },
+  ...(['locked', 'undefined', 'member'] as const).flatMap((channel) => [
+    { as: 'admin' as const, channel, action: 'join' as const, expect: 'ok' as const },
+    { as: 'admin' as const, channel, action: 'send' as const, expect: 'ok' as const },
+    { as: 'admin' as const, channel, action: 'presence' as const, expect: 'ok' as const },
+    { as: 'kread' as const, channel, action: 'join' as const, expect: 'ok' as const },
+    { as: 'kread' as const, channel, action: 'send' as const, expect: 'FORBIDDEN' as const },
+    { as: 'kread' as const, channel, action: 'presence' as const, expect: 'FORBIDDEN' as const },
+    { as: 'kwrite' as const, channel, action: 'join' as const, expect: 'ok' as const },
+    { as: 'kwrite' as const, channel, action: 'send' as const, expect: 'ok' as const },
+    { as: 'kwrite' as const, channel, action: 'presence' as const, expect: 'ok' as const },
+  ]),
+  ...(['open', 'locked'] as const).flatMap((channel) => [
+    { as: 'knone' as const, channel, action: 'join' as const, expect: 'FORBIDDEN' as const },
+    { as: 'knone' as const, channel, action: 'send' as const, expect: 'FORBIDDEN' as const },
+    { as: 'knone' as const, channel, action: 'presence' as const, expect: 'FORBIDDEN' as const },
+  ]),
+]
+
+describe('channel permission matrix', () => {
+  const who: Record<ChannelAs, string | undefined> = {
+    anon: undefined,
+    admin: ADMIN_KEY,
+    user: '',
+    owner: '',
+    kread: '',
+    kwrite: '',
+    knone: '',
+  }
+  let ownerId = ''
+  const sockets: Socket[] = []
+
+  beforeAll(async () => {
+    const user = await signUp(s, 'channel-user@example.com')
+    const owner = await signUp(s, 'channel-owner@example.com')
+    ownerId = owner.id
+    Object.assign(who, {
+      user: user.jwt,
+      owner: owner.jwt,
+      kread: await createKey(s, ['records:read']),
+      kwrite: await createKey(s, ['records:read', 'records:write']),
+      knone: await createKey(s, ['storage:read', 'storage:write']),
+    })
+    for (const def of CHANNELS) {
+      const r = await s.api('POST', '/api/realtime/channels', def)
+      expect(r.status, JSON.stringify(r.body)).toBe(201)
+    }
+  })
+  afterAll(() => {
+    for (const so of sockets) so.disconnect()
+  })
+
+  async function connectAs(token: string | undefined): Promise<Socket> {
+    const so = connect(s.bastide.url, {
+      path: '/realtime',
+      transports: ['websocket'],
+      reconnection: false,
+      ...(token ? { auth: { token } } : {}),
+    })
+    sockets.push(so)
+    await new Promise<void>((resolve, reject) => {
+      so.once('connect', () => resolve())
+      so.once('connect_error', reject)
+    })
+    return so
+  }
+
+  it.each(C.map((r) => [`${r.as} ${r.action} ${r.channel} → ${r.expect}`, r]))('%s', async (_, row) => {
+    const so = await connectAs(who[row.as])
+    const call = (event: string, payload: unknown) => so.timeout(5000).emitWithAck(event, payload)
+    const channel = row.channel === 'member' ? `member:${ownerId}` : `${row.channel}:1`
+    let ack = await call('join', { channel })
+    if (row.action === 'send') ack = await call('broadcast', { channel, event: 'e', payload: 1 })
+    if (row.action === 'presence') ack = await call('presence:track', { channel, state: { on: true } })
+    if (row.expect === 'ok') expect(ack, JSON.stringify(ack)).toMatchObject({ ok: true })
+    else expect(ack, JSON.stringify(ack)).toMatchObject({ ok: false, error: { code: row.expect } })
+    so.disconnect()
   })
 })

@@ -1,6 +1,7 @@
-import { io as connect, type Socket } from 'socket.io-client'
+import type { Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createKey, startTestServer, type TestServer } from './support/harness.ts'
+import { connectRealtime } from './support/realtime-client.ts'
 
 /**
  * API keys on realtime channels, end to end (the server's own gateway, keys resolved from the database):
@@ -31,17 +32,7 @@ interface Client {
 }
 
 async function client(token: string): Promise<Client> {
-  const so = connect(s.bastide.url, {
-    path: '/realtime',
-    transports: ['websocket'],
-    reconnection: false,
-    auth: { token },
-  })
-  sockets.push(so)
-  await new Promise<void>((resolve, reject) => {
-    so.once('connect', () => resolve())
-    so.once('connect_error', reject)
-  })
+  const so = await connectRealtime(s.bastide.url, token, sockets)
   const broadcasts: any[] = []
   so.on('broadcast', (m) => broadcasts.push(m))
   return { so, broadcasts, call: (e, p) => so.timeout(5000).emitWithAck(e, p) }

@@ -9,8 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Principal } from '../src/core/auth/principal.ts'
 import { type CollectionsService, createCollectionsService } from '../src/core/collections/service.ts'
 import { createEventBus } from '../src/events/bus.ts'
-import { type Channels, createChannels, PRESENCE_TIMING } from '../src/realtime/channels.ts'
+import { createScheduler, type Scheduler } from '../src/modules/scheduler.ts'
+import { type Channels, createChannels } from '../src/realtime/channels.ts'
 import { type Realtime, startRealtime } from '../src/realtime/gateway.ts'
+import { PRESENCE_TIMING } from '../src/realtime/presence.ts'
 import {
   connectRealtimeRedis,
   installRedisAdapter,
@@ -119,6 +121,9 @@ async function startNode(redis?: { url: string; prefix: string }): Promise<TestN
     next()
   })
   io.on('connection', (socket) => channels.attach(socket, () => socket.data.principal as Principal))
+  // Presence's heartbeat and janitor, run as the server runs them: scheduler jobs.
+  const scheduler = createScheduler(log)
+  for (const job of channels.jobs) scheduler.add('realtime', job)
   const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
   const shutdown = async () => {
     io.disconnectSockets(true)
@@ -135,11 +140,13 @@ async function startNode(redis?: { url: string; prefix: string }): Promise<TestN
     async close() {
       if (closed) return
       closed = true
+      await scheduler.close()
       await channels.close()
       await shutdown()
     },
     async kill() {
       closed = true
+      await scheduler.close()
       // Redis first, so that nothing this node does on the way down reaches anyone.
       if (connection) for (const c of [connection.pub, connection.sub, connection.adapterSub]) c.disconnect()
       io.engine.close()
@@ -551,7 +558,7 @@ describe.skipIf(missing !== undefined)('two nodes sharing Redis', () => {
 
 describe.skipIf(missing !== undefined)('through the gateway (startRealtime), two nodes sharing Redis', () => {
   let redis: TestRedis
-  const started: { rt: Realtime; http: HttpServer }[] = []
+  const started: { rt: Realtime; http: HttpServer; scheduler: Scheduler }[] = []
 
   async function gatewayNode(prefix: string): Promise<string> {
     const http = createServer()
@@ -570,7 +577,9 @@ describe.skipIf(missing !== undefined)('through the gateway (startRealtime), two
       log,
       channels: (ctx) => createChannels({ ...ctx, db, lookup: (n) => collections.find(n), log }),
     })
-    started.push({ rt, http })
+    const scheduler = createScheduler(log)
+    for (const job of rt.jobs) scheduler.add('realtime', job)
+    started.push({ rt, http, scheduler })
     return `http://127.0.0.1:${(http.address() as AddressInfo).port}`
   }
 
@@ -578,7 +587,8 @@ describe.skipIf(missing !== undefined)('through the gateway (startRealtime), two
     redis = await startRedis()
   })
   afterAll(async () => {
-    for (const { rt, http } of started) {
+    for (const { rt, http, scheduler } of started) {
+      await scheduler.close()
       await rt.close()
       http.closeAllConnections()
       await new Promise<void>((resolve) => http.close(() => resolve()))

@@ -1,7 +1,8 @@
 import pg from 'pg'
-import { io as connect, type Socket } from 'socket.io-client'
+import type { Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, type TestServer } from './support/harness.ts'
+import { connectRealtime } from './support/realtime-client.ts'
 
 /**
  * A realtime connection opened with an API key lives only as long as the key: revoked or expired keys are
@@ -30,20 +31,7 @@ async function mint(scopes: string[]): Promise<{ id: string; key: string }> {
   return r.body
 }
 
-async function client(token: string): Promise<Socket> {
-  const so = connect(s.bastide.url, {
-    path: '/realtime',
-    transports: ['websocket'],
-    reconnection: false,
-    auth: { token },
-  })
-  sockets.push(so)
-  await new Promise<void>((resolve, reject) => {
-    so.once('connect', () => resolve())
-    so.once('connect_error', reject)
-  })
-  return so
-}
+const client = (token: string) => connectRealtime(s.bastide.url, token, sockets)
 
 /** The `auth_error` a closing connection gets; the sweep runs every 500 ms, so 10 s is a generous bound. */
 const ended = (so: Socket) =>

@@ -14,15 +14,19 @@
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
-import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
-import { loadConfig } from '../src/config/load-config.ts'
-import { type EmbeddedPg, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
-import { type Bastide, startBastide } from '../src/server.ts'
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
+import type { Bastide } from '../src/server.ts'
 import { ADMIN_KEY, createTestDatabase } from './support/harness.ts'
+import {
+  closeOwnCluster,
+  type OwnCluster,
+  startOwnCluster,
+  startQuietBastide,
+  uncaughtExceptions,
+} from './support/own-cluster.ts'
 
 /** Longest any single request may take: beyond this it counts as hanging. */
 const REQUEST_TIMEOUT_MS = 10_000
@@ -74,9 +78,6 @@ function connectionRefused(port: number): Promise<boolean> {
   })
 }
 
-const describeError = (e: unknown) =>
-  `${(e as Error)?.message} (${(e as { code?: string })?.code ?? 'no code'})`
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Polls `cond` every `everyMs` until it holds or `timeoutMs` passes; returns whether it held. */
@@ -94,55 +95,25 @@ async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number
 // ---------------------------------------------------------------------------------------------------------
 
 describe('PostgreSQL stopped and restarted under load', () => {
-  let dataDir: string | undefined
-  let pgInstance: EmbeddedPg | undefined
-  let bastide: Bastide | undefined
-  // A pg client that loses its server while checked out of the pool emits 'error'; without a listener that is
-  // an uncaught exception, which kills a production process. Collected here so the test says so plainly.
-  const uncaught: unknown[] = []
-  const onUncaught = (err: unknown) => void uncaught.push(err)
+  let cluster: OwnCluster | undefined
+  // Collected, so that the test says plainly when something escaped.
+  const uncaught = uncaughtExceptions()
 
   afterAll(async () => {
-    // Each step on its own: a failure in one must not leave the others undone.
-    try {
-      await bastide?.close()
-    } catch (e) {
-      console.error('[resilience] bastide.close failed', e)
-    }
-    try {
-      await pgInstance?.stop()
-    } catch (e) {
-      console.error('[resilience] pg.stop failed', e)
-    }
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true })
+    await closeOwnCluster(cluster)
     // Give late socket events (a client told to terminate as PostgreSQL stops) a moment to surface.
     await sleep(200)
-    process.off('uncaughtException', onUncaught)
+    uncaught.stop()
     // Shutting down Bastide and then its PostgreSQL is what `close()` does with the embedded one: nothing
     // may escape there either.
-    expect(uncaught.map(describeError), 'uncaught exceptions, test and shutdown included').toEqual([])
+    expect(uncaught.described(), 'uncaught exceptions, test and shutdown included').toEqual([])
   })
 
   it('answers 503 UNAVAILABLE while down, recovers by itself, and loses no acknowledged write', async () => {
-    process.on('uncaughtException', onUncaught)
-    // Tests may run as root, where the cluster runs as the `postgres` OS user: it must reach the dir.
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastide-resilience-pg-'))
-    fs.chmodSync(dataDir, 0o755)
-    // A fixed port, so the restarted cluster comes back where the pool expects it.
-    const pgPort = await freePort()
-    pgInstance = await startEmbeddedPostgres({ dataDir, port: pgPort })
-    const pgUrl = pgInstance.url
-
-    const config = loadConfig({
-      DATABASE_URL: pgUrl,
-      BASTIDE_ADMIN_KEY: ADMIN_KEY,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      BASTIDE_LOG_LEVEL: 'silent',
-      BASTIDE_SHUTDOWN_TIMEOUT_MS: '2000',
-    })
-    bastide = await startBastide(config, { log: pino({ level: 'silent' }) })
-    const base = bastide.url
+    uncaught.listen()
+    cluster = await startOwnCluster('bastide-resilience-pg-')
+    const pgUrl = cluster.pg!.url
+    const base = cluster.bastide.url
 
     const COL = 'outage_writes'
     const created = await http(
@@ -256,8 +227,8 @@ describe('PostgreSQL stopped and restarted under load', () => {
       expect(await waitFor(() => acked().length >= 300, 10_000), 'writes before the outage').toBe(true)
 
       t.stopBegin = performance.now()
-      await pgInstance.stop()
-      pgInstance = undefined
+      await cluster.pg!.stop()
+      cluster.pg = undefined
       t.stopped = performance.now()
 
       // Observe the outage for ~2 s, probing health along the way.
@@ -267,9 +238,9 @@ describe('PostgreSQL stopped and restarted under load', () => {
       }
 
       t.restartBegin = performance.now()
-      pgInstance = await startEmbeddedPostgres({ dataDir, port: pgPort })
+      cluster.pg = await startEmbeddedPostgres({ dataDir: cluster.dataDir, port: cluster.port })
       t.restarted = performance.now()
-      expect(pgInstance.url).toBe(pgUrl)
+      expect(cluster.pg.url).toBe(pgUrl)
 
       // Keep writing until the server acknowledges a write that began after the database went down.
       const recovered = await waitFor(() => {
@@ -343,7 +314,7 @@ describe('PostgreSQL stopped and restarted under load', () => {
 
     // --- Durability: every acknowledged id exists -------------------------------------------------------
     const ackedIds = ok.flatMap((o) => o.ids)
-    const client = new pg.Client({ connectionString: pgInstance!.url })
+    const client = new pg.Client({ connectionString: cluster.pg!.url })
     await client.connect()
     let present: Set<string>
     let late503Committed: number
@@ -382,7 +353,7 @@ describe('PostgreSQL stopped and restarted under load', () => {
     expect(last.status).toBe(200)
 
     // The process survived: nothing escaped as an uncaught exception while the database went away.
-    expect(uncaught.map(describeError), 'uncaught exceptions during the outage').toEqual([])
+    expect(uncaught.described(), 'uncaught exceptions during the outage').toEqual([])
   }, 90_000)
 })
 
@@ -411,12 +382,9 @@ function clusterPids(dataDir: string): number[] {
 }
 
 describe.skipIf(process.platform !== 'linux')('PostgreSQL frozen (SIGSTOP) and resumed', () => {
-  let dataDir: string | undefined
-  let pgInstance: EmbeddedPg | undefined
-  let bastide: Bastide | undefined
+  let cluster: OwnCluster | undefined
   let frozen: number[] = []
-  const uncaught: unknown[] = []
-  const onUncaught = (err: unknown) => void uncaught.push(err)
+  const uncaught = uncaughtExceptions()
   const thaw = () => {
     for (const pid of frozen) {
       try {
@@ -428,38 +396,16 @@ describe.skipIf(process.platform !== 'linux')('PostgreSQL frozen (SIGSTOP) and r
 
   afterAll(async () => {
     thaw()
-    try {
-      await bastide?.close()
-    } catch (e) {
-      console.error('[resilience] bastide.close failed', e)
-    }
-    try {
-      await pgInstance?.stop()
-    } catch (e) {
-      console.error('[resilience] pg.stop failed', e)
-    }
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true })
-    process.off('uncaughtException', onUncaught)
+    await closeOwnCluster(cluster)
+    uncaught.stop()
   })
 
   it('answers 503 UNAVAILABLE with Retry-After in bounded time while frozen, and recovers once resumed', async () => {
-    process.on('uncaughtException', onUncaught)
-    // Its own cluster: stopping the one other test files share would stall them all.
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastide-frozen-pg-'))
-    fs.chmodSync(dataDir, 0o755)
-    pgInstance = await startEmbeddedPostgres({ dataDir, port: await freePort() })
-    const config = loadConfig({
-      DATABASE_URL: pgInstance.url,
-      BASTIDE_ADMIN_KEY: ADMIN_KEY,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      BASTIDE_LOG_LEVEL: 'silent',
-      // A small pool, so the requests below also queue for a connection while the database is frozen.
-      BASTIDE_DB_POOL_MAX: '4',
-      BASTIDE_SHUTDOWN_TIMEOUT_MS: '2000',
-    })
-    bastide = await startBastide(config, { log: pino({ level: 'silent' }) })
-    const base = bastide.url
+    uncaught.listen()
+    // Its own cluster: stopping the one other test files share would stall them all. A small pool, so the
+    // requests below also queue for a connection while the database is frozen.
+    cluster = await startOwnCluster('bastide-frozen-pg-', { BASTIDE_DB_POOL_MAX: '4' })
+    const base = cluster.bastide.url
     const COL = 'frozen_writes'
     const created = await http(
       base,
@@ -474,7 +420,7 @@ describe.skipIf(process.platform !== 'linux')('PostgreSQL frozen (SIGSTOP) and r
     const warm = await Promise.all(Array.from({ length: 8 }, (_, n) => http(base, 'POST', records, { n })))
     expect(warm.map((r) => r.status)).toEqual(Array(8).fill(201))
 
-    frozen = clusterPids(dataDir)
+    frozen = clusterPids(cluster.dataDir)
     expect(frozen.length).toBeGreaterThan(1)
     for (const pid of frozen) process.kill(pid, 'SIGSTOP')
 
@@ -510,7 +456,7 @@ describe.skipIf(process.platform !== 'linux')('PostgreSQL frozen (SIGSTOP) and r
     const list = await http(base, 'GET', `${records}?perPage=50`)
     expect(list.status).toBe(200)
     expect(list.body.items.map((r: { n: number }) => r.n)).toEqual(expect.arrayContaining([0, 7, 999]))
-    expect(uncaught.map(describeError), 'uncaught exceptions while frozen').toEqual([])
+    expect(uncaught.described(), 'uncaught exceptions while frozen').toEqual([])
   }, 90_000)
 })
 
@@ -547,17 +493,11 @@ describe('graceful shutdown', () => {
   it('finishes in-flight requests with their normal status, then refuses new connections', async () => {
     database = await createTestDatabase('bst_res')
     const SHUTDOWN_TIMEOUT_MS = 20_000
-    const config = loadConfig({
-      DATABASE_URL: database.url,
-      BASTIDE_ADMIN_KEY: ADMIN_KEY,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      BASTIDE_LOG_LEVEL: 'silent',
+    bastide = await startQuietBastide(database.url, {
       BASTIDE_DB_POOL_MAX: '10',
       // Long, so that finishing early proves close() waited for the requests and not for its timer.
       BASTIDE_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
     })
-    bastide = await startBastide(config, { log: pino({ level: 'silent' }) })
     const { url: base, port } = bastide
 
     const COL = 'shutdown_items'

@@ -1,6 +1,7 @@
 import { BastideError, ErrorCodes } from '../errors.ts'
 import type { Http } from '../http.ts'
-import type { RealtimeService, SubscribeOptions } from '../realtime.ts'
+import type { RealtimeService } from '../realtime/realtime-service.ts'
+import type { SubscribeOptions } from '../realtime/types.ts'
 import type {
   CollectionDef,
   ExpandPath,

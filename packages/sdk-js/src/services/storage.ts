@@ -1,30 +1,12 @@
+import type { Bucket, BucketRules, ListObjectsResult, StorageObject } from '@bastide/protocol'
 import { BastideError, ErrorCodes } from '../errors.ts'
 import { aborted, type Http, type QueryValue } from '../http.ts'
 import type { SessionStorage } from '../session-storage.ts'
 import { TusUpload } from './tus.ts'
 import { sizeOf, toSliceable, transfer, type UploadData, type UploadProgress } from './upload-transport.ts'
 
+export type { Bucket, BucketRules, ListObjectsResult, StorageObject } from '@bastide/protocol'
 export type { UploadData, UploadProgress } from './upload-transport.ts'
-
-/** A bucket's access rules: filter expressions; `null` (or left out) is locked, `""` is everyone. */
-export interface BucketRules {
-  readonly read?: string | null
-  readonly write?: string | null
-  readonly delete?: string | null
-}
-
-export interface Bucket {
-  readonly id: string
-  readonly name: string
-  readonly public: boolean
-  /** Bytes; null: the server's limit. */
-  readonly maxFileSize: number | null
-  /** Sniffed types allowed, exact or `type/*`; empty: any. */
-  readonly allowedMimeTypes: readonly string[]
-  readonly rules: BucketRules
-  readonly created: string
-  readonly updated: string
-}
 
 export interface BucketInput {
   readonly name: string
@@ -35,32 +17,6 @@ export interface BucketInput {
 }
 
 export type BucketPatch = Partial<BucketInput>
-
-/** An object as the server describes it. */
-export interface StorageObject {
-  readonly id: string
-  readonly bucket: string
-  readonly key: string
-  readonly size: number
-  /** Hex SHA-256 of the bytes (the ETag is this value, quoted). */
-  readonly sha256: string
-  /** Sniffed from the bytes, not taken from the uploader. */
-  readonly mimeType: string
-  /** The user who uploaded it. */
-  readonly owner: string | null
-  readonly metadata: Readonly<Record<string, unknown>>
-  readonly created: string
-  readonly updated: string
-  /** 1 when created, +1 on each overwrite. */
-  readonly version: number
-}
-
-export interface ListObjectsResult {
-  readonly items: readonly StorageObject[]
-  readonly perPage: number
-  /** Pass as `after` for the next page; null on the last one. */
-  readonly nextCursor: string | null
-}
 
 /** An image variant, computed and cached by the server (never enlarged, EXIF orientation applied). */
 export interface ImageTransform {

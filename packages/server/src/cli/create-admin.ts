@@ -53,15 +53,12 @@ async function main(): Promise<number> {
       password,
       name: values.name,
     })
-    await bastide.database.db
-      .insertInto('bastide.audit_log')
-      .values({
-        actor: 'cli',
-        action: 'admin.create',
-        target: admin.id,
-        details: JSON.stringify({ email: admin.email }),
-      })
-      .execute()
+    await bastide.actions.record(bastide.database.db, {
+      actor: 'cli',
+      action: 'admin.create',
+      target: admin.id,
+      details: { email: admin.email },
+    })
     console.log(`Created console admin ${admin.email} (${admin.id}).`)
     return 0
   } catch (err) {

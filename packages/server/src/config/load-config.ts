@@ -180,6 +180,8 @@ export interface Config {
     readonly maxImagePixels: number
   }
   readonly auth: AuthConfig
+  /** The `BASTIDE_*` variables as read (set and non-empty): modules parse their own settings from them. */
+  readonly env: Readonly<Record<string, string>>
 }
 
 export class ConfigError extends Error {
@@ -271,6 +273,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       social,
       oidc,
     }),
+    env: Object.freeze(
+      Object.fromEntries(
+        Object.entries(env).filter(([k, v]) => k.startsWith('BASTIDE_') && v !== undefined && v !== ''),
+      ),
+    ) as Readonly<Record<string, string>>,
   })
 }
 

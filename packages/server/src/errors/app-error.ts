@@ -1,36 +1,15 @@
+import { SERVER_ERROR_STATUS, type ServerErrorCode, type ErrorBody as WireErrorBody } from '@bastide/protocol'
+
 /**
  * One error class, one catalog, one wire shape: `{ code, message, status, details? }`.
- * The cause is kept for logs and never serialized.
+ * The cause is kept for logs and never serialized. The codes and their default statuses are the protocol's,
+ * which the SDK shares.
  */
-export const ERROR_CODES = {
-  BAD_REQUEST: 400,
-  VALIDATION_FAILED: 400,
-  INVALID_FILTER: 400,
-  INVALID_CURSOR: 400,
-  INVALID_SCHEMA: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  VERSION_MISMATCH: 409,
-  PRECONDITION_FAILED: 412,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  UNPROCESSABLE_IMAGE: 422,
-  IDEMPOTENCY_KEY_REUSED: 422,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-  UNAVAILABLE: 503,
-} as const
+export const ERROR_CODES = SERVER_ERROR_STATUS
 
-export type ErrorCode = keyof typeof ERROR_CODES
+export type ErrorCode = ServerErrorCode
 
-export interface ErrorBody {
-  readonly code: ErrorCode
-  readonly message: string
-  readonly status: number
-  readonly details?: Record<string, unknown>
-}
+export type ErrorBody = WireErrorBody<ErrorCode>
 
 export class AppError extends Error {
   readonly status: number

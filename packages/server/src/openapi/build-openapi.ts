@@ -1,4 +1,5 @@
 import type { Collection, RuleAction } from '../core/collections/types.ts'
+import { listQuery } from '../http/routes/records.ts'
 import type { OpenApiPart } from './auth-paths.ts'
 import {
   type OpenApiAudience,
@@ -16,6 +17,7 @@ import {
   STATIC_SCHEMAS,
   schemaRef,
 } from './record-schemas.ts'
+import { zodQueryParameter } from './zod-schema.ts'
 
 export interface BuildOpenApiInput {
   readonly collections: readonly Collection[]
@@ -162,29 +164,16 @@ const PARAMETERS: Obj = {
   CollectionName: pathParam('name', { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_]*$' }),
   RecordId: pathParam('id', { type: 'string', format: 'uuid' }),
   KeyId: pathParam('id', { type: 'string' }),
-  Filter: query(
-    'filter',
-    { type: 'string' },
-    "A filter expression, e.g. `status = 'published' && views > 10`.",
-  ),
-  Sort: query(
-    'sort',
-    { type: 'string' },
-    'Comma-separated fields, `-` for descending, e.g. `-created,title`.',
-  ),
+  // The records routes' query schema (http/routes/records.ts); `fields` and `expand` are shared by get.
+  Filter: zodQueryParameter(listQuery, 'filter'),
+  Sort: zodQueryParameter(listQuery, 'sort'),
+  // page, perPage and count arrive as text that the route decodes (`^\d{1,7}$`, `true|1`...); the document
+  // types the decoded values, which is what clients generated from it send, and the limits the service sets.
   Page: query('page', { type: 'integer', minimum: 1, default: 1 }, 'Page number (offset pagination).'),
   PerPage: query('perPage', { type: 'integer', minimum: 1, maximum: 500, default: 20 }, 'At most 500.'),
-  After: query('after', { type: 'string' }, 'The `nextCursor` of the previous page (keyset pagination).'),
-  Fields: query(
-    'fields',
-    { type: 'string' },
-    'Comma-separated fields to return, e.g. `id,title,author.name`.',
-  ),
-  Expand: query(
-    'expand',
-    { type: 'string' },
-    'Comma-separated relations to embed, e.g. `author,comments_via_post`.',
-  ),
+  After: zodQueryParameter(listQuery, 'after'),
+  Fields: zodQueryParameter(listQuery, 'fields'),
+  Expand: zodQueryParameter(listQuery, 'expand'),
   Count: query(
     'count',
     { type: 'boolean', default: false },

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { escapeHtml } from '../http/escape-html.ts'
 
 /** The only files of swagger-ui-dist we serve; anything else is refused, so no path can escape. */
 const SWAGGER_ASSETS: Readonly<Record<string, string>> = {
@@ -30,10 +31,6 @@ export function swaggerAssetPath(file: string): string | undefined {
 export function swaggerAssetType(file: string): string | undefined {
   if (file === 'init.js') return 'text/javascript; charset=utf-8'
   return Object.hasOwn(SWAGGER_ASSETS, file) ? SWAGGER_ASSETS[file] : undefined
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
 }
 
 /** The page; its only script of ours is `${assetBase}/init.js` (see docsInitJs), which starts Swagger UI. */

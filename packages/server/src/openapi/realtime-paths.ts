@@ -1,31 +1,53 @@
+import { definitionInput, definitionPatch } from '../core/channels/channel-definitions.ts'
 import type { OpenApiPart } from './auth-paths.ts'
+import { zodSchema } from './zod-schema.ts'
 
 type Obj = Record<string, unknown>
 
 const TAG = 'Realtime'
 const ref = (kind: 'schemas' | 'responses', name: string): Obj => ({ $ref: `#/components/${kind}/${name}` })
 const json = (s: Obj): Obj => ({ 'application/json': { schema: s } })
+
+/** What the fields mean, for the response schema and the request bodies alike. */
+const PROSE = {
+  pattern: 'An exact channel name, or a prefix ending in `*` (`room:*`); the most specific pattern wins.',
+  rules:
+    'Rule language over `name` (the channel), `param` (what `*` matched), `@request.auth.*` and `@collection.*`.',
+  rule: '`null`: locked (admins and keys only); `""`: everyone.',
+  presence: 'Keep presence for the channel (default true).',
+} as const
+
+/**
+ * A request body: the route's zod schema (core/channels/channel-definitions.ts) with the prose above on
+ * its properties. Only descriptions are added; every constraint is the one the route checks.
+ */
+function body(schema: Parameters<typeof zodSchema>[0]): Obj {
+  const s = zodSchema(schema) as { properties: Record<string, Obj> }
+  const { pattern, rules, presence } = s.properties
+  if (pattern) pattern.description = PROSE.pattern
+  if (presence) presence.description = PROSE.presence
+  if (rules) {
+    rules.description = PROSE.rules
+    for (const r of Object.values((rules.properties ?? {}) as Record<string, Obj>)) r.description = PROSE.rule
+  }
+  return s
+}
 const errs = (...pairs: [string, string][]): Obj =>
   Object.fromEntries(pairs.map(([code, name]) => [code, ref('responses', name)]))
-const rule = {
-  type: ['string', 'null'],
-  description: '`null`: locked (admins and keys only); `""`: everyone.',
-}
+const rule = { type: ['string', 'null'], description: PROSE.rule }
 const fields: Obj = {
   pattern: {
     type: 'string',
     pattern: '^[A-Za-z0-9:_./-]{1,200}\\*?$',
-    description:
-      'An exact channel name, or a prefix ending in `*` (`room:*`); the most specific pattern wins.',
+    description: PROSE.pattern,
   },
   rules: {
     type: 'object',
-    description:
-      'Rule language over `name` (the channel), `param` (what `*` matched), `@request.auth.*` and `@collection.*`.',
+    description: PROSE.rules,
     properties: { join: rule, send: rule },
     additionalProperties: false,
   },
-  presence: { type: 'boolean', description: 'Keep presence for the channel (default true).' },
+  presence: { type: 'boolean', description: PROSE.presence },
 }
 
 const SCHEMAS: Obj = {
@@ -39,13 +61,8 @@ const SCHEMAS: Obj = {
     },
     required: ['id', 'pattern', 'rules', 'presence', 'created', 'updated'],
   },
-  ChannelDefinitionInput: {
-    type: 'object',
-    properties: fields,
-    required: ['pattern'],
-    additionalProperties: false,
-  },
-  ChannelDefinitionPatch: { type: 'object', properties: fields, additionalProperties: false },
+  ChannelDefinitionInput: body(definitionInput),
+  ChannelDefinitionPatch: body(definitionPatch),
   ChannelDefinitionList: {
     type: 'object',
     properties: { items: { type: 'array', items: ref('schemas', 'ChannelDefinition') } },

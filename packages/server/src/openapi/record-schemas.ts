@@ -2,6 +2,8 @@
  * Component schemas of the OpenAPI document: the static ones (collections, keys, batch, errors)
  * and the ones generated for each collection's records.
  */
+
+import { collectionInput, collectionPatch } from '../core/collections/define.ts'
 import {
   type Collection,
   FIELD_TYPES,
@@ -10,6 +12,9 @@ import {
   RULE_ACTIONS,
 } from '../core/collections/types.ts'
 import { ERROR_CODES } from '../errors/app-error.ts'
+import { batchInput } from '../http/parse-batch.ts'
+import { keyInput } from '../http/routes/admin-keys.ts'
+import { zodSchema } from './zod-schema.ts'
 
 export type Schema = Record<string, unknown>
 
@@ -239,12 +244,6 @@ const STRINGS = arr(str())
 const FIELD_TYPE = str({ enum: [...FIELD_TYPES] })
 const rules = (extra: Schema) =>
   obj(Object.fromEntries(RULE_ACTIONS.map((a) => [a, { type: ['string', 'null'] }])), undefined, extra)
-const collectionBody = {
-  name: NAME,
-  fields: arr(schemaRef('FieldInput')),
-  indexes: arr(schemaRef('IndexInput')),
-  rules: schemaRef('RulesInput'),
-}
 
 export const STATIC_SCHEMAS: Record<string, Schema> = {
   Error: obj(
@@ -285,32 +284,15 @@ export const STATIC_SCHEMAS: Record<string, Schema> = {
     },
     ['id', 'name', 'type', 'required', 'unique', 'hidden', 'options'],
   ),
-  FieldInput: obj(
-    {
-      id: str(),
-      name: NAME,
-      type: FIELD_TYPE,
-      required: bool(),
-      unique: bool(),
-      hidden: bool(),
-      options: schemaRef('FieldOptions'),
-    },
-    ['name', 'type'],
-    {
-      description: 'A field as sent: without `id` it is new; with `id` it is matched, so a new name renames.',
-    },
-  ),
   Index: obj({ name: str(), fields: arr(str(), { minItems: 1 }), unique: bool() }, [
     'name',
     'fields',
     'unique',
   ]),
-  IndexInput: obj({ name: str(), fields: arr(str(), { minItems: 1 }), unique: bool() }, ['fields']),
   Rules: rules({
     description: 'Per action: null = locked (admins and API keys only), "" = everyone, else an expression.',
     required: [...RULE_ACTIONS],
   }),
-  RulesInput: rules({ description: 'A rule left out is null (locked).' }),
   Collection: obj(
     {
       id: str(),
@@ -323,10 +305,9 @@ export const STATIC_SCHEMAS: Record<string, Schema> = {
     },
     ['id', 'name', 'fields', 'indexes', 'rules', 'created', 'updated'],
   ),
-  CollectionInput: obj(collectionBody, ['name']),
-  CollectionPatch: obj(collectionBody, undefined, {
-    description: 'Only what is sent changes. `fields` is the full new list: a field left out is dropped.',
-  }),
+  // Request bodies are the routes' own zod schemas, so the document cannot drift from what is accepted.
+  CollectionInput: zodSchema(collectionInput),
+  CollectionPatch: zodSchema(collectionPatch),
   CollectionItems: obj({ items: arr(schemaRef('Collection')) }, ['items']),
   ApiKey: obj(
     {
@@ -346,35 +327,8 @@ export const STATIC_SCHEMAS: Record<string, Schema> = {
       obj({ key: str({ description: 'The secret (`bst_sk_...`); shown only this once.' }) }, ['key']),
     ],
   },
-  ApiKeyInput: obj(
-    {
-      name: str(),
-      scopes: STRINGS,
-      expires: {
-        ...TIMESTAMP,
-        description:
-          'When the key stops working (in the future); never when left out. A key minted by a key never ' +
-          "outlives it: left out, it gets the minter's expiry; a later one is refused (403).",
-      },
-    },
-    ['name', 'scopes'],
-  ),
+  ApiKeyInput: zodSchema(keyInput),
   ApiKeyItems: obj({ items: arr(schemaRef('ApiKey')) }, ['items']),
-  BatchRequest: obj(
-    {
-      requests: arr(
-        obj(
-          {
-            method: str({ enum: ['POST', 'PATCH', 'DELETE'] }),
-            path: str({ description: 'e.g. `/api/collections/posts/records`.' }),
-            body: { type: 'object', additionalProperties: {} },
-            headers: obj({ 'If-Match': str() }),
-          },
-          ['method', 'path'],
-        ),
-      ),
-    },
-    ['requests'],
-  ),
+  BatchRequest: zodSchema(batchInput),
   BatchResponse: obj({ responses: arr(obj({ status: int(), body: {} }, ['status', 'body'])) }, ['responses']),
 }

@@ -1,7 +1,9 @@
+import { bucketInput, bucketPatch } from '../core/files/buckets.ts'
 import { MAX_PER_PAGE } from '../core/files/objects.ts'
-import { MAX_SIGNED_URL_SECONDS } from '../core/files/signed-url.ts'
 import { MAX_TRANSFORM_DIMENSION, TRANSFORM_FITS, TRANSFORM_FORMATS } from '../core/files/transform-image.ts'
+import { copyObjectInput, signedUrlInput } from '../http/routes/storage.ts'
 import type { OpenApiPart } from './auth-paths.ts'
+import { zodSchema } from './zod-schema.ts'
 
 type Obj = Record<string, unknown>
 
@@ -71,6 +73,7 @@ const rule = {
   type: ['string', 'null'],
   description: '`null`: locked (admins and keys only); `""`: everyone.',
 }
+// The response's fields; what a client sends is the routes' zod schemas (the *Input components).
 const bucketFields: Obj = {
   name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{1,62}$' },
   public: { type: 'boolean', description: 'Anyone may read its objects, and caches may keep them.' },
@@ -105,8 +108,8 @@ const SCHEMAS: Obj = {
     },
     required: ['id', 'name', 'public', 'maxFileSize', 'allowedMimeTypes', 'rules', 'created', 'updated'],
   },
-  BucketInput: { type: 'object', properties: bucketFields, required: ['name'], additionalProperties: false },
-  BucketPatch: { type: 'object', properties: bucketFields, additionalProperties: false },
+  BucketInput: zodSchema(bucketInput),
+  BucketPatch: zodSchema(bucketPatch),
   BucketList: {
     type: 'object',
     properties: { items: { type: 'array', items: schema('Bucket') } },
@@ -150,16 +153,7 @@ const SCHEMAS: Obj = {
     },
     required: ['items', 'perPage', 'nextCursor'],
   },
-  SignedUrlInput: {
-    type: 'object',
-    properties: {
-      key: { type: 'string' },
-      operation: { type: 'string', enum: ['read', 'write'], default: 'read' },
-      expiresIn: { type: 'integer', minimum: 1, maximum: MAX_SIGNED_URL_SECONDS, default: 3600 },
-    },
-    required: ['key'],
-    additionalProperties: false,
-  },
+  SignedUrlInput: zodSchema(signedUrlInput),
   SignedUrl: {
     type: 'object',
     properties: {
@@ -169,16 +163,7 @@ const SCHEMAS: Obj = {
     },
     required: ['url', 'method', 'expiresAt'],
   },
-  CopyObjectInput: {
-    type: 'object',
-    properties: {
-      from: { type: 'string' },
-      to: { type: 'string' },
-      toBucket: { type: 'string', description: 'Another bucket; default: the same one.' },
-    },
-    required: ['from', 'to'],
-    additionalProperties: false,
-  },
+  CopyObjectInput: zodSchema(copyObjectInput),
 }
 
 const binary = { type: 'string', format: 'binary' }

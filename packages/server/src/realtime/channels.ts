@@ -1,475 +1,26 @@
 import type { Redis } from 'ioredis'
-import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import type { BroadcastOperator, Server, Socket } from 'socket.io'
 import { z } from 'zod'
-import { authRecord, hasScope, type Principal, type Scope } from '../core/auth/principal.ts'
-import type { Collection, Field } from '../core/collections/types.ts'
-import { uuidv7 } from '../core/records/uuidv7.ts'
-import { bindFilter, compileFilter, ruleProblem } from '../core/rules/index.ts'
+import type { Principal } from '../core/auth/principal.ts'
+import { createChannelDefinitions } from '../core/channels/channel-definitions.ts'
+import {
+  CHANNEL_NAME,
+  type ChannelAction,
+  type ChannelDefinition,
+  KEY_SCOPES,
+  LIMITS,
+} from '../core/channels/channel-schema.ts'
+import type { Collection } from '../core/collections/types.ts'
+import { bypassesRules } from '../core/rules/authorize.ts'
 import type { Db } from '../db/create-db.ts'
-import { errors } from '../errors/index.ts'
+import type { Job } from '../modules/scheduler.ts'
+import { memoryPresence, type PresenceEntry, type Push, redisPresence } from './presence.ts'
 
 /**
- * Channels: named rooms on the realtime connections, with `join`/`leave`, `broadcast` between members and
- * presence (a state per connection). Who may join and send comes from bastide.channels (the most specific
- * pattern wins; no pattern: locked). Presence lives in memory on one node, or in Redis hashes shared by
- * every node, with a liveness key per node so that the members of a node that died are removed.
+ * Channels on the realtime connections: `join`/`leave`, `broadcast` between members and `presence:track`.
+ * Definitions and their rules live in core/channels, presence in presence.ts; this is the socket.io side.
  */
-
-export const CHANNEL_NAME = /^[A-Za-z0-9:_./-]{1,200}$/
-export const CHANNEL_PATTERN = /^[A-Za-z0-9:_./-]{1,200}\*?$/
-
-export const LIMITS = {
-  channelsPerConnection: 50,
-  eventLength: 100,
-  payloadBytes: 64 * 1024,
-  stateBytes: 4 * 1024,
-} as const
-
-/** Presence timing (ms): a node refreshes its liveness every `heartbeat`; it is dead `ttl` after the last. */
-export const PRESENCE_TIMING = { heartbeat: 5_000, ttl: 15_000, janitor: 5_000 } as const
-
-// ---------------------------------------------------------------------------------------------------------
-// Definitions
-
-/**
- * What an API key needs on channels. Channels carry app data the way records do, and a key reaches them as
- * it reaches records: within its records scopes it bypasses the rules, outside them it is refused. Listening
- * (join, then broadcasts and presence) reads; broadcasting and publishing a presence state write.
- */
-export const KEY_SCOPES = {
-  join: 'records:read',
-  send: 'records:write',
-  track: 'records:write',
-} as const satisfies Record<string, Scope>
-
-/** Why `p` may not `action` a channel because of its key scopes, or undefined (not a key, or scoped). */
-export function missingKeyScope(p: Principal, action: keyof typeof KEY_SCOPES): string | undefined {
-  const scope = KEY_SCOPES[action]
-  return p.kind === 'key' && !hasScope(p, scope) ? `This API key lacks the ${scope} scope.` : undefined
-}
-
-/**
- * `null`: locked (admins and API keys with the scope only); `''`: everyone; otherwise a rule over name, param,
- * @request.
- */
-export interface ChannelRules {
-  readonly join: string | null
-  readonly send: string | null
-}
-
-export interface ChannelDefinition {
-  readonly id: string
-  readonly pattern: string
-  readonly rules: ChannelRules
-  /** Presence is kept for the channel (join acks carry the state; presence:track is accepted). */
-  readonly presence: boolean
-  readonly created: string
-  readonly updated: string
-}
-
-const text = (name: string): Field => ({
-  id: `channel_${name}`,
-  name,
-  type: 'text',
-  required: false,
-  unique: false,
-  hidden: false,
-  options: {},
-  system: true,
-})
-
-/**
- * What a channel rule sees, as a collection, so that channel rules are the same language compiled by the same
- * code as collection rules: `name` (the channel) and `param` (the part a `*` matched; '' for an exact name).
- */
-export const CHANNEL_SCHEMA: Collection = Object.freeze({
-  id: '00000000-0000-7000-8000-0000000c4a11',
-  name: '_channels',
-  fields: Object.freeze([text('name'), text('param')]),
-  indexes: [],
-  rules: { list: null, view: null, create: null, update: null, delete: null },
-  system: true,
-  created: '1970-01-01T00:00:00.000Z',
-  updated: '1970-01-01T00:00:00.000Z',
-}) as Collection
-
-const rule = z.string().max(2000).nullable()
-const rulesInput = z.strictObject({ join: rule.optional(), send: rule.optional() })
-const definitionInput = z.strictObject({
-  pattern: z.string().regex(CHANNEL_PATTERN, 'Letters, digits and :_./-, up to 200, optionally ending in *.'),
-  rules: rulesInput.default({}),
-  presence: z.boolean().default(true),
-})
-const definitionPatch = z
-  .strictObject({
-    pattern: definitionInput.shape.pattern,
-    rules: rulesInput,
-    presence: z.boolean(),
-  })
-  .partial()
-
-type Row = Omit<ChannelDefinition, 'rules'> & { rules: Partial<ChannelRules> }
-
-const toDefinition = (r: Row): ChannelDefinition =>
-  Object.freeze({
-    id: r.id,
-    pattern: r.pattern,
-    rules: Object.freeze({ join: r.rules.join ?? null, send: r.rules.send ?? null }),
-    presence: r.presence,
-    created: r.created,
-    updated: r.updated,
-  })
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-export interface ChannelDefinitions {
-  list(): Promise<ChannelDefinition[]>
-  get(id: string): Promise<ChannelDefinition>
-  create(input: unknown): Promise<ChannelDefinition>
-  update(id: string, patch: unknown): Promise<ChannelDefinition>
-  remove(id: string): Promise<void>
-  /** The definition that governs channel `name`: an exact pattern, else the longest matching prefix. */
-  match(name: string): Promise<ChannelDefinition | undefined>
-  /** May `p` join (or send on) channel `name` under `def`? One query when the rule needs the database. */
-  allows(
-    def: ChannelDefinition | undefined,
-    action: keyof ChannelRules,
-    name: string,
-    p: Principal,
-  ): Promise<boolean>
-}
-
-export function createChannelDefinitions(deps: {
-  readonly db: Db
-  readonly lookup: (name: string) => Collection | undefined
-}): ChannelDefinitions {
-  const { db, lookup } = deps
-
-  const parse = <T>(schema: z.ZodType<T>, input: unknown): T => {
-    const r = schema.safeParse(input)
-    if (r.success) return r.data
-    const fields: Record<string, { code: string; message: string }> = {}
-    for (const issue of r.error.issues)
-      fields[issue.path.join('.') || 'body'] ??= { code: issue.code, message: issue.message }
-    throw errors.validation(fields)
-  }
-  const checkRules = (rules: ChannelRules) => {
-    const fields: Record<string, { code: string; message: string }> = {}
-    for (const a of ['join', 'send'] as const) {
-      const src = rules[a]
-      if (src === null || src.trim() === '') continue
-      const problem = ruleProblem(src, CHANNEL_SCHEMA, lookup)
-      if (problem) fields[`rules.${a}`] = { code: 'invalid_rule', message: problem }
-    }
-    if (Object.keys(fields).length) throw errors.validation(fields)
-  }
-  const duplicate = (pattern: string) => (err: { code?: string }) => {
-    if (err.code === '23505') throw errors.conflict(`A channel definition for ${pattern} already exists.`)
-    throw err
-  }
-
-  return {
-    async list() {
-      return (await sql<Row>`SELECT * FROM bastide.channels ORDER BY pattern`.execute(db)).rows.map(
-        toDefinition,
-      )
-    },
-    async get(id) {
-      const row = UUID.test(id)
-        ? (await sql<Row>`SELECT * FROM bastide.channels WHERE id = ${id}::uuid`.execute(db)).rows[0]
-        : undefined
-      if (!row) throw errors.notFound('Channel definition')
-      return toDefinition(row)
-    },
-    async create(input) {
-      const v = parse(definitionInput, input)
-      // A rule left out is locked, as for collections and buckets.
-      const rules: ChannelRules = { join: v.rules.join ?? null, send: v.rules.send ?? null }
-      checkRules(rules)
-      const res = await sql<Row>`
-        INSERT INTO bastide.channels (id, pattern, rules, presence)
-        VALUES (${uuidv7()}::uuid, ${v.pattern}, ${JSON.stringify(rules)}::jsonb, ${v.presence})
-        RETURNING *`
-        .execute(db)
-        .catch(duplicate(v.pattern))
-      return toDefinition(res.rows[0] as Row)
-    },
-    async update(id, patch) {
-      const current = await this.get(id)
-      const v = parse(definitionPatch, patch)
-      const rules: ChannelRules = { ...current.rules, ...(v.rules ?? {}) } as ChannelRules
-      checkRules(rules)
-      const pattern = v.pattern ?? current.pattern
-      const res = await sql<Row>`
-        UPDATE bastide.channels SET pattern = ${pattern}, rules = ${JSON.stringify(rules)}::jsonb,
-          presence = ${v.presence ?? current.presence}, updated = now()
-        WHERE id = ${current.id}::uuid RETURNING *`
-        .execute(db)
-        .catch(duplicate(pattern))
-      if (!res.rows[0]) throw errors.notFound('Channel definition')
-      return toDefinition(res.rows[0])
-    },
-    async remove(id) {
-      const current = await this.get(id)
-      await sql`DELETE FROM bastide.channels WHERE id = ${current.id}::uuid`.execute(db)
-    },
-    async match(name) {
-      const res = await sql<Row>`SELECT * FROM bastide.channels
-        WHERE pattern = ${name} OR (right(pattern, 1) = '*' AND starts_with(${name}, left(pattern, -1)))
-        ORDER BY (pattern = ${name}) DESC, length(pattern) DESC LIMIT 1`.execute(db)
-      return res.rows[0] ? toDefinition(res.rows[0]) : undefined
-    },
-    async allows(def, action, name, p) {
-      // Admins, and API keys within their scopes, bypass channel rules, as they do collection rules.
-      if (p.kind === 'admin') return true
-      if (p.kind === 'key') return missingKeyScope(p, action) === undefined
-      if (!def) return false
-      const src = def.rules[action]
-      if (src === null) return false
-      if (src.trim() === '') return true
-      let bound: ReturnType<typeof bindFilter>
-      try {
-        bound = bindFilter(src, CHANNEL_SCHEMA, lookup, { auth: authRecord(p) }, false)
-      } catch {
-        // A rule that no longer binds (a collection it names was deleted or changed): locked until fixed.
-        return false
-      }
-      if (bound.kind === 'const') return bound.value
-      const param = def.pattern.endsWith('*') ? name.slice(def.pattern.length - 1) : ''
-      // A one-row relation with the columns the compiler may reference (the system ones included).
-      const res = await sql<{ ok: boolean }>`SELECT (${compileFilter(bound, 'r')}) AS ok FROM (SELECT
-          ${name}::text AS name, ${param}::text AS param, '00000000-0000-0000-0000-000000000000'::uuid AS id,
-          now() AS created, now() AS updated, 1 AS version) AS r`.execute(db)
-      return res.rows[0]?.ok === true
-    },
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Presence
-
-export interface PresenceEntry {
-  /** The user's id; null for admins and API keys. */
-  readonly user: string | null
-  readonly state: unknown
-}
-export type PresenceMap = Record<string, PresenceEntry>
-type Push = (channel: string, joins: PresenceMap, leaves: PresenceMap) => void
-
-interface PresenceStore {
-  track(channel: string, conn: string, entry: PresenceEntry): Promise<void>
-  /** Forgets `conn`'s entry; returns it if it had one. */
-  untrack(channel: string, conn: string): Promise<PresenceEntry | undefined>
-  list(channel: string): Promise<PresenceMap>
-  /** Removes this node's entries (and tells their channels). */
-  close(): Promise<void>
-}
-
-/** This node's own entries: the whole truth without Redis, and what is re-registered when Redis forgot. */
-class LocalEntries {
-  readonly byChannel = new Map<string, Map<string, PresenceEntry>>()
-  set(channel: string, conn: string, e: PresenceEntry): void {
-    let m = this.byChannel.get(channel)
-    if (!m) this.byChannel.set(channel, (m = new Map()))
-    m.set(conn, e)
-  }
-  delete(channel: string, conn: string): PresenceEntry | undefined {
-    const m = this.byChannel.get(channel)
-    const e = m?.get(conn)
-    m?.delete(conn)
-    if (m?.size === 0) this.byChannel.delete(channel)
-    return e
-  }
-  map(channel: string): PresenceMap {
-    return Object.fromEntries(this.byChannel.get(channel) ?? [])
-  }
-}
-
-function memoryPresence(push: Push): PresenceStore {
-  const local = new LocalEntries()
-  return {
-    async track(channel, conn, entry) {
-      local.set(channel, conn, entry)
-    },
-    async untrack(channel, conn) {
-      return local.delete(channel, conn)
-    },
-    async list(channel) {
-      return local.map(channel)
-    },
-    async close() {
-      for (const [channel, m] of local.byChannel) push(channel, {}, Object.fromEntries(m))
-      local.byChannel.clear()
-    },
-  }
-}
-
-// Drops the channel from the janitor's set only if its hash is still empty (a track may have come meanwhile).
-const SREM_IF_EMPTY = `if redis.call('HLEN', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end return 0`
-
-/**
- * Presence shared through Redis: `<prefix>presence:<channel>` maps connection ids to `{node, user, state}`,
- * `<prefix>presence:channels` lists channels that have entries, and `<prefix>rt:node:<id>` says a node is
- * alive (refreshed every 5 s, gone 15 s after the last refresh). Every node's janitor removes the entries of
- * dead nodes; HDEL answers 1 on exactly one node, which alone pushes the leaves. Redis failures are logged and
- * the node keeps its own entries; when its liveness key is found missing (Redis restarted empty, or this node
- * was taken for dead) it writes them again and pushes them as joins.
- */
-function redisPresence(
-  redis: { readonly client: Redis; readonly prefix: string },
-  nodeId: string,
-  push: Push,
-  log: Logger,
-): PresenceStore {
-  const { client, prefix } = redis
-  const local = new LocalEntries()
-  const hashKey = (channel: string) => `${prefix}presence:${channel}`
-  const channelsKey = `${prefix}presence:channels`
-  const liveKey = (node: string) => `${prefix}rt:node:${node}`
-  const warn = (what: string) => (err: unknown) =>
-    log.warn({ err: (err as Error).message, node: nodeId }, `realtime presence: ${what}`)
-  const encode = (e: PresenceEntry) => JSON.stringify({ node: nodeId, user: e.user, state: e.state })
-  let closed = false
-
-  async function heartbeat(): Promise<void> {
-    const [[, existed] = []] =
-      (await client
-        .multi()
-        .exists(liveKey(nodeId))
-        .set(liveKey(nodeId), '1', 'PX', PRESENCE_TIMING.ttl)
-        .exec()) ?? []
-    if (existed === 0 && local.byChannel.size > 0) await reregister()
-  }
-
-  async function reregister(): Promise<void> {
-    const m = client.multi().set(liveKey(nodeId), '1', 'PX', PRESENCE_TIMING.ttl)
-    for (const [channel, entries] of local.byChannel) {
-      for (const [conn, e] of entries) m.hset(hashKey(channel), conn, encode(e))
-      m.sadd(channelsKey, channel)
-    }
-    await m.exec()
-    log.info({ node: nodeId, channels: local.byChannel.size }, 'realtime presence: entries registered again')
-    // Members elsewhere may have been told these left (or Redis forgot them): joins are idempotent.
-    for (const channel of local.byChannel.keys()) push(channel, local.map(channel), {})
-  }
-
-  async function sweep(): Promise<void> {
-    const channels = await client.smembers(channelsKey)
-    if (channels.length === 0) return
-    const hashes = await client.pipeline(channels.map((c) => ['hgetall', hashKey(c)])).exec()
-    const found: { channel: string; conn: string; node: string; entry: PresenceEntry }[] = []
-    const empty: string[] = []
-    channels.forEach((channel, i) => {
-      const h = (hashes?.[i]?.[1] ?? {}) as Record<string, string>
-      const fields = Object.entries(h)
-      if (fields.length === 0) empty.push(channel)
-      for (const [conn, raw] of fields) {
-        const v = parseEntry(raw)
-        if (v && v.node !== nodeId)
-          found.push({ channel, conn, node: v.node, entry: { user: v.user, state: v.state } })
-      }
-    })
-    const nodes = [...new Set(found.map((f) => f.node))]
-    if (nodes.length > 0) {
-      const alive = await client.mget(nodes.map(liveKey))
-      const dead = new Set(nodes.filter((_, i) => alive[i] === null))
-      const gone = found.filter((f) => dead.has(f.node))
-      if (gone.length > 0) {
-        const res = await client.pipeline(gone.map((g) => ['hdel', hashKey(g.channel), g.conn])).exec()
-        const leaves = new Map<string, PresenceMap>()
-        gone.forEach((g, i) => {
-          if (res?.[i]?.[1] !== 1) return
-          const l = leaves.get(g.channel) ?? {}
-          l[g.conn] = g.entry
-          leaves.set(g.channel, l)
-        })
-        for (const [channel, l] of leaves) {
-          push(channel, {}, l)
-          empty.push(channel)
-        }
-        if (leaves.size > 0)
-          log.info(
-            { node: nodeId, dead: [...dead], channels: leaves.size },
-            'realtime presence: removed members of dead nodes',
-          )
-      }
-    }
-    for (const channel of new Set(empty))
-      await client.eval(SREM_IF_EMPTY, 2, hashKey(channel), channelsKey, channel)
-  }
-
-  const beat = setInterval(() => void heartbeat().catch(warn('heartbeat failed')), PRESENCE_TIMING.heartbeat)
-  const janitor = setInterval(() => void sweep().catch(warn('janitor failed')), PRESENCE_TIMING.janitor)
-  beat.unref()
-  janitor.unref()
-  // Back from an outage: say so at once rather than at the next beat.
-  const onReady = () => void heartbeat().catch(warn('heartbeat failed'))
-  client.on('ready', onReady)
-  void heartbeat().catch(warn('heartbeat failed'))
-
-  return {
-    async track(channel, conn, entry) {
-      local.set(channel, conn, entry)
-      await client
-        .multi()
-        .hset(hashKey(channel), conn, encode(entry))
-        .sadd(channelsKey, channel)
-        .exec()
-        .catch(warn('track not shared'))
-    },
-    async untrack(channel, conn) {
-      const e = local.delete(channel, conn)
-      if (e) await client.hdel(hashKey(channel), conn).catch(warn('untrack not shared'))
-      return e
-    },
-    async list(channel) {
-      try {
-        const h = await client.hgetall(hashKey(channel))
-        const out: PresenceMap = {}
-        for (const [conn, raw] of Object.entries(h)) {
-          const v = parseEntry(raw)
-          if (v) out[conn] = { user: v.user, state: v.state }
-        }
-        // Ours are always there, even before Redis has them back.
-        return { ...out, ...local.map(channel) }
-      } catch (err) {
-        warn('list from this node only')(err)
-        return local.map(channel)
-      }
-    },
-    async close() {
-      if (closed) return
-      closed = true
-      clearInterval(beat)
-      clearInterval(janitor)
-      client.off('ready', onReady)
-      const m = client.multi()
-      for (const [channel, entries] of local.byChannel) {
-        for (const conn of entries.keys()) m.hdel(hashKey(channel), conn)
-        m.eval(SREM_IF_EMPTY, 2, hashKey(channel), channelsKey, channel)
-      }
-      m.del(liveKey(nodeId))
-      await m.exec().catch(warn('entries not removed on close; the janitors will'))
-      for (const [channel, entries] of local.byChannel) push(channel, {}, Object.fromEntries(entries))
-      local.byChannel.clear()
-    },
-  }
-}
-
-function parseEntry(raw: string): { node: string; user: string | null; state: unknown } | undefined {
-  try {
-    const v = JSON.parse(raw) as { node?: unknown; user?: unknown; state?: unknown }
-    if (typeof v.node !== 'string') return undefined
-    return { node: v.node, user: typeof v.user === 'string' ? v.user : null, state: v.state ?? null }
-  } catch {
-    return undefined
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Socket handlers
 
 export interface ChannelsDeps {
   /** The socket.io server, its adapter (Redis or in-memory) installed. */
@@ -487,7 +38,9 @@ export interface ChannelsDeps {
 export interface Channels {
   /** Registers join/leave/broadcast/presence:track on a connected socket; `principal()` is its current one. */
   attach(socket: Socket, principal: () => Principal): void
-  /** Removes this node's presence entries (members elsewhere get the leaves) and stops the timers. */
+  /** Presence's periodic work, for the scheduler (see presence.ts). */
+  readonly jobs: readonly Job[]
+  /** Removes this node's presence entries (members elsewhere get the leaves). */
   close(): Promise<void>
 }
 
@@ -502,6 +55,16 @@ interface Membership {
 type Ack = (r: unknown) => void
 type AckError = { ok: false; error: { code: string; message: string } }
 const fail = (code: string, message: string): AckError => ({ ok: false, error: { code, message } })
+
+/** A key outside the scope `action` needs is refused before anything else is looked at (see authorize). */
+function keyRefusal(p: Principal, action: ChannelAction): AckError | undefined {
+  try {
+    bypassesRules(p, KEY_SCOPES[action])
+    return undefined
+  } catch (err) {
+    return fail('FORBIDDEN', (err as Error).message)
+  }
+}
 
 const channelField = z.string().regex(CHANNEL_NAME, 'A channel name: letters, digits and :_./-, up to 200.')
 const joinInput = z.object({ channel: channelField })
@@ -592,9 +155,9 @@ export async function createChannels(deps: ChannelsDeps): Promise<Channels> {
           reply(fail('CONFLICT', 'A join of this channel is already under way.'))
           return
         }
-        const unscoped = missingKeyScope(principal(), 'join')
-        if (unscoped) {
-          reply(fail('FORBIDDEN', unscoped))
+        const refused = keyRefusal(principal(), 'join')
+        if (refused) {
+          reply(refused)
           return
         }
         pending.add(channel)
@@ -653,9 +216,9 @@ export async function createChannels(deps: ChannelsDeps): Promise<Channels> {
           reply(fail('PAYLOAD_TOO_LARGE', `The payload exceeds ${LIMITS.payloadBytes} bytes of JSON.`))
           return
         }
-        const unscoped = missingKeyScope(principal(), 'send')
-        if (unscoped) {
-          reply(fail('FORBIDDEN', unscoped))
+        const refused = keyRefusal(principal(), 'send')
+        if (refused) {
+          reply(refused)
           return
         }
         m.send ??= definitions.allows(m.def, 'send', v.channel, principal())
@@ -697,9 +260,9 @@ export async function createChannels(deps: ChannelsDeps): Promise<Channels> {
           reply(fail('BAD_REQUEST', 'This channel keeps no presence.'))
           return
         }
-        const unscoped = missingKeyScope(principal(), 'track')
-        if (unscoped) {
-          reply(fail('FORBIDDEN', unscoped))
+        const refused = keyRefusal(principal(), 'track')
+        if (refused) {
+          reply(refused)
           return
         }
         const state = v.state ?? {}
@@ -723,6 +286,7 @@ export async function createChannels(deps: ChannelsDeps): Promise<Channels> {
       })
     },
 
+    jobs: presence.jobs,
     async close() {
       if (closed) return
       closed = true

@@ -1,9 +1,10 @@
 import { type RawBuilder, sql } from 'kysely'
-import { authRecord, hasScope, type Principal } from '../core/auth/principal.ts'
-import { columnType } from '../core/collections/ddl.ts'
-import { type Collection, hasColumn } from '../core/collections/types.ts'
+import { authRecord, type Principal } from '../core/auth/principal.ts'
+import type { Collection } from '../core/collections/types.ts'
 import { tableOf } from '../core/records/select.ts'
+import { authorize } from '../core/rules/authorize.ts'
 import { type BExpr, bindFilter, compileFilter, evaluate, type Lookup } from '../core/rules/index.ts'
+import { columnValuesOf, rowRelation } from '../core/rules/row-relation.ts'
 import type { Db } from '../db/create-db.ts'
 import { AppError, errors } from '../errors/index.ts'
 import type { RecordEvent } from '../events/catalog.ts'
@@ -33,19 +34,18 @@ export function compileSubscription(
   p: Principal,
   lookup: Lookup,
 ): { matcher: Matcher; seeHidden: boolean } {
-  let bypass = false
-  if (p.kind === 'admin') bypass = true
-  else if (p.kind === 'key') {
-    if (!hasScope(p, 'records:read')) throw errors.forbidden('This API key lacks the records:read scope.')
-    bypass = true
-  }
+  const d = authorize(p, {
+    rule: c.rules.view,
+    scope: 'records:read',
+    schema: c,
+    lookup,
+    request: { method: 'GET' },
+  })
+  if (d.kind === 'locked') throw errors.forbidden(`Only admins can view ${c.name} records.`)
+  const bypass = d.kind === 'bypass'
   const request = { auth: authRecord(p), method: 'GET' }
-  let rule: BExpr | undefined
-  if (!bypass) {
-    const src = c.rules.view
-    if (src === null) throw errors.forbidden(`Only admins can view ${c.name} records.`)
-    if (src.trim() !== '') rule = bindFilter(src, c, lookup, request, false)
-  }
+  const rule: BExpr | undefined =
+    d.kind === 'expression' ? d.expr : d.kind === 'denied' ? { kind: 'const', value: false } : undefined
   // A subscriber's own filter: hidden fields refused and related rows only those it may view, as in REST.
   const filter = spec.filter?.trim() ? bindFilter(spec.filter, c, lookup, request, !bypass) : undefined
   const expr = and(rule, filter)
@@ -116,7 +116,7 @@ export async function matchChange<S extends Matchable>(
     )
     const from: RawBuilder<unknown> =
       e.action === 'delete'
-        ? sql`(${recordRow(c, e.record)}) AS r`
+        ? sql`(${deletedRow(c, e.record)}) AS r`
         : sql`${tableOf(c)} AS r WHERE r.id = ${id}::uuid`
     const res = await sql<Record<string, boolean>>`SELECT ${sql.join(cols)} FROM ${from}`.execute(db)
     const row = res.rows[0]
@@ -131,21 +131,13 @@ export async function matchChange<S extends Matchable>(
 const SQL_BATCH = 200
 
 /** A deleted record as a one-row relation with its last values, for rules that look beyond it. */
-function recordRow(c: Collection, r: Readonly<Record<string, unknown>>): RawBuilder<unknown> {
-  const cols: RawBuilder<unknown>[] = [
-    sql`${r.id}::uuid AS id`,
-    sql`${r.created ?? null}::timestamptz(3) AS created`,
-    sql`${r.updated ?? null}::timestamptz(3) AS updated`,
-    sql`${r.version ?? 1}::int AS version`,
-  ]
-  for (const f of c.fields) {
-    if (!hasColumn(f)) continue
-    const v = r[f.name]
-    const value = f.type === 'json' && v !== null && v !== undefined ? JSON.stringify(v) : (v ?? null)
-    cols.push(sql`${value}::${sql.raw(columnType(f))} AS ${sql.id(f.name)}`)
-  }
-  return sql`SELECT ${sql.join(cols)}`
-}
+const deletedRow = (c: Collection, r: Readonly<Record<string, unknown>>) =>
+  rowRelation(c, {
+    ...columnValuesOf(c, r),
+    created: r.created ?? null,
+    updated: r.updated ?? null,
+    version: r.version ?? 1,
+  })
 
 /** The record as this subscriber may see it: a copy of its own, hidden fields gone unless it bypasses rules. */
 export function render(c: Collection, record: Readonly<Record<string, unknown>>, seeHidden: boolean) {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { type Browser, type CDPSession, chromium } from 'playwright-core'
+import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core'
 
 /** Debian's Chromium (never a downloaded browser); CHROMIUM_PATH overrides. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -40,4 +40,22 @@ export async function addVirtualAuthenticator(cdp: CDPSession): Promise<{ authen
       isUserVerified: true,
     },
   })
+}
+
+/**
+ * A fresh context in which nothing may leave localhost (every other request is aborted, and its URL given to
+ * `onForeign`), and a page in it that waits up to 15 s for what it is asked to find.
+ */
+export async function localOnlyPage(
+  browser: Browser,
+  onForeign: (url: string) => void = () => {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext()
+  await context.route(/^https?:\/\/(?!localhost[:/])/, (route) => {
+    onForeign(route.request().url())
+    return route.abort()
+  })
+  const page = await context.newPage()
+  page.setDefaultTimeout(15_000)
+  return { context, page }
 }

@@ -6,7 +6,7 @@ import pg from 'pg'
 import pino from 'pino'
 import { inject } from 'vitest'
 import { type Config, loadConfig } from '../../src/config/load-config.ts'
-import { type Bastide, startBastide } from '../../src/server.ts'
+import { type Bastide, type StartOptions, startBastide } from '../../src/server.ts'
 
 export const ADMIN_KEY = 'bst_sk_test_admin_key_0123456789abcdefghij'
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
@@ -62,6 +62,8 @@ export async function startTestServer(
     env?: Record<string, string>
     /** For tests that force an internal fault: otherwise any 5xx but 503 fails the test file at close(). */
     allowInternalErrors?: boolean
+    /** The modules to run (default: all, modules/index.ts). */
+    modules?: StartOptions['modules']
   } = {},
 ): Promise<TestServer> {
   const db = await createTestDatabase()
@@ -88,6 +90,12 @@ export async function startTestServer(
     log: failureLog(internalErrors),
     onQuery: (sql) => queries.push(sql),
     listen: opts.listen ?? false,
+    ...(opts.modules ? { modules: opts.modules } : {}),
+  }).catch(async (err) => {
+    // A start that fails (what some tests check) leaves no database or directory behind.
+    await db.drop()
+    await rm(dataDir, { recursive: true, force: true })
+    throw err
   })
   const api: TestServer['api'] = async (method, path, body, o = {}) => {
     const headers: Record<string, string> = { ...o.headers }

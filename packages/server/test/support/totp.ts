@@ -30,3 +30,16 @@ export function freshCodes(totp: OTPAuth.TOTP): () => Promise<string> {
     return codeAt(totp, step)
   }
 }
+
+/** A six-digit code that none of the time steps around now (±2, more than the server accepts) produce. */
+export function wrongCode(totp: OTPAuth.TOTP): string {
+  const step = stepAt()
+  const valid = new Set([-2, -1, 0, 1, 2].map((i) => codeAt(totp, step + i)))
+  let n = Number(codeAt(totp, step))
+  let code: string
+  do {
+    n = (n + 1) % 1_000_000
+    code = String(n).padStart(6, '0')
+  } while (valid.has(code))
+  return code
+}

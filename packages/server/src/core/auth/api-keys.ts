@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
-import type { Principal, Scope } from './principal.ts'
+import type { AdminActions } from '../../events/admin-actions.ts'
+import { type Principal, principalId, type Scope } from './principal.ts'
 
 export const KEY_PREFIX = 'bst_sk_'
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
@@ -53,7 +54,12 @@ export interface ApiKeysService {
  * Secret keys are shown once and stored as SHA-256 hashes (they carry 238 bits of entropy, so a slow
  * hash adds nothing). Verified keys are cached for a few seconds so a request costs no extra query.
  */
-export function createApiKeysService(deps: { db: Db; adminKey: string | undefined }): ApiKeysService {
+export function createApiKeysService(deps: {
+  db: Db
+  adminKey: string | undefined
+  /** Minting and revoking keys are admin actions, recorded in their transaction (the audit log). */
+  actions?: AdminActions
+}): ApiKeysService {
   const { db } = deps
   const admin = deps.adminKey ? Buffer.from(hashKey(deps.adminKey), 'hex') : undefined
   const cache = new Map<string, { principal: Principal | null; at: number; expires: number | null }>()
@@ -111,18 +117,29 @@ export function createApiKeysService(deps: { db: Db; adminKey: string | undefine
         throw errors.validation({ expires: { code: 'past', message: 'A key expires in the future.' } })
       const expires = by.kind === 'key' ? await withinMinter(by.id, input) : (input.expires ?? null)
       const key = generateSecret()
-      const row = await db
-        .insertInto('bastide.api_keys')
-        .values({
-          id: crypto.randomUUID(),
-          name: input.name,
-          prefix: key.slice(0, 12),
-          hash: hashKey(key),
-          scopes: [...new Set(input.scopes)],
-          expires,
+      const row = await db.transaction().execute(async (trx) => {
+        const row = await trx
+          .insertInto('bastide.api_keys')
+          .values({
+            id: crypto.randomUUID(),
+            name: input.name,
+            prefix: key.slice(0, 12),
+            hash: hashKey(key),
+            scopes: [...new Set(input.scopes)],
+            expires,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow()
+        // Never the secret nor its hash: what the key is and may do.
+        const { name, prefix, scopes } = toKey(row)
+        await deps.actions?.record(trx, {
+          actor: principalId(by),
+          action: 'key.create',
+          target: row.id,
+          diff: { after: { name, prefix, scopes, expires: toKey(row).expires } },
         })
-        .returningAll()
-        .executeTakeFirstOrThrow()
+        return row
+      })
       return { ...toKey(row), key }
     },
     async list() {
@@ -151,13 +168,22 @@ export function createApiKeysService(deps: { db: Db; adminKey: string | undefine
             `A key can only revoke keys within its scopes; this one lacks ${extra.join(', ')}.`,
           )
       }
-      const res = await db
-        .updateTable('bastide.api_keys')
-        .set({ revoked: new Date().toISOString() })
-        .where('id', '=', id)
-        .where('revoked', 'is', null)
-        .executeTakeFirst()
-      if (Number(res.numUpdatedRows) === 0) throw errors.notFound('API key')
+      await db.transaction().execute(async (trx) => {
+        const row = await trx
+          .updateTable('bastide.api_keys')
+          .set({ revoked: new Date().toISOString() })
+          .where('id', '=', id)
+          .where('revoked', 'is', null)
+          .returning(['name', 'prefix', 'scopes'])
+          .executeTakeFirst()
+        if (!row) throw errors.notFound('API key')
+        await deps.actions?.record(trx, {
+          actor: principalId(by),
+          action: 'key.revoke',
+          target: id,
+          diff: { before: { name: row.name, prefix: row.prefix, scopes: row.scopes } },
+        })
+      })
       cache.clear()
     },
     async authenticate(token) {

@@ -11,7 +11,6 @@ import type { RateLimiter } from '../rate-limit/index.ts'
 import { type Auth, createAuth } from './create-auth.ts'
 import { createAnonymousLinker } from './link-anonymous.ts'
 import type { Authenticator } from './principal.ts'
-import { resolveSecret } from './secret.ts'
 import { createSmsSender } from './sms.ts'
 import { createUserEvents, type UserEvents } from './user-events.ts'
 import { createUserAuthenticator, type UserAuthenticator } from './user-principal.ts'
@@ -29,13 +28,15 @@ export interface AuthRuntime {
   close(): Promise<void>
 }
 
-/** Everything auth needs, wired: secret, mailer, SMS, better-auth, and the user authenticators. */
+/** Everything auth needs, wired: mailer, SMS, better-auth, and the user authenticators. */
 export async function startAuth(deps: {
   config: Config
   databaseUrl: string
   db: Db
   log: Logger
   baseUrl: string
+  /** BASTIDE_SECRET or the generated one (see resolveSecret): signs JWTs, cookies, SMS webhooks. */
+  secret: string
   /** Relations to users are repointed when an anonymous user signs up; the data export lists records. */
   collections: Pick<CollectionsService, 'list' | 'get'>
   /** Writes to users made by better-auth emit record events here, like the records service's. */
@@ -45,7 +46,7 @@ export async function startAuth(deps: {
 }): Promise<AuthRuntime> {
   const { config, db, log, bus } = deps
   const userEvents = createUserEvents({ db, bus, collections: deps.collections })
-  const secret = await resolveSecret(config.secret, config.dataDir)
+  const { secret } = deps
   // Bounded like the main pool: a hung PostgreSQL gets 503s here too, not requests that never end.
   const pool = createPool({
     connectionString: deps.databaseUrl,

@@ -17,15 +17,21 @@ import {
 
 const optionsSchema = z
   .object({
-    min: z.union([z.number(), z.string()]).optional(),
-    max: z.union([z.number(), z.string()]).optional(),
-    pattern: z.string().max(500).optional(),
-    integer: z.boolean().optional(),
-    values: z.array(z.string().min(1).max(200)).max(500).optional(),
-    multiple: z.boolean().optional(),
-    collection: z.string().optional(),
-    onDelete: z.enum(ON_DELETE).optional(),
-    bucket: z.string().max(100).optional(),
+    min: z
+      .union([z.number(), z.string()])
+      .optional()
+      .describe('text: min length; number: min value; date: min date.'),
+    max: z
+      .union([z.number(), z.string()])
+      .optional()
+      .describe('text: max length; number: max value; date: max date.'),
+    pattern: z.string().max(500).optional().describe('text: a regular expression.'),
+    integer: z.boolean().optional().describe('number: whole numbers only.'),
+    values: z.array(z.string().min(1).max(200)).max(500).optional().describe('select: the allowed values.'),
+    multiple: z.boolean().optional().describe('select, relation, file: an array of values.'),
+    collection: z.string().optional().describe("relation: the target collection's name."),
+    onDelete: z.enum(ON_DELETE).optional().describe('relation: what happens when the target is deleted.'),
+    bucket: z.string().max(100).optional().describe('file: the storage bucket.'),
   })
   .strict()
 
@@ -35,7 +41,9 @@ const fieldInput = z
       .string()
       .regex(/^[a-z0-9]{10}$/, 'must be an id the server returned')
       .optional(),
-    name: z.string(),
+    name: z
+      .string()
+      .describe('Starts with a letter; letters, digits and underscores, at most 50 characters.'),
     type: z.enum(FIELD_TYPES),
     required: z.boolean().default(false),
     unique: z.boolean().default(false),
@@ -45,6 +53,7 @@ const fieldInput = z
     system: z.boolean().optional(),
   })
   .strict()
+  .describe('A field as sent: without `id` it is new; with `id` it is matched, so a new name renames.')
 
 const indexInput = z
   .object({
@@ -60,9 +69,12 @@ const indexInput = z
 const rulesInput = z
   .object(Object.fromEntries(RULE_ACTIONS.map((a) => [a, z.string().max(4096).nullable().optional()])))
   .strict()
+  .describe(
+    'Per action: null = locked (admins and API keys only), "" = everyone, else an expression. Left out: null.',
+  )
 
 const collectionShape = {
-  name: z.string(),
+  name: z.string().describe('Starts with a letter; letters, digits and underscores, at most 50 characters.'),
   fields: z.array(fieldInput).max(200),
   indexes: z.array(indexInput).max(50),
   rules: rulesInput,
@@ -74,7 +86,11 @@ export const collectionInput = z
   .strict()
 
 /** No defaults here: a key left out of a PATCH keeps its current value (zod 4 applies defaults even to optional keys). */
-export const collectionPatch = z.object(collectionShape).partial().strict()
+export const collectionPatch = z
+  .object(collectionShape)
+  .partial()
+  .strict()
+  .describe('Only what is sent changes. `fields` is the full new list: a field left out is dropped.')
 
 export type CollectionInput = z.input<typeof collectionInput>
 export type CollectionPatch = z.input<typeof collectionPatch>

@@ -4,6 +4,7 @@ import type pg from 'pg'
 import type { Db } from '../../db/create-db.ts'
 import { allowLongStatements, inTransaction } from '../../db/transaction.ts'
 import { AppError, errors, fromPgError } from '../../errors/index.ts'
+import { type AdminActions, diffOf } from '../../events/admin-actions.ts'
 import type { EventBus } from '../../events/bus.ts'
 import { ruleProblem } from '../rules/index.ts'
 import { planCreate, planDrop, planUpdate } from './ddl.ts'
@@ -31,6 +32,8 @@ export async function createCollectionsService(deps: {
   bus: EventBus
   /** Told after every catalog change, made here or read back after another node's (prepared statements). */
   onSchemaChange?: () => void
+  /** Every change is an admin action, recorded in its transaction (the audit log). */
+  actions?: AdminActions
 }): Promise<CollectionsService> {
   const { db, bus } = deps
   let byName = new Map<string, Collection>()
@@ -99,17 +102,24 @@ export async function createCollectionsService(deps: {
         } else if (before) {
           await tx.db.deleteFrom('bastide.collections').where('id', '=', before.id).execute()
         }
+        const action = before && after ? 'update' : after ? 'create' : 'delete'
         await tx.db
           .insertInto('bastide.schema_history')
           .values({
             actor,
-            action: before && after ? 'update' : after ? 'create' : 'delete',
+            action,
             collection: (after ?? before)!.name,
             before: before ? JSON.stringify(before) : null,
             after: after ? JSON.stringify(after) : null,
             statements: JSON.stringify(texts),
           })
           .execute()
+        await deps.actions?.record(tx.db, {
+          actor,
+          action: `collection.${action}`,
+          target: (after ?? before)!.name,
+          diff: diffOf(before, after),
+        })
         // NOTIFY is transactional: other nodes hear it only if this commits.
         await sql`SELECT pg_notify(${SCHEMA_CHANNEL}, ${`${nodeId} ${(after ?? before)!.name}`})`.execute(
           tx.db,

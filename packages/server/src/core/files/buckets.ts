@@ -1,7 +1,9 @@
-import { sql } from 'kysely'
+import type { Bucket as WireBucket } from '@bastide/protocol'
+import { sql, type Transaction } from 'kysely'
 import { z } from 'zod'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
+import { type AdminActions, audited } from '../../events/admin-actions.ts'
 import type { Collection } from '../collections/types.ts'
 import { uuidv7 } from '../records/uuidv7.ts'
 import { ruleProblem } from '../rules/index.ts'
@@ -13,50 +15,58 @@ export type BucketAction = (typeof BUCKET_ACTIONS)[number]
 /** `null`: locked (admins and keys only); `''`: everyone; otherwise an expression over the object. */
 export type BucketRules = { readonly [A in BucketAction]: string | null }
 
-export interface Bucket {
-  readonly id: string
-  readonly name: string
-  /** Anyone may read its objects (the read rule is not consulted), and caches may keep them. */
-  readonly public: boolean
-  /** Bytes; null: the server's limit (BASTIDE_STORAGE_MAX_FILE_SIZE). */
-  readonly maxFileSize: number | null
-  /** MIME types or `type/*` patterns of the bytes as sniffed; empty: any. */
-  readonly allowedMimeTypes: readonly string[]
+/** A bucket as the API shows it (the wire type, declared in packages/protocol), every rule present. */
+export interface Bucket extends Omit<WireBucket, 'rules'> {
   readonly rules: BucketRules
-  readonly created: string
-  readonly updated: string
 }
 
 export interface BucketsService {
   list(): Promise<Bucket[]>
   find(name: string): Promise<Bucket | undefined>
   get(name: string): Promise<Bucket>
-  create(input: unknown): Promise<Bucket>
-  update(name: string, patch: unknown): Promise<Bucket>
+  /** `actor`: principalId of who does it (the audit log). */
+  create(input: unknown, actor: string): Promise<Bucket>
+  update(name: string, patch: unknown, actor: string): Promise<Bucket>
   /**
    * Refused (409) while the bucket holds objects (deleting files is an explicit act) or a collection's file
    * field keeps its files there (renaming is refused then too).
    */
-  remove(name: string): Promise<void>
+  remove(name: string, actor: string): Promise<void>
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{1,62}$/
 const MIME_PATTERN = /^(\*|\*\/\*|[a-z0-9][a-z0-9!#$&^_.+-]*\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*))$/i
 
-const rule = z.string().max(2000).nullable()
-const rulesInput = z.strictObject({ read: rule.optional(), write: rule.optional(), delete: rule.optional() })
+const rule = z
+  .string()
+  .max(2000)
+  .nullable()
+  .describe('`null`: locked (admins and keys only); `""`: everyone.')
+const rulesInput = z
+  .strictObject({ read: rule.optional(), write: rule.optional(), delete: rule.optional() })
+  .describe(
+    'Filter expressions over the object (`key`, `size`, `mimeType`, `owner`, `metadata`) and `@request.auth.*`. A rule left out is locked.',
+  )
 const fields = {
   name: z
     .string()
     .regex(NAME, 'Lowercase letters, digits, _ and -, 2–63 characters, starting with a letter or digit.'),
-  public: z.boolean(),
-  maxFileSize: z.number().int().positive().nullable(),
+  public: z.boolean().describe('Anyone may read its objects, and caches may keep them.'),
+  maxFileSize: z
+    .number()
+    .int()
+    .positive()
+    .nullable()
+    .describe("Bytes; null: the server's limit (BASTIDE_STORAGE_MAX_FILE_SIZE)."),
   allowedMimeTypes: z
     .array(z.string().regex(MIME_PATTERN, 'A MIME type such as image/png or image/*.'))
-    .max(100),
+    .max(100)
+    .describe(
+      'Types of the bytes as sniffed, exact or `type/*`; empty: any. Wildcards never admit active content (SVG, HTML...): list it by name to allow it.',
+    ),
   rules: rulesInput,
 }
-const bucketInput = z.strictObject({
+export const bucketInput = z.strictObject({
   ...fields,
   public: fields.public.default(false),
   maxFileSize: fields.maxFileSize.default(null),
@@ -64,7 +74,7 @@ const bucketInput = z.strictObject({
   rules: rulesInput.default({}),
 })
 // No defaults here: what a PATCH leaves out stays as it is.
-const bucketPatch = z.strictObject(fields).partial()
+export const bucketPatch = z.strictObject(fields).partial()
 
 type Row = {
   id: string
@@ -97,8 +107,17 @@ const toBucket = (r: Row): Bucket =>
 export function createBucketsService(deps: {
   db: Db
   lookup: (name: string) => Collection | undefined
+  /** Bucket changes are admin actions, recorded in their transaction (the audit log). */
+  actions?: AdminActions
 }): BucketsService {
   const { db } = deps
+  /** The change and its audit entry, in one transaction. */
+  const change = <T>(
+    actor: string,
+    action: string,
+    target: string,
+    fn: (trx: Transaction<any>) => Promise<{ result: T; before?: Bucket; after?: Bucket }>,
+  ) => audited(db, deps.actions, { actor, action, target }, fn)
 
   const parse = <T>(schema: z.ZodType<T>, input: unknown): T => {
     const r = schema.safeParse(input)
@@ -155,7 +174,7 @@ export function createBucketsService(deps: {
       if (!b) throw errors.notFound('Bucket')
       return b
     },
-    async create(input) {
+    async create(input, actor) {
       const v = parse(bucketInput, input)
       // A rule left out is locked, as for collections: a new bucket exposes nothing until told to.
       const rules: BucketRules = {
@@ -164,22 +183,26 @@ export function createBucketsService(deps: {
         delete: v.rules.delete ?? null,
       }
       checkRules(rules)
-      const res = await sql<Row>`
-        INSERT INTO bastide.buckets (id, name, public, max_file_size, allowed_mime_types, rules)
-        VALUES (${uuidv7()}::uuid, ${v.name}, ${v.public}, ${v.maxFileSize}, ${v.allowedMimeTypes}::text[],
-                ${JSON.stringify(rules)}::jsonb)
-        ON CONFLICT (name) DO NOTHING RETURNING *`.execute(db)
-      const row = res.rows[0]
-      if (!row) throw errors.conflict(`A bucket named ${v.name} already exists.`)
-      return toBucket(row)
+      return change(actor, 'bucket.create', v.name, async (trx) => {
+        const res = await sql<Row>`
+          INSERT INTO bastide.buckets (id, name, public, max_file_size, allowed_mime_types, rules)
+          VALUES (${uuidv7()}::uuid, ${v.name}, ${v.public}, ${v.maxFileSize}, ${v.allowedMimeTypes}::text[],
+                  ${JSON.stringify(rules)}::jsonb)
+          ON CONFLICT (name) DO NOTHING RETURNING *`.execute(trx)
+        const row = res.rows[0]
+        if (!row) throw errors.conflict(`A bucket named ${v.name} already exists.`)
+        const after = toBucket(row)
+        return { result: after, after }
+      })
     },
-    async update(name, patch) {
+    async update(name, patch, actor) {
       const current = await this.get(name)
       const v = parse(bucketPatch, patch)
       const rules: BucketRules = { ...current.rules, ...(v.rules ?? {}) } as BucketRules
       checkRules(rules)
       if (v.name !== undefined && v.name !== current.name) await assertUnused(current.name, 'renamed')
-      const res = await sql<Row>`
+      return change(actor, 'bucket.update', current.name, async (trx) => {
+        const res = await sql<Row>`
         UPDATE bastide.buckets SET
           name = ${v.name ?? current.name},
           public = ${v.public ?? current.public},
@@ -188,23 +211,28 @@ export function createBucketsService(deps: {
           rules = ${JSON.stringify(rules)}::jsonb,
           updated = now()
         WHERE id = ${current.id}::uuid RETURNING *`
-        .execute(db)
-        .catch((err: { code?: string }) => {
-          if (err.code === '23505') throw errors.conflict(`A bucket named ${v.name} already exists.`)
-          throw err
-        })
-      if (!res.rows[0]) throw errors.notFound('Bucket')
-      return toBucket(res.rows[0])
+          .execute(trx)
+          .catch((err: { code?: string }) => {
+            if (err.code === '23505') throw errors.conflict(`A bucket named ${v.name} already exists.`)
+            throw err
+          })
+        if (!res.rows[0]) throw errors.notFound('Bucket')
+        const after = toBucket(res.rows[0])
+        return { result: after, before: current, after }
+      })
     },
-    async remove(name) {
+    async remove(name, actor) {
       const b = await this.get(name)
       await assertUnused(b.name, 'deleted')
-      const res = await sql`
-        DELETE FROM bastide.buckets b WHERE b.id = ${b.id}::uuid
-          AND NOT EXISTS (SELECT 1 FROM bastide.objects o WHERE o.bucket_id = b.id)`.execute(db)
-      if (Number(res.numAffectedRows ?? 0) === 0) {
-        throw errors.conflict(`The bucket ${name} still holds objects; delete them first.`)
-      }
+      await change(actor, 'bucket.delete', b.name, async (trx) => {
+        const res = await sql`
+          DELETE FROM bastide.buckets b WHERE b.id = ${b.id}::uuid
+            AND NOT EXISTS (SELECT 1 FROM bastide.objects o WHERE o.bucket_id = b.id)`.execute(trx)
+        if (Number(res.numAffectedRows ?? 0) === 0) {
+          throw errors.conflict(`The bucket ${name} still holds objects; delete them first.`)
+        }
+        return { result: undefined, before: b }
+      })
     },
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Config } from '../../config/load-config.ts'
 import type { Db } from '../../db/create-db.ts'
+import type { AdminActions } from '../../events/admin-actions.ts'
 import { createFileStore } from '../../storage/create-file-store.ts'
 import type { FileStore } from '../../storage/file-store.ts'
 import type { Collection } from '../collections/types.ts'
@@ -21,12 +22,16 @@ export interface StorageRuntime {
   readonly attachments: FileAttachments
   /** Resumable (tus) uploads in progress, and how they finish into objects. */
   readonly uploads: ResumableUploads
-  /** See reconcileStorage; runs on its own every hour too. */
+  /** See reconcileStorage. */
   reconcile(opts?: { graceMs?: number }): Promise<ReconcileReport>
+  /**
+   * Reconciles (what a crash left: garbage, orphans, temp files) and deletes expired resumable uploads; logs,
+   * never throws. The storage module runs it shortly after start, then every hour; one node at a time
+   * (advisory lock).
+   */
+  maintain(): Promise<void>
   close(): Promise<void>
 }
-
-const RECONCILE_EVERY_MS = 3_600_000
 
 /** Storage, wired: the FileStore from config (local disk or S3), buckets, objects, signed URLs, reconciler. */
 export async function startStorage(deps: {
@@ -35,10 +40,12 @@ export async function startStorage(deps: {
   log: Logger
   secret: string
   lookup: (name: string) => Collection | undefined
+  /** Bucket changes are recorded through this (the audit log). */
+  actions?: AdminActions
 }): Promise<StorageRuntime> {
   const { config, db, log } = deps
   const store = await createFileStore(config)
-  const buckets = createBucketsService({ db, lookup: deps.lookup })
+  const buckets = createBucketsService({ db, lookup: deps.lookup, actions: deps.actions })
   const objects = createObjectsService({
     db,
     store,
@@ -52,7 +59,7 @@ export async function startStorage(deps: {
   const uploads = createResumableUploads({ config, buckets, objects, log })
   const reconcile = (opts: { graceMs?: number } = {}) =>
     reconcileStorage({ db, store, collectGarbage: () => objects.collectGarbage(), ...opts })
-  const run = () =>
+  const maintain = () =>
     reconcile()
       .then((r) => {
         if (r.garbage || r.orphans || r.temp) log.info(r, 'storage reconciled')
@@ -63,11 +70,6 @@ export async function startStorage(deps: {
         if (n) log.info({ uploads: n }, 'expired resumable uploads deleted')
       })
       .catch((err) => log.warn({ err: (err as Error).message }, 'could not delete expired resumable uploads'))
-  // Shortly after start (what a crash left), then every hour; one node at a time (advisory lock).
-  const first = setTimeout(run, 60_000)
-  const every = setInterval(run, RECONCILE_EVERY_MS)
-  first.unref()
-  every.unref()
   log.info({ store: store.kind }, 'storage ready')
   return {
     store,
@@ -77,9 +79,8 @@ export async function startStorage(deps: {
     attachments: createFileAttachments({ db, buckets, objects, log }),
     uploads,
     reconcile,
+    maintain,
     async close() {
-      clearTimeout(first)
-      clearInterval(every)
       await store.close?.()
     },
   }

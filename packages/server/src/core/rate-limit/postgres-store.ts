@@ -7,13 +7,7 @@ import { countOf, type RateLimiter, resultOf } from './rate-limiter.ts'
  * out fresh allowances). One statement per hit: insert, or reset an expired window, or increment; the row
  * lock of ON CONFLICT makes concurrent hits on one key count exactly, on any number of nodes.
  */
-export function createPostgresRateLimiter(db: Db, opts: { purgeEveryMs?: number } = {}): RateLimiter {
-  // Expired rows are dead weight (one per client, endpoint and window): drop them now and then.
-  const purge = setInterval(
-    () => void sql`DELETE FROM bastide.rate_limits WHERE reset_at < now()`.execute(db).catch(() => {}),
-    opts.purgeEveryMs ?? 600_000,
-  )
-  purge.unref()
+export function createPostgresRateLimiter(db: Db): RateLimiter {
   return {
     async hit(key, limit, windowSeconds) {
       const { rows } = await sql<{ count: number; ttl_ms: number }>`
@@ -36,8 +30,10 @@ export function createPostgresRateLimiter(db: Db, opts: { purgeEveryMs?: number 
     async reset(key) {
       await sql`DELETE FROM bastide.rate_limits WHERE key = ${key}`.execute(db)
     },
-    async close() {
-      clearInterval(purge)
+    // Expired rows are dead weight (one per client, endpoint and window): the server drops them now and then.
+    async purge() {
+      await sql`DELETE FROM bastide.rate_limits WHERE reset_at < now()`.execute(db)
     },
+    async close() {},
   }
 }

@@ -31,6 +31,8 @@ export interface RateLimiter {
   peek(key: string): Promise<RateLimitCount>
   /** Closes `key`'s window, so the next hit starts a new one at 1. */
   reset(key: string): Promise<void>
+  /** Drops expired windows, for stores that keep them (PostgreSQL); the server runs it every 10 minutes. */
+  purge?(): Promise<void>
   close(): Promise<void>
 }
 

@@ -1,17 +1,22 @@
 import { randomUUID } from 'node:crypto'
 import type { MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
+import { clientIp } from '../client-ip.ts'
 import type { AppEnv } from '../context.ts'
 
 const VALID = /^[A-Za-z0-9._-]{1,64}$/
 
-/** Every response carries X-Request-Id (the caller's, when it sent a sane one) and is logged with it. */
-export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
+/**
+ * Every response carries X-Request-Id (the caller's, when it sent a sane one) and is logged with it.
+ * `trustProxy`: the caller's address comes from X-Forwarded-For (see client-ip.ts).
+ */
+export function requestContext(log: Logger, trustProxy: boolean): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const incoming = c.req.header('x-request-id')
     const id = incoming && VALID.test(incoming) ? incoming : randomUUID()
     c.set('requestId', id)
     c.set('log', log)
+    c.set('clientIp', () => clientIp(c.req.raw, c.env, trustProxy))
     const start = performance.now()
     await next()
     c.res.headers.set('X-Request-Id', id)

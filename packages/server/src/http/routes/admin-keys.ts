@@ -6,11 +6,18 @@ import { errors } from '../../errors/index.ts'
 import type { AppEnv } from '../context.ts'
 import { jsonBody } from '../middleware/json-body.ts'
 
-const keyInput = z
+/** POST /api/admin/keys; also the `ApiKeyInput` schema of /api/openapi.json. */
+export const keyInput = z
   .object({
     name: z.string().trim().min(1).max(100),
     scopes: z.array(z.enum(SCOPES)).min(1),
-    expires: z.iso.datetime({ offset: true }).optional(),
+    expires: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe(
+        'When the key stops working (in the future); never when left out. A key minted by a key never ' +
+          "outlives it: left out, it gets the minter's expiry; a later one is refused (403).",
+      ),
   })
   .strict()
 

@@ -3,7 +3,9 @@ import type { Auth } from '../../core/auth/create-auth.ts'
 import type { ErrorCode } from '../../errors/index.ts'
 import { ERROR_CODES } from '../../errors/index.ts'
 import { canonicalPath } from '../canonical-path.ts'
+import { clientIp } from '../client-ip.ts'
 import type { AppEnv } from '../context.ts'
+import { type AuthRateLimitOptions, authRateLimit } from '../middleware/rate-limit.ts'
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'BAD_REQUEST',
@@ -17,24 +19,30 @@ const STATUS_CODES: Record<number, ErrorCode> = {
 }
 
 /**
- * better-auth's handler at /api/auth. Requests reach it with their canonical path; its errors leave in
- * Bastide's error shape (`code`, `message`, `status`, `details`), keeping better-auth's own codes
- * (INVALID_EMAIL_OR_PASSWORD, USER_ALREADY_EXISTS...) so clients can branch on them.
+ * better-auth's handler at /api/auth, behind Bastide's rate limits (better-auth's own limiter is off: see
+ * rate-limit.ts). Requests reach it with their canonical path; its errors leave in Bastide's error shape
+ * (`code`, `message`, `status`, `details`), keeping better-auth's own codes (INVALID_EMAIL_OR_PASSWORD,
+ * USER_ALREADY_EXISTS...) so clients can branch on them.
  */
 export function authRoutes(deps: {
   /** Any better-auth instance: the app users' at /api/auth, the console admins' at /api/admin/auth. */
   auth: Pick<Auth, 'handler'> & { readonly options: { readonly baseURL?: unknown } }
-  clientIp: (req: Request, env: unknown) => string | undefined
+  /** Client addresses from X-Forwarded-For (config.trustProxy). */
+  trustProxy: boolean
+  rateLimit: Omit<AuthRateLimitOptions, 'clientIp'>
 }) {
+  const ipOf = (req: Request, env: unknown) => clientIp(req, env, deps.trustProxy)
   const publicOrigin = originOf(
     typeof deps.auth.options.baseURL === 'string' ? deps.auth.options.baseURL : null,
   )
   const app = new Hono<AppEnv>()
+  // Per address and per account, before better-auth does anything.
+  app.use('*', authRateLimit({ ...deps.rateLimit, clientIp: ipOf }))
   app.all('/*', async (c) => {
     let req = c.req.raw
     const url = new URL(req.url)
     const path = canonicalPath(url.pathname)
-    const ip = deps.clientIp(req, c.env)
+    const ip = ipOf(req, c.env)
     const notBrowser = isNonBrowserFetch(req.headers)
     if (path !== url.pathname || ip !== undefined || notBrowser) {
       url.pathname = path

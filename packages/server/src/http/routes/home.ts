@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import type { Config } from '../../config/load-config.ts'
 import type { AppEnv } from '../context.ts'
+import { escapeHtml } from '../escape-html.ts'
 import { VERSION } from './meta.ts'
 
 /** What this server runs on, by kind only: no host, path or credential ever reaches the page. */
@@ -59,10 +60,6 @@ const FACT_WORDS = {
     smtp: 'Sent over SMTP',
   },
 } as const
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
-}
 
 const STYLE = `
 :root { color-scheme: light dark; --fg: #1d232b; --muted: #5b6570; --bg: #f7f7f4; --card: #fff;

@@ -1,9 +1,10 @@
 import { type Context, Hono } from 'hono'
-import { hasScope } from '../../core/auth/principal.ts'
+import { hasScope, principalId } from '../../core/auth/principal.ts'
+import { createChannelDefinitions } from '../../core/channels/channel-definitions.ts'
 import type { Collection } from '../../core/collections/types.ts'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
-import { createChannelDefinitions } from '../../realtime/channels.ts'
+import type { AdminActions } from '../../events/admin-actions.ts'
 import type { AppEnv } from '../context.ts'
 import { jsonBody } from '../middleware/json-body.ts'
 
@@ -14,6 +15,8 @@ import { jsonBody } from '../middleware/json-body.ts'
 export function realtimeChannelRoutes(deps: {
   readonly db: Db
   readonly lookup: (name: string) => Collection | undefined
+  /** Definition changes are recorded through this (the audit log). */
+  readonly actions?: AdminActions
 }) {
   const definitions = createChannelDefinitions(deps)
   const r = new Hono<AppEnv>()
@@ -30,7 +33,7 @@ export function realtimeChannelRoutes(deps: {
   })
   r.post('/', async (c) => {
     schemaActor(c)
-    return c.json(await definitions.create(await jsonBody(c)), 201)
+    return c.json(await definitions.create(await jsonBody(c), principalId(c.var.principal)), 201)
   })
   r.get('/:id', async (c) => {
     schemaActor(c)
@@ -38,11 +41,13 @@ export function realtimeChannelRoutes(deps: {
   })
   r.patch('/:id', async (c) => {
     schemaActor(c)
-    return c.json(await definitions.update(c.req.param('id'), await jsonBody(c)))
+    return c.json(
+      await definitions.update(c.req.param('id'), await jsonBody(c), principalId(c.var.principal)),
+    )
   })
   r.delete('/:id', async (c) => {
     schemaActor(c)
-    await definitions.remove(c.req.param('id'))
+    await definitions.remove(c.req.param('id'), principalId(c.var.principal))
     return c.body(null, 204)
   })
   return r

@@ -1,12 +1,12 @@
 import type { IncomingMessage } from 'node:http'
 import { type Context, Hono } from 'hono'
-import { hasScope } from '../../core/auth/principal.ts'
 import type { CollectionsService } from '../../core/collections/service.ts'
 import { type RecordUpload, readRecordForm, uploadsByField } from '../../core/files/record-uploads.ts'
 import type { StorageRuntime } from '../../core/files/start-storage.ts'
 import { keysOf } from '../../core/records/file-fields.ts'
 import type { ReadOptions, RecordsService } from '../../core/records/service.ts'
 import { uuidv7 } from '../../core/records/uuidv7.ts'
+import { gate } from '../../core/rules/authorize.ts'
 import { isUuid } from '../../core/rules/values.ts'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
@@ -48,12 +48,10 @@ export async function writeRecordForm(
   const p = c.var.principal
   // Before any byte is stored: a write the collection locks for this caller ends here, not after its files
   // were uploaded and thrown away. (Rules with an expression are decided on the record, as for JSON.)
-  const bypass = p.kind === 'admin' || (p.kind === 'key' && hasScope(p, 'records:write'))
-  if (!bypass) {
-    if (p.kind === 'key') throw errors.forbidden('This API key lacks the records:write scope.')
-    if (o.id === undefined && collection.rules.create === null)
-      throw errors.forbidden(`Only admins can create ${collection.name} records.`)
-    if (o.id !== undefined && collection.rules.update === null) throw errors.notFound('Record')
+  const rule = o.id === undefined ? collection.rules.create : collection.rules.update
+  if (gate(p, rule, 'records:write') === 'locked') {
+    if (o.id === undefined) throw errors.forbidden(`Only admins can create ${collection.name} records.`)
+    throw errors.notFound('Record')
   }
   const { objects, attachments } = deps.storage
   const discard = async (uploads: readonly RecordUpload[]) => {

@@ -1,6 +1,5 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
-import { parseIfMatch } from '../../core/batch/run-batch.ts'
 import type { RecordsService } from '../../core/records/service.ts'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
@@ -8,6 +7,7 @@ import type { AppEnv } from '../context.ts'
 import { jsonWithEtag } from '../json-etag.ts'
 import { respondIdempotent } from '../middleware/idempotency.ts'
 import { jsonBody } from '../middleware/json-body.ts'
+import { parseIfMatch } from '../parse-if-match.ts'
 import { isMultipart, type RecordFormDeps, writeRecordForm } from './record-files.ts'
 
 const int = (name: string) =>
@@ -17,24 +17,41 @@ const int = (name: string) =>
     .transform(Number)
     .optional()
 
-const listQuery = z.object({
-  filter: z.string().max(4096).optional(),
-  sort: z.string().max(500).optional(),
+export const listQuery = z.object({
+  filter: z
+    .string()
+    .max(4096)
+    .optional()
+    .describe("A filter expression, e.g. `status = 'published' && views > 10`."),
+  sort: z
+    .string()
+    .max(500)
+    .optional()
+    .describe('Comma-separated fields, `-` for descending, e.g. `-created,title`.'),
   page: int('page'),
   perPage: int('perPage'),
-  after: z.string().max(4096).optional(),
-  fields: z.string().max(2000).optional(),
-  expand: z.string().max(500).optional(),
+  after: z
+    .string()
+    .max(4096)
+    .optional()
+    .describe('The `nextCursor` of the previous page (keyset pagination).'),
+  fields: z
+    .string()
+    .max(2000)
+    .optional()
+    .describe('Comma-separated fields to return, e.g. `id,title,author.name`.'),
+  expand: z
+    .string()
+    .max(500)
+    .optional()
+    .describe('Comma-separated relations to embed, e.g. `author,comments_via_post`.'),
   count: z
     .enum(['true', 'false', '1', '0'])
     .transform((v) => v === 'true' || v === '1')
     .optional(),
 })
 
-const readQuery = z.object({
-  fields: z.string().max(2000).optional(),
-  expand: z.string().max(500).optional(),
-})
+export const readQuery = z.object({ fields: listQuery.shape.fields, expand: listQuery.shape.expand })
 
 function query<T extends z.ZodType>(schema: T, q: Record<string, string>): z.infer<T> {
   const r = schema.safeParse(q)

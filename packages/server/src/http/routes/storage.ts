@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { type Context, Hono } from 'hono'
 import { z } from 'zod'
-import { hasScope, type Principal } from '../../core/auth/principal.ts'
+import { hasScope, type Principal, principalId } from '../../core/auth/principal.ts'
 import { parseMultipartUpload } from '../../core/files/multipart-upload.ts'
 import type { FoundObject } from '../../core/files/objects.ts'
 import { MAX_SIGNED_URL_SECONDS, SIGNED_URL_OPERATIONS } from '../../core/files/signed-url.ts'
@@ -23,6 +23,20 @@ export function isStorageUpload(path: string): boolean {
     isResumableUpload(path)
   )
 }
+
+/** POST /buckets/:bucket/signed-urls; also the request body of `createSignedUrl` in /api/openapi.json. */
+export const signedUrlInput = z.strictObject({
+  key: z.string().min(1),
+  operation: z.enum(SIGNED_URL_OPERATIONS).default('read'),
+  expiresIn: z.number().int().min(1).max(MAX_SIGNED_URL_SECONDS).default(3600),
+})
+
+/** POST /buckets/:bucket/copy and /move; also their request body in /api/openapi.json. */
+export const copyObjectInput = z.strictObject({
+  from: z.string().min(1),
+  to: z.string().min(1),
+  toBucket: z.string().min(1).optional().describe('Another bucket; default: the same one.'),
+})
 
 /**
  * Storage over HTTP: buckets (schema-like: console admins and keys with the `schema` scope), objects
@@ -50,7 +64,7 @@ export function storageRoutes(deps: {
   })
   r.post('/buckets', async (c) => {
     schemaActor(c)
-    return c.json(await buckets.create(await jsonBody(c)), 201)
+    return c.json(await buckets.create(await jsonBody(c), principalId(c.var.principal)), 201)
   })
   r.get('/buckets/:bucket', async (c) => {
     schemaActor(c)
@@ -58,11 +72,13 @@ export function storageRoutes(deps: {
   })
   r.patch('/buckets/:bucket', async (c) => {
     schemaActor(c)
-    return c.json(await buckets.update(c.req.param('bucket'), await jsonBody(c)))
+    return c.json(
+      await buckets.update(c.req.param('bucket'), await jsonBody(c), principalId(c.var.principal)),
+    )
   })
   r.delete('/buckets/:bucket', async (c) => {
     schemaActor(c)
-    await buckets.remove(c.req.param('bucket'))
+    await buckets.remove(c.req.param('bucket'), principalId(c.var.principal))
     return c.body(null, 204)
   })
 
@@ -147,14 +163,9 @@ export function storageRoutes(deps: {
     return c.body(null, 204)
   })
 
-  const signInput = z.strictObject({
-    key: z.string().min(1),
-    operation: z.enum(SIGNED_URL_OPERATIONS).default('read'),
-    expiresIn: z.number().int().min(1).max(MAX_SIGNED_URL_SECONDS).default(3600),
-  })
   r.post('/buckets/:bucket/signed-urls', async (c) => {
     const bucket = c.req.param('bucket')
-    const parsed = signInput.safeParse(await jsonBody(c))
+    const parsed = signedUrlInput.safeParse(await jsonBody(c))
     if (!parsed.success) throw zodError(parsed.error)
     const { key, operation, expiresIn } = parsed.data
     const p = c.var.principal
@@ -173,17 +184,12 @@ export function storageRoutes(deps: {
     )
   })
 
-  const copyInput = z.strictObject({
-    from: z.string().min(1),
-    to: z.string().min(1),
-    toBucket: z.string().min(1).optional(),
-  })
   for (const [path, move] of [
     ['/buckets/:bucket/copy', false],
     ['/buckets/:bucket/move', true],
   ] as const) {
     r.post(path, async (c) => {
-      const parsed = copyInput.safeParse(await jsonBody(c))
+      const parsed = copyObjectInput.safeParse(await jsonBody(c))
       if (!parsed.success) throw zodError(parsed.error)
       const info = await objects.copy(c.req.param('bucket'), parsed.data, c.var.principal, move)
       return c.json(info, 201)

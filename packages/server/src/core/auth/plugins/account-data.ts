@@ -6,8 +6,8 @@ import { linkTable } from '../../collections/tables.ts'
 import { type Collection, hasColumn, SYSTEM_FIELDS } from '../../collections/types.ts'
 import { dependentsOf } from '../../records/cascade.ts'
 import { selectList, shapeRecord, tableOf } from '../../records/select.ts'
-import type { RuleRequest } from '../../rules/bind.ts'
-import { compileRule } from '../../rules/compile-rule.ts'
+import { authorize, predicateOf } from '../../rules/authorize.ts'
+import type { Principal } from '../principal.ts'
 import { USERS } from '../users-collection.ts'
 
 export interface AccountDataDeps {
@@ -114,9 +114,10 @@ export function accountData(deps: AccountDataDeps) {
             byCollection.set(c, [...(byCollection.get(c) ?? []), f.name])
           }
           // The view rule sees this user as @request.auth, as on GET /api/collections/{name}/records/{id}.
-          const request: RuleRequest = {
-            auth: users && userRow ? authRecordOf(users, userRow, userId) : { id: userId },
-            method: 'GET',
+          const asUser: Principal = {
+            kind: 'user',
+            id: userId,
+            record: users && userRow ? authRecordOf(users, userRow, userId) : { id: userId },
           }
           const byName = new Map(all.map((c) => [c.name, c]))
           const records: Record<string, Record<string, unknown>[]> = {}
@@ -126,7 +127,16 @@ export function accountData(deps: AccountDataDeps) {
             if (view === null) continue
             let rule: RawBuilder<unknown> | undefined
             try {
-              rule = compileRule(view, c, (n) => byName.get(n), request)
+              const lookup = (n: string) => byName.get(n)
+              rule = predicateOf(
+                authorize(asUser, {
+                  rule: view,
+                  scope: 'records:read',
+                  schema: c,
+                  lookup,
+                  request: { method: 'GET' },
+                }),
+              )
             } catch (err) {
               // A rule that no longer binds (schema changed under it) lets nothing through, as in the API.
               if (err instanceof AppError) continue

@@ -1,0 +1,5 @@
+import { auth } from './0001-auth.ts'
+import { totpLastStep } from './0002-totp-last-step.ts'
+
+/** The auth module's migrations, in order. Append-only: a new file goes at the end, nothing is edited. */
+export const migrations = [auth, totpLastStep] as const

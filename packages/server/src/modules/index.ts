@@ -1,0 +1,27 @@
+import { auditModule } from './audit/index.ts'
+import { authModule } from './auth/index.ts'
+import { consoleModule } from './console/index.ts'
+import { coreModule } from './core/index.ts'
+import type { ModuleDefinition } from './define-module.ts'
+import { homeModule } from './home/index.ts'
+import { metaModule } from './meta/index.ts'
+import { realtimeModule } from './realtime/index.ts'
+import { recordsModule } from './records/index.ts'
+import { storageModule } from './storage/index.ts'
+
+/**
+ * Every capability of the server, in start order: a module may use what the modules above it provide, its
+ * migrations run after theirs, its routes are mounted after theirs, and it closes before them. Adding a
+ * capability is one folder under modules/ and one line here (see docs/architecture.md).
+ */
+export const MODULES: readonly ModuleDefinition<any>[] = [
+  coreModule, //     collections (schema as real tables), API keys         /api/collections, /api/admin/keys
+  authModule, //     app users: better-auth, account page                  /api/auth, /account
+  storageModule, //  buckets, objects, signed URLs, tus uploads            /api/storage
+  recordsModule, //  records CRUD under rules, record files, batches       /api/collections/:c/records, /api/batch
+  realtimeModule, // live changes, channels, presence (socket.io)          /realtime, /api/realtime/channels
+  consoleModule, //  console admins' sign-in, setup, user management       /api/admin/auth, /api/admin/{setup,users,audit}
+  auditModule, //   every admin action, in the transaction that performs it  /api/admin/audit
+  metaModule, //     health, OpenAPI document, API reference page          /api/health, /api/openapi.json, /api/docs
+  homeModule, //     the home page                                         /
+]
