@@ -1,3 +1,4 @@
+import { ERROR_STATUS, SERVER_ERROR_STATUS } from '@bastide/protocol'
 import { Hono } from 'hono'
 import { sql } from 'kysely'
 import pg from 'pg'
@@ -105,4 +106,12 @@ describe('module order', () => {
     const err = await startTestServer({ modules: [MODULES[0]!, early] }).catch((e: Error) => e)
     expect(String(err)).toContain('Module too-early uses "records", which no module before it provides.')
   })
+})
+
+it("every error code on the wire is the server catalog's or declared by exactly one module", () => {
+  const declared = MODULES.flatMap((m) => (m.errorCodes ?? []).map((code) => ({ code, module: m.id })))
+  expect(new Set(declared.map((d) => d.code)).size).toBe(declared.length)
+  expect([...Object.keys(SERVER_ERROR_STATUS), ...declared.map((d) => d.code)].sort()).toEqual(
+    Object.keys(ERROR_STATUS).sort(),
+  )
 })

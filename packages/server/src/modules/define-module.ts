@@ -1,4 +1,5 @@
 import type { Server } from 'node:http'
+import type { WireErrorCode } from '@bastide/protocol'
 import type { Hono } from 'hono'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
@@ -106,8 +107,11 @@ export interface ModuleDefinition<S = Record<string, never>> {
   readonly config?: SettingsSchema
   /** This module's schema changes, in order; append-only (see db/migrate.ts). */
   readonly migrations?: readonly Migration[]
-  /** The error codes its routes answer with, for the documentation and the SDK (see packages/protocol). */
-  readonly errorCodes?: readonly string[]
+  /**
+   * The error codes of its own, beyond the server's catalog (errors/): declared in packages/protocol, so the
+   * SDK knows every one; a code not in the protocol does not compile here.
+   */
+  readonly errorCodes?: readonly WireErrorCode[]
   start(ctx: ModuleContext<S>): ModuleParts | Promise<ModuleParts>
 }
 

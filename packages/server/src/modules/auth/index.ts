@@ -1,3 +1,4 @@
+import { AUTH_ERROR_STATUS, type AuthErrorCode } from '@bastide/protocol'
 import { type AuthRuntime, startAuth } from '../../core/auth/start-auth.ts'
 import { accountPageRoutes } from '../../http/routes/account-page.ts'
 import { authRoutes } from '../../http/routes/auth.ts'
@@ -16,6 +17,7 @@ declare module '../define-module.ts' {
 export const authModule = defineModule({
   id: 'auth',
   migrations,
+  errorCodes: Object.keys(AUTH_ERROR_STATUS) as AuthErrorCode[],
   async start({ config, databaseUrl, db, log, baseUrl, bus, rateLimiter, secret, use }) {
     const runtime = await startAuth({
       config,

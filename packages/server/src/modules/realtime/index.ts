@@ -1,3 +1,4 @@
+import { REALTIME_ERROR_STATUS, type RealtimeErrorCode } from '@bastide/protocol'
 import { realtimeChannelRoutes } from '../../http/routes/realtime-channels.ts'
 import { realtimeOpenApi } from '../../openapi/realtime-paths.ts'
 import { createChannels } from '../../realtime/channels.ts'
@@ -16,6 +17,7 @@ declare module '../define-module.ts' {
 export const realtimeModule = defineModule({
   id: 'realtime',
   migrations,
+  errorCodes: Object.keys(REALTIME_ERROR_STATUS) as RealtimeErrorCode[],
   async start({ config, db, bus, log, httpServer, authenticate, actions, use }) {
     const collections = use('collections')
     const lookup = (n: string) => collections.find(n)
