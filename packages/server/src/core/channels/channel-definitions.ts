@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import { z } from 'zod'
 import type { Db } from '../../db/create-db.ts'
-import { errors } from '../../errors/index.ts'
+import { errors, parseInput } from '../../errors/index.ts'
 import { type AdminActions, audited } from '../../events/admin-actions.ts'
 import type { Principal } from '../auth/principal.ts'
 import type { Collection } from '../collections/types.ts'
@@ -73,14 +73,6 @@ export function createChannelDefinitions(deps: {
 }): ChannelDefinitions {
   const { db, lookup } = deps
 
-  const parse = <T>(schema: z.ZodType<T>, input: unknown): T => {
-    const r = schema.safeParse(input)
-    if (r.success) return r.data
-    const fields: Record<string, { code: string; message: string }> = {}
-    for (const issue of r.error.issues)
-      fields[issue.path.join('.') || 'body'] ??= { code: issue.code, message: issue.message }
-    throw errors.validation(fields)
-  }
   const checkRules = (rules: ChannelRules) => {
     const fields: Record<string, { code: string; message: string }> = {}
     for (const a of ['join', 'send'] as const) {
@@ -110,7 +102,7 @@ export function createChannelDefinitions(deps: {
       return toDefinition(row)
     },
     async create(input, actor) {
-      const v = parse(definitionInput, input)
+      const v = parseInput(definitionInput, input)
       // A rule left out is locked, as for collections and buckets.
       const rules: ChannelRules = { join: v.rules.join ?? null, send: v.rules.send ?? null }
       checkRules(rules)
@@ -128,7 +120,7 @@ export function createChannelDefinitions(deps: {
     },
     async update(id, patch, actor) {
       const current = await this.get(id)
-      const v = parse(definitionPatch, patch)
+      const v = parseInput(definitionPatch, patch)
       const rules: ChannelRules = { ...current.rules, ...(v.rules ?? {}) } as ChannelRules
       checkRules(rules)
       const pattern = v.pattern ?? current.pattern

@@ -2,7 +2,7 @@ import type { Bucket as WireBucket } from '@bastide/protocol'
 import { sql, type Transaction } from 'kysely'
 import { z } from 'zod'
 import type { Db } from '../../db/create-db.ts'
-import { errors } from '../../errors/index.ts'
+import { errors, parseInput } from '../../errors/index.ts'
 import { type AdminActions, audited } from '../../events/admin-actions.ts'
 import type { Collection } from '../collections/types.ts'
 import { uuidv7 } from '../records/uuidv7.ts'
@@ -119,17 +119,6 @@ export function createBucketsService(deps: {
     fn: (trx: Transaction<any>) => Promise<{ result: T; before?: Bucket; after?: Bucket }>,
   ) => audited(db, deps.actions, { actor, action, target }, fn)
 
-  const parse = <T>(schema: z.ZodType<T>, input: unknown): T => {
-    const r = schema.safeParse(input)
-    if (r.success) return r.data
-    const fields: Record<string, { code: string; message: string }> = {}
-    for (const issue of r.error.issues) {
-      const path = issue.path.join('.') || 'body'
-      fields[path] ??= { code: issue.code, message: issue.message }
-    }
-    throw errors.validation(fields)
-  }
-
   const checkRules = (rules: BucketRules) => {
     const fields: Record<string, { code: string; message: string }> = {}
     for (const a of BUCKET_ACTIONS) {
@@ -175,7 +164,7 @@ export function createBucketsService(deps: {
       return b
     },
     async create(input, actor) {
-      const v = parse(bucketInput, input)
+      const v = parseInput(bucketInput, input)
       // A rule left out is locked, as for collections: a new bucket exposes nothing until told to.
       const rules: BucketRules = {
         read: v.rules.read ?? null,
@@ -197,7 +186,7 @@ export function createBucketsService(deps: {
     },
     async update(name, patch, actor) {
       const current = await this.get(name)
-      const v = parse(bucketPatch, patch)
+      const v = parseInput(bucketPatch, patch)
       const rules: BucketRules = { ...current.rules, ...(v.rules ?? {}) } as BucketRules
       checkRules(rules)
       if (v.name !== undefined && v.name !== current.name) await assertUnused(current.name, 'renamed')
