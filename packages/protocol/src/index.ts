@@ -34,4 +34,23 @@ export {
   type UnsubscribedMessage,
 } from './realtime.ts'
 export type { BaseRecord, ListResult, RecordAction } from './records.ts'
+export {
+  type ApiKeyInfo,
+  type AuditEntry,
+  type CollectionInput,
+  type CollectionRules,
+  type CollectionSchema,
+  FIELD_TYPES,
+  type FieldOptions,
+  type FieldSchema,
+  type FieldType,
+  type IndexSchema,
+  KEY_SCOPES,
+  type KeyScope,
+  ON_DELETE,
+  type OnDelete,
+  RULE_ACTIONS,
+  type RuleAction,
+  SYSTEM_FIELDS,
+} from './schema.ts'
 export type { Bucket, BucketRules, ListObjectsResult, StorageObject } from './storage.ts'

@@ -1,5 +1,6 @@
 import { type FetchLike, Http, type RetryOptions } from './http.ts'
 import { RealtimeService } from './realtime/realtime-service.ts'
+import { AdminService } from './services/admin/admin-service.ts'
 import { AuthService } from './services/auth/auth-service.ts'
 import { BatchBuilder, type BatchResult } from './services/batch.ts'
 import { CollectionService } from './services/records.ts'
@@ -30,6 +31,11 @@ export interface ClientOptions {
   readonly apiKey?: string
   /** Refresh the access JWT shortly before it expires (default true). */
   readonly autoRefresh?: boolean
+  /**
+   * The client acts as a console admin: `client.admin.auth.signIn` signs in at `/api/admin/auth`, and every
+   * request (records, storage, realtime) carries the admin's session. For the console and admin tools.
+   */
+  readonly console?: boolean
 }
 
 /**
@@ -43,6 +49,8 @@ export class BastideClient<S extends Schema = RegisteredSchema> {
   readonly auth: AuthService
   readonly storage: StorageService
   readonly realtime: RealtimeService
+  /** Console and automation: collections, users, keys, audit, console sign-in (`console: true`). */
+  readonly admin: AdminService
   readonly #collections = new Map<string, CollectionService<any, any>>()
 
   constructor(opts: ClientOptions) {
@@ -58,9 +66,11 @@ export class BastideClient<S extends Schema = RegisteredSchema> {
       apiKey: opts.apiKey,
       autoRefresh: opts.autoRefresh ?? true,
     })
-    this.http.tokens = this.auth
+    this.admin = new AdminService(this.http, { storage: opts.storage, storageKey: opts.storageKey })
+    const identity = opts.console ? this.admin.auth : this.auth
+    this.http.tokens = identity
     this.storage = new StorageService(this.http)
-    this.realtime = new RealtimeService(this.http, this.auth)
+    this.realtime = new RealtimeService(this.http, identity)
   }
 
   /** The server's base URL. */

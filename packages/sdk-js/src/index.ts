@@ -1,3 +1,18 @@
+export type {
+  ApiKeyInfo,
+  AuditEntry,
+  CollectionInput,
+  CollectionRules,
+  CollectionSchema,
+  FieldOptions,
+  FieldSchema,
+  FieldType,
+  IndexSchema,
+  KeyScope,
+  OnDelete,
+  RuleAction,
+} from '@bastide/protocol'
+export { FIELD_TYPES, KEY_SCOPES, ON_DELETE, RULE_ACTIONS } from '@bastide/protocol'
 export { BastideClient, type ClientOptions, createClient } from './client.ts'
 export { BastideError, type ErrorCode, ErrorCodes, isBastideError } from './errors.ts'
 export { type FilterParams, type FilterValue, f, literal } from './filter.ts'
@@ -14,6 +29,23 @@ export type {
   SubscribeOptions,
   SubscriptionTarget,
 } from './realtime/types.ts'
+export { AdminService } from './services/admin/admin-service.ts'
+export type { AuditPage, AuditQuery } from './services/admin/audit.ts'
+export { AdminAudit } from './services/admin/audit.ts'
+export { AdminCollections } from './services/admin/collections.ts'
+export {
+  type ConsoleAdmin,
+  ConsoleAuth,
+  type ConsoleSession,
+  type ConsoleSignIn,
+} from './services/admin/console-auth.ts'
+export { AdminKeys, type CreatedApiKey } from './services/admin/keys.ts'
+export {
+  type AdminUser,
+  type AdminUserPage,
+  AdminUsers,
+  type UserSessionInfo,
+} from './services/admin/users.ts'
 export { AuthService } from './services/auth/auth-service.ts'
 export type {
   AccountExport,

@@ -2,10 +2,9 @@ import type { Ack } from '@bastide/protocol'
 import type { ManagerOptions, Socket, SocketOptions } from 'socket.io-client'
 import { BastideError, ErrorCodes } from '../errors.ts'
 import type { Http, TokenSource } from '../http.ts'
-import type { AuthService } from '../services/auth/auth-service.ts'
 import type { AuthEvent } from '../services/session.ts'
 import { ACK_TIMEOUT_MS, asError, safely, unref } from './socket-request.ts'
-import type { RealtimeStatus } from './types.ts'
+import type { RealtimeIdentity, RealtimeStatus } from './types.ts'
 
 /**
  * With no subscription and no channel left, the connection closes after this delay: long enough that a UI that
@@ -38,7 +37,7 @@ export interface ConnectionUsers {
  */
 export class RealtimeConnection {
   readonly #http: Http
-  readonly #auth: AuthService
+  readonly #auth: RealtimeIdentity
   readonly #tokens: TokenSource
   #socket: Socket | undefined
   #loading: Promise<void> | undefined
@@ -67,7 +66,7 @@ export class RealtimeConnection {
   readonly #statusListeners = new Set<(status: RealtimeStatus) => void>()
   readonly #errorListeners = new Set<(error: BastideError) => void>()
 
-  constructor(http: Http, auth: AuthService, users: ConnectionUsers) {
+  constructor(http: Http, auth: RealtimeIdentity, users: ConnectionUsers) {
     this.#http = http
     this.#auth = auth
     this.#tokens = auth

@@ -1,7 +1,6 @@
 import type { Socket } from 'socket.io-client'
 import type { BastideError } from '../errors.ts'
 import type { Http } from '../http.ts'
-import type { AuthService } from '../services/auth/auth-service.ts'
 import type { RecordChange } from '../types.ts'
 import { type ChannelControl, type ChannelHost, RealtimeChannel } from './realtime-channel.ts'
 import { RealtimeConnection } from './realtime-connection.ts'
@@ -9,6 +8,7 @@ import { RecordSubscriptions } from './record-subscriptions.ts'
 import type {
   BroadcastSender,
   PresenceState,
+  RealtimeIdentity,
   RealtimeStatus,
   SubscribeOptions,
   SubscriptionTarget,
@@ -33,7 +33,7 @@ export class RealtimeService {
   readonly #channels = new Map<string, RealtimeChannel<unknown>>()
   readonly #controls = new Map<string, ChannelControl>()
 
-  constructor(http: Http, auth: AuthService) {
+  constructor(http: Http, auth: RealtimeIdentity) {
     this.#connection = new RealtimeConnection(http, auth, {
       wanted: () => this.#records.size > 0 || [...this.#controls.values()].some((ctl) => ctl.wanted()),
       connected: (so) => {

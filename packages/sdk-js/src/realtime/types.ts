@@ -1,5 +1,7 @@
 import type { PresenceState } from '@bastide/protocol'
 import type { BastideError } from '../errors.ts'
+import type { TokenSource } from '../http.ts'
+import type { AuthEvent } from '../services/session.ts'
 
 export type { BroadcastSender, PresenceEntry, PresenceState } from '@bastide/protocol'
 
@@ -28,4 +30,9 @@ export type RealtimeStatus = 'connecting' | 'connected' | 'disconnected'
 export interface PresenceDiff<S = unknown> {
   readonly joins: PresenceState<S>
   readonly leaves: PresenceState<S>
+}
+
+/** Whose credentials the realtime connection carries: the app user's auth, or a console admin's. */
+export interface RealtimeIdentity extends TokenSource {
+  onAuthStateChange(fn: (event: AuthEvent) => void): () => void
 }

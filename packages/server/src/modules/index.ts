@@ -1,6 +1,7 @@
 import { auditModule } from './audit/index.ts'
 import { authModule } from './auth/index.ts'
 import { consoleModule } from './console/index.ts'
+import { consoleAppModule } from './console-app/index.ts'
 import { coreModule } from './core/index.ts'
 import type { ModuleDefinition } from './define-module.ts'
 import { homeModule } from './home/index.ts'
@@ -20,8 +21,9 @@ export const MODULES: readonly ModuleDefinition<any>[] = [
   storageModule, //  buckets, objects, signed URLs, tus uploads            /api/storage
   recordsModule, //  records CRUD under rules, record files, batches       /api/collections/:c/records, /api/batch
   realtimeModule, // live changes, channels, presence (socket.io)          /realtime, /api/realtime/channels
-  consoleModule, //  console admins' sign-in, setup, user management       /api/admin/auth, /api/admin/{setup,users,audit}
+  consoleModule, //  console admins' sign-in, setup, user management       /api/admin/auth, /api/admin/{setup,users}
   auditModule, //   every admin action, in the transaction that performs it  /api/admin/audit
   metaModule, //     health, OpenAPI document, API reference page          /api/health, /api/openapi.json, /api/docs
-  homeModule, //     the home page                                         /
+  consoleAppModule, // the admin console (packages/admin-ui), from its build /_/
+  homeModule, //     the home page (browsers go on to the console)         /
 ]

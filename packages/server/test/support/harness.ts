@@ -82,6 +82,8 @@ export async function startTestServer(
     // In-process calls all share one client key (`local`): tests about something else must not trip the
     // auth rate limits. test/auth-rate-limit.test.ts sets its own.
     BASTIDE_AUTH_RATE_LIMIT: '100000',
+    // Whether packages/admin-ui was built must not change what a test sees: tests that want it pass its dir.
+    BASTIDE_CONSOLE_DIR: 'off',
     ...opts.env,
   })
   const queries: string[] = []

@@ -12,6 +12,7 @@ import { passwordProblem } from './password-policy.ts'
 import { ownSchema } from './plugins/own-schema.ts'
 import { refuseTotpReplay } from './plugins/refuse-totp-replay.ts'
 import { sessionIds } from './plugins/session-ids.ts'
+import { twoFactorPending } from './plugins/two-factor-pending.ts'
 import { type Principal, SCOPES } from './principal.ts'
 import { sessionTokenValue } from './session-token.ts'
 import { consoleHasAdmin, isSetupToken, SETUP_TOKEN_HOW } from './setup-token.ts'
@@ -116,6 +117,8 @@ export function createAdminAuth(deps: AdminAuthDeps) {
         ),
         { db: deps.db, table: 'bastide.admin_two_factors' },
       ),
+      // After bearer() and twoFactor(), as for app users: clients without cookies (the CLI) finish a TOTP sign-in.
+      twoFactorPending(),
     ],
   })
 }

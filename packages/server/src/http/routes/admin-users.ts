@@ -6,6 +6,7 @@ import type { AdminAuth } from '../../core/auth/admin-auth.ts'
 import { setupFirstAdmin } from '../../core/auth/admin-auth.ts'
 import type { Auth } from '../../core/auth/create-auth.ts'
 import { type Principal, principalId } from '../../core/auth/principal.ts'
+import { consoleHasAdmin } from '../../core/auth/setup-token.ts'
 import type { UserEvents } from '../../core/auth/user-events.ts'
 import type { RecordsService } from '../../core/records/service.ts'
 import type { Db } from '../../db/create-db.ts'
@@ -56,6 +57,8 @@ const setupInput = newAdmin.extend({ setupToken: z.string().max(200).optional() 
  */
 export function adminSetupRoutes(deps: AdminConsoleDeps) {
   const r = new Hono<AppEnv>()
+  // The console's first screen: the setup form while no admin exists, the sign-in form after. Says nothing else.
+  r.get('/', async (c) => c.json({ needed: !(await consoleHasAdmin(deps.db)) }))
   r.post('/', async (c) => {
     const { setupToken, ...input } = setupInput.parse(await jsonBody(c))
     const p = c.var.principal

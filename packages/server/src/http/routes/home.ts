@@ -180,7 +180,7 @@ const { items } = await posts.list({ sort: ['-created'] })</pre>
  * `/`: what is running and where to start, until the console is served here. Browsers and curl's default
  * `Accept` get the page; `Accept: application/json` (without text/html) gets the same facts as JSON.
  */
-export function homeRoutes(deps: { config: Config }) {
+export function homeRoutes(deps: { config: Config; console?: boolean }) {
   const facts = serverFacts(deps.config)
   const origin = deps.config.publicUrl ?? `http://localhost:${deps.config.port || 8787}`
   const r = new Hono<AppEnv>()
@@ -193,6 +193,8 @@ export function homeRoutes(deps: { config: Config }) {
       return c.json({ name: 'Bastide', ...facts, links: LINKS })
     }
     const error = c.req.query('error')
+    // Browsers go to the console; a link that came back with an error still gets its sentence here.
+    if (deps.console && error === undefined) return c.redirect('/_/', 302)
     return c.html(homeHtml(facts, { origin, ...(error === undefined ? {} : { linkError: error }) }))
   })
   return r

@@ -1,0 +1,57 @@
+import type { Http } from '../../http.ts'
+import type { SessionStorage } from '../../session-storage.ts'
+import { AdminAudit } from './audit.ts'
+import { AdminCollections } from './collections.ts'
+import { ConsoleAuth } from './console-auth.ts'
+import { AdminKeys } from './keys.ts'
+import { AdminUsers } from './users.ts'
+
+/**
+ * What the console does, for the console, the CLI and scripts: `client.admin.*`. Calls need a console admin's
+ * session (`createClient({ url, console: true })` then `client.admin.auth.signIn`) or the admin key
+ * (`createClient({ url, apiKey })`); collections and keys also take API keys with the `schema` / `keys` scope.
+ */
+export class AdminService {
+  /** Console admins' sign-in, sign-out and TOTP. */
+  readonly auth: ConsoleAuth
+  readonly collections: AdminCollections
+  readonly users: AdminUsers
+  readonly keys: AdminKeys
+  readonly audit: AdminAudit
+
+  constructor(
+    private readonly http: Http,
+    opts: { storage?: SessionStorage | undefined; storageKey?: string | undefined } = {},
+  ) {
+    this.auth = new ConsoleAuth(http, opts)
+    this.collections = new AdminCollections(http)
+    this.users = new AdminUsers(http)
+    this.keys = new AdminKeys(http)
+    this.audit = new AdminAudit(http)
+  }
+
+  /**
+   * Whether the server still waits for its first console admin.
+   *
+   * @example
+   * if (await client.admin.setupNeeded()) showSetupForm()
+   */
+  async setupNeeded(opts: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const r = await this.http.request<{ needed: boolean }>('/api/admin/setup', {
+      auth: 'none',
+      signal: opts.signal,
+    })
+    return r.needed
+  }
+
+  /**
+   * Creates the first console admin with the one-time setup token from the server log, then signs in as them.
+   *
+   * @example
+   * await client.admin.setup({ email, password, setupToken: 'bst_setup_…' })
+   */
+  async setup(input: { email: string; password: string; name?: string; setupToken: string }) {
+    await this.http.request('/api/admin/setup', { method: 'POST', body: input, auth: 'none', retry: false })
+    return this.auth.signIn({ email: input.email, password: input.password })
+  }
+}
