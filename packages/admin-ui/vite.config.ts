@@ -5,7 +5,18 @@ import { defineConfig } from 'vite'
 const sdk = fileURLToPath(new URL('../sdk-js/src/index.ts', import.meta.url))
 const protocol = fileURLToPath(new URL('../protocol/src/index.ts', import.meta.url))
 /** Where `pnpm dev` sends API and realtime calls: a server started with `pnpm start` (or BASTIDE_URL). */
-const target = process.env.BASTIDE_URL ?? 'http://127.0.0.1:8787'
+const target = process.env.BASTIDE_URL ?? 'http://localhost:8787'
+/**
+ * The server accepts sign-ins from its own origin only (BASTIDE_PUBLIC_URL): requests the dev server forwards
+ * carry the server's origin instead of Vite's.
+ */
+const asServer = (proxy: {
+  on(event: string, fn: (req: { setHeader(k: string, v: string): void }) => void): void
+}) => {
+  const origin = new URL(target).origin
+  proxy.on('proxyReq', (req) => req.setHeader('origin', origin))
+  proxy.on('proxyReqWs', (req) => req.setHeader('origin', origin))
+}
 
 export default defineConfig({
   // The server serves the build at /_/ (modules/console-app).
@@ -28,8 +39,8 @@ export default defineConfig({
   server: {
     port: 5173,
     proxy: {
-      '/api': { target, changeOrigin: false },
-      '/realtime': { target, ws: true },
+      '/api': { target, configure: asServer },
+      '/realtime': { target, ws: true, configure: asServer },
     },
   },
 })

@@ -30,7 +30,16 @@ const SECURE_HEADERS: readonly [string, string][] = [
  */
 export const securityHeaders: MiddlewareHandler = async (c, next) => {
   const out = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
-  if (!out || typeof out.setHeader !== 'function' || out.headersSent) return secure(c, next)
+  if (!out || typeof out.setHeader !== 'function' || out.headersSent) {
+    // A route with a policy of its own (the console's, stricter) keeps it, as it does under Node below.
+    let own: string | null = null
+    await secure(c, async () => {
+      await next()
+      own = c.res.headers.get('content-security-policy')
+    })
+    if (own) c.res.headers.set('content-security-policy', own)
+    return
+  }
   for (const [name, value] of SECURE_HEADERS) out.setHeader(name, value)
   await next()
 }
