@@ -1,9 +1,12 @@
-import type { ReactNode } from 'react'
+import type { RouteComponent } from '@tanstack/react-router'
 
-/** One page of a feature, under the console's layout (path relative to /_/, with `$params`). */
+/**
+ * One page of a feature, under the console's layout (path relative to /_/, with `$params`). Pages are loaded when
+ * first visited: `lazyRouteComponent(() => import('./XPage.tsx'), 'XPage')`, so the first load stays small.
+ */
 export interface ConsolePage {
   readonly path: string
-  readonly component: () => ReactNode
+  readonly component: RouteComponent
 }
 
 /**

@@ -1,8 +1,8 @@
+import { lazyRouteComponent } from '@tanstack/react-router'
 import { defineFeature } from '../../lib/feature.ts'
-import { KeysPage } from './KeysPage.tsx'
 
 export const keysFeature = defineFeature({
   id: 'keys',
   nav: { label: 'API keys', to: '/keys', order: 60 },
-  pages: [{ path: 'keys', component: KeysPage }],
+  pages: [{ path: 'keys', component: lazyRouteComponent(() => import('./KeysPage.tsx'), 'KeysPage') }],
 })
