@@ -39,6 +39,8 @@ export const AUTH_ERROR_STATUS = {
   /** An OIDC provider's ID token was sent to /sign-in/social: it goes to /sign-in/id-token. */
   USE_ID_TOKEN_ENDPOINT: 400,
   USER_BANNED: 403,
+  /** A sign-in method or OAuth provider switched off in the runtime settings (/api/admin/settings). */
+  METHOD_DISABLED: 403,
   /** The session token was already refreshed (or the session ended). */
   SESSION_REFRESHED: 401,
   INVALID_ID_TOKEN: 401,

@@ -65,7 +65,7 @@ export type CollectionRules = { readonly [A in RuleAction]: string | null }
 export interface CollectionSchema {
   readonly id: string
   readonly name: string
-  readonly fields: readonly Required<Pick<FieldSchema, 'id' | 'name' | 'type'>>[] & readonly FieldSchema[]
+  readonly fields: readonly (FieldSchema & { readonly id: string })[]
   readonly indexes: readonly IndexSchema[]
   readonly rules: CollectionRules
   /** Built in (`users`): cannot be renamed or deleted. */

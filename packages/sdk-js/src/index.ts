@@ -32,7 +32,7 @@ export type {
 export { AdminService } from './services/admin/admin-service.ts'
 export type { AuditPage, AuditQuery } from './services/admin/audit.ts'
 export { AdminAudit } from './services/admin/audit.ts'
-export { AdminCollections } from './services/admin/collections.ts'
+export { AdminCollections, type CheckRuleInput } from './services/admin/collections.ts'
 export {
   type ConsoleAdmin,
   ConsoleAuth,
@@ -40,6 +40,17 @@ export {
   type ConsoleSignIn,
 } from './services/admin/console-auth.ts'
 export { AdminKeys, type CreatedApiKey } from './services/admin/keys.ts'
+export {
+  AdminSettings,
+  type OAuthProviderInput,
+  type OAuthProviderView,
+  type SecretState,
+  type SettingField,
+  type SettingSource,
+  type Settings,
+  type SettingsAuthMethod,
+  type SettingsPatch,
+} from './services/admin/settings.ts'
 export {
   type AdminUser,
   type AdminUserPage,

@@ -44,9 +44,14 @@ export function createApp(deps: AppDeps) {
   app.use('*', headResponse)
   app.use('*', requestContext(log, config.trustProxy))
   app.use('*', securityHeaders)
+  // The origins in force: the settings module's (runtime settings over BASTIDE_CORS_ORIGINS), else the env's.
+  const settings = modules.find((m) => m.parts.provides?.settings)?.parts.provides?.settings
   app.use(
     '/api/*',
-    corsHeaders({ origins: config.corsOrigins, answersOwnOptions: (p) => ownOptions.some((f) => f(p)) }),
+    corsHeaders({
+      origins: settings ? () => settings.current().cors.origins : config.corsOrigins,
+      answersOwnOptions: (p) => ownOptions.some((f) => f(p)),
+    }),
   )
   app.use('*', compress({ threshold: 1024 }))
   app.use('*', varyAcceptEncoding)

@@ -41,7 +41,7 @@ describe('the console at /_/', () => {
     expect(html.headers.get('location')).toBe('/_/')
     const json = await get('/', { accept: 'application/json' })
     expect(json.status).toBe(200)
-    expect((await json.json()).name).toBe('Bastide')
+    expect(((await json.json()) as { name: string }).name).toBe('Bastide')
     const linkError = await get('/?error=TOKEN_EXPIRED', { accept: 'text/html' })
     expect(linkError.status).toBe(200)
     expect(await linkError.text()).toContain('This link has expired.')
@@ -84,7 +84,7 @@ describe('the console at /_/', () => {
     ]) {
       const res = await get(p)
       expect(res.status, p).toBe(404)
-      expect((await res.json()).code).toBe('NOT_FOUND')
+      expect(((await res.json()) as { code: string }).code).toBe('NOT_FOUND')
     }
   })
 })

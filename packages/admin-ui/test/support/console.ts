@@ -55,7 +55,10 @@ export async function startConsole(opts: { env?: Record<string, string> } = {}):
     problems,
     async screenshot(name) {
       fs.mkdirSync(SCREENSHOTS, { recursive: true })
+      // The layout scrolls inside <main>: let the document grow for a full-page capture, then put it back.
+      await page.evaluate(() => document.documentElement.classList.add('capture'))
       await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true })
+      await page.evaluate(() => document.documentElement.classList.remove('capture'))
     },
     async close() {
       await browser.close().catch(() => {})

@@ -8,6 +8,7 @@ import { homeModule } from './home/index.ts'
 import { metaModule } from './meta/index.ts'
 import { realtimeModule } from './realtime/index.ts'
 import { recordsModule } from './records/index.ts'
+import { settingsModule } from './settings/index.ts'
 import { storageModule } from './storage/index.ts'
 
 /**
@@ -17,6 +18,7 @@ import { storageModule } from './storage/index.ts'
  */
 export const MODULES: readonly ModuleDefinition<any>[] = [
   coreModule, //     collections (schema as real tables), API keys         /api/collections, /api/admin/keys
+  settingsModule, // runtime settings: SMTP, CORS, limits, methods, OAuth  /api/admin/settings
   authModule, //     app users: better-auth, account page                  /api/auth, /account
   storageModule, //  buckets, objects, signed URLs, tus uploads            /api/storage
   recordsModule, //  records CRUD under rules, record files, batches       /api/collections/:c/records, /api/batch

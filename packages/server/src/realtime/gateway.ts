@@ -50,6 +50,8 @@ export interface RealtimeDeps {
   readonly bus: EventBus
   readonly log: Logger
   readonly limits?: Partial<RealtimeLimits>
+  /** The origins allowed to open a connection, read at each handshake (runtime settings); default the config's. */
+  readonly corsOrigins?: () => readonly string[]
   /** Channels and presence on the same connections (see channels.ts). */
   readonly channels?: (ctx: {
     io: Server
@@ -91,6 +93,7 @@ export async function startRealtime(deps: RealtimeDeps): Promise<Realtime> {
     config,
     maxMessageBytes: limits.maxMessageBytes,
     log,
+    ...(deps.corsOrigins ? { corsOrigins: deps.corsOrigins } : {}),
   })
   const feed = await createChangeFeed({
     db,

@@ -14,9 +14,18 @@ export async function createSocketServer(o: {
   readonly config: Config
   readonly maxMessageBytes: number
   readonly log: Logger
+  /** The origins in force, read per request (runtime settings); default: BASTIDE_CORS_ORIGINS. */
+  readonly corsOrigins?: () => readonly string[]
 }): Promise<{ io: Server; redis: RealtimeRedis | undefined }> {
   const { config } = o
-  const cors = config.corsOrigins.includes('*') ? { origin: '*' } : { origin: [...config.corsOrigins] }
+  const origins = o.corsOrigins ?? (() => config.corsOrigins)
+  // Read on every handshake request (long-polling), so a change of the settings applies without a restart.
+  const cors = {
+    origin: (origin: string | undefined, done: (err: Error | null, allow?: boolean | string) => void) => {
+      const list = origins()
+      done(null, list.includes('*') ? '*' : origin !== undefined && list.includes(origin) ? origin : false)
+    },
+  }
   const io = new Server(o.httpServer, {
     path: o.path,
     cors,

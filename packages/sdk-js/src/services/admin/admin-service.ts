@@ -4,6 +4,7 @@ import { AdminAudit } from './audit.ts'
 import { AdminCollections } from './collections.ts'
 import { ConsoleAuth } from './console-auth.ts'
 import { AdminKeys } from './keys.ts'
+import { AdminSettings } from './settings.ts'
 import { AdminUsers } from './users.ts'
 
 /**
@@ -18,6 +19,8 @@ export class AdminService {
   readonly users: AdminUsers
   readonly keys: AdminKeys
   readonly audit: AdminAudit
+  /** Settings editable at run time: SMTP, CORS, rate limits, sign-in methods, OAuth providers. */
+  readonly settings: AdminSettings
 
   constructor(
     private readonly http: Http,
@@ -28,6 +31,7 @@ export class AdminService {
     this.users = new AdminUsers(http)
     this.keys = new AdminKeys(http)
     this.audit = new AdminAudit(http)
+    this.settings = new AdminSettings(http)
   }
 
   /**

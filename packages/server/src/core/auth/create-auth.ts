@@ -19,6 +19,8 @@ import type { Collection } from '../collections/types.ts'
 import type { Mailer } from '../mail/mailer.ts'
 import { type MailKind, pickLocale, renderMail } from '../mail/templates.ts'
 import { uuidv7 } from '../records/uuidv7.ts'
+import { disabledBy } from '../settings/auth-methods.ts'
+import type { EffectiveSettings } from '../settings/schema.ts'
 import { passwordProblem } from './password-policy.ts'
 import { accountData } from './plugins/account-data.ts'
 import { idTokenSignIn } from './plugins/id-token.ts'
@@ -79,6 +81,8 @@ export interface AuthDeps {
   readonly onUserChanged?: (action: 'create' | 'update' | 'delete', userId: string) => Promise<void>
   /** A user is about to be deleted: the record is kept for the `record.deleted` sent after commit. */
   readonly onUserDeleting?: (userId: string) => Promise<void>
+  /** Runtime settings in force: sign-in methods and providers an operator switched off are refused. */
+  readonly settings?: () => EffectiveSettings
 }
 
 /**
@@ -245,6 +249,9 @@ export function createAuth(deps: AuthDeps) {
     hooks: {
       before: createAuthMiddleware(async (ctx) => {
         const body = (ctx.body ?? {}) as Record<string, unknown>
+        // A method or provider switched off in the settings (read per request: a change applies at once).
+        const refused = deps.settings && disabledBy(deps.settings(), ctx.path, body, ctx.params)
+        if (refused) throw new APIError(refused.status, { code: refused.code, message: refused.message })
         // better-auth would accept a generic OIDC provider's ID token here, checking its nonce only when the
         // caller sends one. /sign-in/id-token checks it whenever the token carries one: use that instead.
         if (ctx.path === '/sign-in/social' && body.idToken && a.oidc.some((p) => p.id === body.provider)) {

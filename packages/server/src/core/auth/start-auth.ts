@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { Logger } from 'pino'
-import type { Config } from '../../config/load-config.ts'
+import type { Config, OidcProvider } from '../../config/load-config.ts'
 import { createPool, type Db } from '../../db/create-db.ts'
 import type { EventBus } from '../../events/bus.ts'
 import type { CollectionsService } from '../collections/service.ts'
@@ -8,6 +8,8 @@ import { createMailer, type Mailer } from '../mail/mailer.ts'
 import { createRecipientBudget } from '../mail/recipient-budget.ts'
 import { pickLocale, renderMail } from '../mail/templates.ts'
 import type { RateLimiter } from '../rate-limit/index.ts'
+import { createLiveProviders } from '../settings/live-providers.ts'
+import type { SettingsService } from '../settings/settings-service.ts'
 import { type Auth, createAuth } from './create-auth.ts'
 import { createAnonymousLinker } from './link-anonymous.ts'
 import type { Authenticator } from './principal.ts'
@@ -21,6 +23,8 @@ export interface AuthRuntime {
   readonly authenticators: readonly Authenticator[]
   readonly mailer: Mailer
   readonly secret: string
+  /** The OAuth/OIDC providers better-auth was built with (environment's and runtime settings'). */
+  readonly providers: readonly { readonly id: string; readonly kind: 'social' | 'oidc' }[]
   /** Record events for writes to the users collection made outside the records service. */
   readonly userEvents: UserEvents
   /** better-auth's own Kysely (pg's default parsers: Date objects), on a small pool of its own. */
@@ -43,8 +47,14 @@ export async function startAuth(deps: {
   bus: EventBus
   /** Holds the per-recipient budget every mail and SMS draws on. */
   rateLimiter: RateLimiter
+  /**
+   * Runtime settings (the settings module): SMTP, switched-off methods and providers apply at once; the
+   * providers' list is read once, here. Without it, the environment's values hold.
+   */
+  settings?: SettingsService
 }): Promise<AuthRuntime> {
-  const { config, db, log, bus } = deps
+  const { db, log, bus, settings } = deps
+  const config = settings ? withProviders(deps.config, settings.providersAtStart()) : deps.config
   const userEvents = createUserEvents({ db, bus, collections: deps.collections })
   const { secret } = deps
   // Bounded like the main pool: a hung PostgreSQL gets 503s here too, not requests that never end.
@@ -61,7 +71,11 @@ export async function startAuth(deps: {
     windowSeconds: config.auth.mailRecipientWindow,
     log,
   })
-  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.smtpFrom, log, budget })
+  const mailer = createMailer({
+    smtp: settings ? () => settings.current().smtp : () => ({ url: config.smtpUrl, from: config.smtpFrom }),
+    log,
+    budget,
+  })
   const sms = createSmsSender({ webhookUrl: config.auth.smsWebhookUrl, secret, log, budget })
 
   const auth = createAuth({
@@ -72,6 +86,7 @@ export async function startAuth(deps: {
     mailer,
     sms,
     log,
+    ...(settings ? { settings: () => settings.current() } : {}),
     collections: () => deps.collections.list(),
     onLinkAnonymous: createAnonymousLinker({ db, bus, collections: () => deps.collections.list() }),
     onUserChanged: (action, userId) => userEvents.changed(action, userId),
@@ -81,6 +96,20 @@ export async function startAuth(deps: {
       await noticeNewDevice(authDb, mailer, log, s)
     },
   })
+  // Providers added or changed in the settings apply at once (see live-providers.ts), here and on every node.
+  let stopProviders = () => {}
+  if (settings) {
+    const live = createLiveProviders({
+      context: auth.$context,
+      log,
+      builtWith: settings
+        .current()
+        .oauth.providers.filter((p) => p.source === 'database')
+        .map((p) => p.id),
+    })
+    const off = settings.onChange((s) => live.apply(s))
+    stopProviders = () => void off()
+  }
   const users = createUserAuthenticator({ db, secret, issuer: new URL(deps.baseUrl).origin })
   const authenticators: Authenticator[] = [
     // Three dot-separated parts: a JWT. One dot or none: a session token.
@@ -90,15 +119,38 @@ export async function startAuth(deps: {
     auth,
     users,
     authenticators,
+    providers: [
+      ...Object.keys(config.auth.social).map((id) => ({ id, kind: 'social' as const })),
+      ...config.auth.oidc.map((p) => ({ id: p.id, kind: 'oidc' as const })),
+    ],
     mailer,
     secret,
     userEvents,
     authDb,
     async close() {
+      stopProviders()
       mailer.close()
       await authDb.destroy()
     },
   }
+}
+
+/** The environment's config with every provider in force (env first, then the settings'; env wins on an id). */
+function withProviders(config: Config, providers: ReturnType<SettingsService['providersAtStart']>): Config {
+  const social: Record<string, { clientId: string; clientSecret: string | undefined }> = {}
+  const oidc: OidcProvider[] = []
+  for (const p of providers) {
+    if (p.type === 'social') social[p.id] = { clientId: p.clientId, clientSecret: p.clientSecret }
+    else if (p.issuer)
+      oidc.push({
+        id: p.id,
+        issuer: p.issuer,
+        clientId: p.clientId,
+        clientSecret: p.clientSecret,
+        scopes: p.scopes,
+      })
+  }
+  return Object.freeze({ ...config, auth: Object.freeze({ ...config.auth, social, oidc }) })
 }
 
 /** Past the operator's cap, a new sign-in ends the user's oldest sessions. */

@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer'
+import nodemailer, { type Transporter } from 'nodemailer'
 import type { Logger } from 'pino'
 import type { RecipientBudget } from './recipient-budget.ts'
 
@@ -14,21 +14,38 @@ export interface Mailer {
   close(): void
 }
 
+/** The SMTP server to use and the sender, as they stand now (runtime settings over BASTIDE_SMTP_*). */
+export interface SmtpSettings {
+  readonly url: string | undefined
+  readonly from: string
+}
+
 /**
- * SMTP through nodemailer when `BASTIDE_SMTP_URL` is set (`smtps://` for implicit TLS, STARTTLS is used
+ * SMTP through nodemailer when an SMTP URL is configured (`smtps://` for implicit TLS, STARTTLS is used
  * whenever the server offers it); otherwise every mail is written to the log, so local development works
- * with no mail server at all. Every mail first takes its place in the recipient's budget: past it, `send`
- * drops the mail and resolves as if it had gone, so no caller can tell (nor tell its client).
+ * with no mail server at all. `smtp()` is read for every mail: a change in the settings applies to the next
+ * mail, the transport being rebuilt only when the URL changes. Every mail first takes its place in the
+ * recipient's budget: past it, `send` drops the mail and resolves as if it had gone, so no caller can tell
+ * (nor tell its client).
  */
 export function createMailer(opts: {
-  smtpUrl: string | undefined
-  from: string
+  smtp: () => SmtpSettings
   log: Logger
   budget: RecipientBudget
 }): Mailer {
-  const { smtpUrl, from, log, budget } = opts
-  const transport = smtpUrl ? nodemailer.createTransport(smtpUrl) : undefined
+  const { log, budget } = opts
+  let current: { url: string; transport: Transporter } | undefined
+  const transportFor = (url: string | undefined) => {
+    if (current && current.url !== url) {
+      current.transport.close()
+      current = undefined
+    }
+    if (url && !current) current = { url, transport: nodemailer.createTransport(url) }
+    return current?.transport
+  }
   const deliver = async (mail: Mail) => {
+    const { url, from } = opts.smtp()
+    const transport = transportFor(url)
     if (transport) await transport.sendMail({ from, ...mail })
     else
       log.info(
@@ -40,6 +57,24 @@ export function createMailer(opts: {
     async send(mail) {
       if (await budget.take('email', mail.to)) await deliver(mail)
     },
-    close: () => transport?.close(),
+    close: () => current?.transport.close(),
+  }
+}
+
+/**
+ * One mail through `url`, outside any budget, with short timeouts (the console's "send a test mail" waits for
+ * it): rejects with nodemailer's error, which carries the SMTP server's reply.
+ */
+export async function sendTestMail(url: string, mail: Mail & { readonly from: string }): Promise<void> {
+  const transport = nodemailer.createTransport({
+    url,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 20_000,
+  } as Parameters<typeof nodemailer.createTransport>[0])
+  try {
+    await transport.sendMail(mail)
+  } finally {
+    transport.close()
   }
 }

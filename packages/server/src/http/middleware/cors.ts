@@ -48,16 +48,22 @@ const EXPOSE_HEADERS = [
  * (hono's cors() writes its headers through c.res before the handler runs; the handler's response then
  * replaces that placeholder, and hono rebuilds it (its body becomes a stream) to carry the headers over,
  * which takes @hono/node-server off its fast path on every request.)
+ * `origins`: the allowed origins (`*` for any), or a function read on every request (the runtime setting
+ * `cors.origins`, which an admin may change at any time: the next request, preflight or not, follows it).
  * `answersOwnOptions(path)`: a plain OPTIONS (not a preflight) there is the route's own (tus's discovery).
  */
 export function corsHeaders(opts: {
-  readonly origins: readonly string[]
+  readonly origins: readonly string[] | (() => readonly string[])
   readonly answersOwnOptions: (path: string) => boolean
 }): MiddlewareHandler {
-  const anyOrigin = opts.origins.includes('*')
-  const origins = anyOrigin ? [] : [...opts.origins]
+  const origins = typeof opts.origins === 'function' ? opts.origins : () => opts.origins as readonly string[]
+  /** The Access-Control-Allow-Origin for `origin` under the origins in force, or null. */
+  const allowed = (origin: string): string | null => {
+    const list = origins()
+    return list.includes('*') ? '*' : list.includes(origin) ? origin : null
+  }
   const preflight = cors({
-    origin: anyOrigin ? '*' : origins,
+    origin: (origin) => allowed(origin),
     allowHeaders: ALLOW_HEADERS,
     allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     exposeHeaders: EXPOSE_HEADERS,
@@ -71,10 +77,9 @@ export function corsHeaders(opts: {
     }
     await next()
     const h = c.res.headers
-    const origin = c.req.header('origin') ?? ''
-    const allow = anyOrigin ? '*' : origins.includes(origin) ? origin : null
+    const allow = allowed(c.req.header('origin') ?? '')
     if (allow) h.set('Access-Control-Allow-Origin', allow)
     h.set('Access-Control-Expose-Headers', exposed)
-    if (!anyOrigin) h.append('Vary', 'Origin')
+    if (allow !== '*') h.append('Vary', 'Origin')
   }
 }

@@ -38,8 +38,11 @@ const SECRET_CHECKS: Readonly<Record<string, 'email' | 'phoneNumber'>> = {
 export interface AuthRateLimitOptions {
   readonly limiter: RateLimiter
   readonly log: Logger
-  /** Requests per minute per client address on each endpoint (config.auth.rateLimit). */
-  readonly perIp: number
+  /**
+   * Requests per minute per client address on each endpoint (config.auth.rateLimit), or a function read on
+   * every request (the runtime setting `rateLimits.authPerMinute`, which an admin may change at any time).
+   */
+  readonly perIp: number | (() => number)
   /** The client's address (undefined for in-process calls, which share the key `local`). */
   readonly clientIp: (req: Request, env: unknown) => string | undefined
 }
@@ -63,8 +66,7 @@ export interface AuthRateLimitOptions {
  */
 export function authRateLimit(opts: AuthRateLimitOptions): MiddlewareHandler<AppEnv> {
   const { limiter, log } = opts
-  const strict = Math.max(1, Math.ceil(opts.perIp / 3))
-  const accountFailures = strict * 10
+  const perIpNow = typeof opts.perIp === 'function' ? opts.perIp : () => opts.perIp as number
   let lastWarned = 0
   // Fail open. With PostgreSQL as the store, an unreachable store means better-auth cannot answer either,
   // so refusing adds nothing; with Redis, refusing would turn an outage of an auxiliary cache into nobody
@@ -77,6 +79,9 @@ export function authRateLimit(opts: AuthRateLimitOptions): MiddlewareHandler<App
     }
   }
   return async (c, next) => {
+    const perIp = perIpNow()
+    const strict = Math.max(1, Math.ceil(perIp / 3))
+    const accountFailures = strict * 10
     const path = endpointKey(c.req.path)
     const ip = opts.clientIp(c.req.raw, c.env)
     const client = ip === undefined ? 'local' : addressGroup(ip)
@@ -85,17 +90,17 @@ export function authRateLimit(opts: AuthRateLimitOptions): MiddlewareHandler<App
     const keys = check && account !== undefined ? failureKeys(check.population, account, client) : undefined
     let retryAfter: number | undefined
     try {
-      const [perIp, mine, all] = await Promise.all([
+      const [ipHit, mine, all] = await Promise.all([
         limiter.hit(
           digestIfLong(`ip:${path}:${client}`),
-          SENSITIVE.test(path) || check ? strict : opts.perIp,
+          SENSITIVE.test(path) || check ? strict : perIp,
           WINDOW_SECONDS,
         ),
         // Counted before the check runs, so parallel guesses cannot all slip in ahead of their failures.
         keys && limiter.hit(keys.client, strict, CLIENT_FAILURE_WINDOW_SECONDS),
         keys && limiter.peek(keys.account),
       ])
-      const denied = [perIp, mine].filter((r) => r && !r.allowed).map((r) => r!.retryAfterSeconds)
+      const denied = [ipHit, mine].filter((r) => r && !r.allowed).map((r) => r!.retryAfterSeconds)
       if (denied.length === 0 && keys && mine && all && all.count >= accountFailures) {
         const known = (await limiter.peek(keys.known)).count > 0
         // `mine.count > 1`: this client already failed on the account since its count was last cleared.

@@ -1,7 +1,9 @@
 import { type Context, Hono } from 'hono'
 import { hasScope, principalId } from '../../core/auth/principal.ts'
+import { checkDraftRule, checkRuleInput } from '../../core/collections/check-rule.ts'
 import type { CollectionsService } from '../../core/collections/service.ts'
 import { errors } from '../../errors/index.ts'
+import { parseInput } from '../../errors/parse-input.ts'
 import type { AppEnv } from '../context.ts'
 import { jsonBody } from '../middleware/json-body.ts'
 
@@ -23,6 +25,12 @@ export function collectionRoutes(deps: { collections: CollectionsService }) {
     return c.json({ items: collections.list() })
   })
   r.post('/', async (c) => c.json(await collections.create(await jsonBody(c), actor(c)), 201))
+  // A hyphen cannot appear in a collection name (names.ts), so this path never shadows a collection.
+  r.post('/check-rule', async (c) => {
+    actor(c)
+    checkDraftRule(parseInput(checkRuleInput, await jsonBody(c)), (n) => collections.find(n))
+    return c.json({ ok: true })
+  })
   r.get('/:name', (c) => {
     actor(c)
     return c.json(collections.get(c.req.param('name')))

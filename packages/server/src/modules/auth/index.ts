@@ -19,7 +19,10 @@ export const authModule = defineModule({
   migrations,
   errorCodes: Object.keys(AUTH_ERROR_STATUS) as AuthErrorCode[],
   async start({ config, databaseUrl, db, log, baseUrl, bus, rateLimiter, secret, use }) {
+    // Runtime settings, when the settings module runs (before this one): SMTP, methods, providers, limits.
+    const settings = optional(() => use('settings'))
     const runtime = await startAuth({
+      ...(settings ? { settings } : {}),
       config,
       databaseUrl,
       db,
@@ -39,17 +42,18 @@ export const authModule = defineModule({
           app: authRoutes({
             auth: runtime.auth,
             trustProxy: config.trustProxy,
-            rateLimit: { limiter: rateLimiter, log, perIp: config.auth.rateLimit },
+            rateLimit: {
+              limiter: rateLimiter,
+              log,
+              perIp: settings ? () => settings.current().rateLimits.authPerMinute : config.auth.rateLimit,
+            },
           }),
         },
         // The hosted account page (outside /api: no principal; it calls /api/auth like any client).
         {
           path: '/account',
           app: accountPageRoutes({
-            providers: [
-              ...Object.keys(config.auth.social).map((id) => ({ id, kind: 'social' as const })),
-              ...config.auth.oidc.map((p) => ({ id: p.id, kind: 'oidc' as const })),
-            ],
+            providers: runtime.providers,
           }),
         },
       ],
@@ -71,3 +75,11 @@ export const authModule = defineModule({
     }
   },
 })
+
+function optional<T>(get: () => T): T | undefined {
+  try {
+    return get()
+  } catch {
+    return undefined
+  }
+}

@@ -4,6 +4,7 @@ import { adminKeyRoutes } from '../../http/routes/admin-keys.ts'
 import { collectionRoutes } from '../../http/routes/collections.ts'
 import { defineModule } from '../define-module.ts'
 import { migrations } from './migrations/index.ts'
+import { coreOpenApi } from './openapi.ts'
 
 declare module '../define-module.ts' {
   interface Services {
@@ -36,6 +37,7 @@ export const coreModule = defineModule({
         { path: '/api/collections', app: collectionRoutes({ collections }) },
         { path: '/api/admin/keys', app: adminKeyRoutes({ keys }) },
       ],
+      openapi: coreOpenApi,
       close: stopListening,
     }
   },

@@ -31,6 +31,8 @@ export const realtimeModule = defineModule({
           db,
           bus,
           log,
+          // Runtime settings (the console's CORS origins) apply to new connections as they do to HTTP.
+          corsOrigins: () => use('settings').current().cors.origins,
           channels: (ctx) => createChannels({ ...ctx, db, lookup, log }),
         })
       : undefined
