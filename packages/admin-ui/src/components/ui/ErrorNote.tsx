@@ -5,7 +5,16 @@ export function fieldProblems(error: unknown): [string, string][] {
   if (!(error instanceof BastideError)) return []
   const fields = (error.details as { fields?: Record<string, unknown> } | undefined)?.fields
   if (!fields || typeof fields !== 'object') return []
-  return Object.entries(fields).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])
+  return Object.entries(fields).map(([k, v]) => [k, problemText(v)])
+}
+
+/** A field problem as the server words it: a string, `{code, message}`, or a list of either. */
+function problemText(v: unknown): string {
+  if (typeof v === 'string') return v
+  if (Array.isArray(v)) return v.map(problemText).join('; ')
+  if (v && typeof v === 'object' && typeof (v as { message?: unknown }).message === 'string')
+    return (v as { message: string }).message
+  return JSON.stringify(v)
 }
 
 /** What went wrong, in the server's words (message, code, field problems), never a stack trace. */
