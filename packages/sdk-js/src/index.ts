@@ -30,13 +30,21 @@ export type {
   SubscriptionTarget,
 } from './realtime/types.ts'
 export { AdminService } from './services/admin/admin-service.ts'
+export { AdminAdmins, type ConsoleAdminInfo, type ConsoleAdminPage } from './services/admin/admins.ts'
 export type { AuditPage, AuditQuery } from './services/admin/audit.ts'
 export { AdminAudit } from './services/admin/audit.ts'
+export {
+  AdminChannels,
+  type ChannelDefinitionInfo,
+  type ChannelRulesInfo,
+} from './services/admin/channels.ts'
 export { AdminCollections, type CheckRuleInput } from './services/admin/collections.ts'
 export {
   type ConsoleAdmin,
   ConsoleAuth,
+  type ConsolePasskey,
   type ConsoleSession,
+  type ConsoleSessionInfo,
   type ConsoleSignIn,
 } from './services/admin/console-auth.ts'
 export { AdminKeys, type CreatedApiKey } from './services/admin/keys.ts'
@@ -55,6 +63,8 @@ export {
   type AdminUser,
   type AdminUserPage,
   AdminUsers,
+  type DeletePreviewRelation,
+  type UserDeletePreview,
   type UserSessionInfo,
 } from './services/admin/users.ts'
 export { AuthService } from './services/auth/auth-service.ts'

@@ -1,7 +1,12 @@
+import { accountFeature } from '../features/account/index.ts'
+import { adminsFeature } from '../features/admins/index.ts'
+import { auditFeature } from '../features/audit/index.ts'
 import { collectionsFeature } from '../features/collections/index.ts'
 import { filesFeature } from '../features/files/index.ts'
 import { keysFeature } from '../features/keys/index.ts'
+import { realtimeFeature } from '../features/realtime/index.ts'
 import { settingsFeature } from '../features/settings/index.ts'
+import { usersFeature } from '../features/users/index.ts'
 import type { ConsoleFeature } from '../lib/feature.ts'
 
 /** The console's capabilities, in navigation order: one line each. */
@@ -9,5 +14,10 @@ export const FEATURES: readonly ConsoleFeature[] = [
   collectionsFeature,
   keysFeature,
   filesFeature,
+  usersFeature,
+  auditFeature,
+  realtimeFeature,
+  adminsFeature,
   settingsFeature,
+  accountFeature,
 ]

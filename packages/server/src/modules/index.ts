@@ -23,7 +23,7 @@ export const MODULES: readonly ModuleDefinition<any>[] = [
   storageModule, //  buckets, objects, signed URLs, tus uploads            /api/storage
   recordsModule, //  records CRUD under rules, record files, batches       /api/collections/:c/records, /api/batch
   realtimeModule, // live changes, channels, presence (socket.io)          /realtime, /api/realtime/channels
-  consoleModule, //  console admins' sign-in, setup, user management       /api/admin/auth, /api/admin/{setup,users}
+  consoleModule, //  console admins' sign-in, setup, user management       /api/admin/auth, /api/admin/{setup,users,admins}
   auditModule, //   every admin action, in the transaction that performs it  /api/admin/audit
   metaModule, //     health, OpenAPI document, API reference page          /api/health, /api/openapi.json, /api/docs
   consoleAppModule, // the admin console (packages/admin-ui), from its build /_/

@@ -1,11 +1,19 @@
 import { BastideError } from '@bastide/sdk'
 
-/** The per-field problems a VALIDATION_FAILED answer carries, as `path: message` lines. */
+/** The per-field problems a 400 carries (`details.fields`, `details.issues`), as `path: message` lines. */
 export function fieldProblems(error: unknown): [string, string][] {
   if (!(error instanceof BastideError)) return []
-  const fields = (error.details as { fields?: Record<string, unknown> } | undefined)?.fields
-  if (!fields || typeof fields !== 'object') return []
-  return Object.entries(fields).map(([k, v]) => [k, problemText(v)])
+  const details = error.details as { fields?: Record<string, unknown>; issues?: unknown } | undefined
+  const out: [string, string][] = []
+  if (details?.fields && typeof details.fields === 'object')
+    for (const [k, v] of Object.entries(details.fields)) out.push([k, problemText(v)])
+  // Query and body shape errors: zod's issues, each with its path.
+  if (Array.isArray(details?.issues))
+    for (const i of details.issues as { path?: unknown; message?: unknown }[]) {
+      const where = Array.isArray(i.path) ? i.path.join('.') : String(i.path ?? '')
+      out.push([where || '(request)', typeof i.message === 'string' ? i.message : JSON.stringify(i)])
+    }
+  return out
 }
 
 /** A field problem as the server words it: a string, `{code, message}`, or a list of either. */

@@ -1,3 +1,4 @@
+import { browserSupportsPasskeys, isBastideError } from '@bastide/sdk'
 import { useQuery } from '@tanstack/react-query'
 import { Navigate, useNavigate } from '@tanstack/react-router'
 import { type FormEvent, useEffect, useState } from 'react'
@@ -6,7 +7,7 @@ import { TextField } from '../../components/ui/Field.tsx'
 import { useClient } from '../../lib/client.tsx'
 import { useSession } from '../../lib/session.tsx'
 
-/** Email and password, then a TOTP code when the admin turned it on. */
+/** Email and password, then a TOTP code when the admin turned it on; or a passkey, which is both factors. */
 export function SignInPage() {
   const client = useClient()
   const session = useSession()
@@ -19,6 +20,7 @@ export function SignInPage() {
   const [step, setStep] = useState<'password' | 'totp'>('password')
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>(null)
+  const [cancelled, setCancelled] = useState(false)
   useEffect(() => {
     document.title = 'Sign in · Bastide console'
   }, [])
@@ -26,10 +28,27 @@ export function SignInPage() {
   if (setup.data === true) return <Navigate to="/setup" />
   if (session) return <Navigate to="/" />
 
+  const withPasskey = async () => {
+    setBusy(true)
+    setError(null)
+    setCancelled(false)
+    try {
+      await client.admin.auth.signInWithPasskey()
+      await navigate({ to: '/' })
+    } catch (err) {
+      // Closing the browser's prompt is a choice, not a failure.
+      if (isBastideError(err, 'PASSKEY_CANCELLED')) setCancelled(true)
+      else setError(err)
+    } finally {
+      setBusy(false)
+    }
+  }
+
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     setBusy(true)
     setError(null)
+    setCancelled(false)
     try {
       if (step === 'password') {
         const r = await client.admin.auth.signIn({ email, password })
@@ -91,9 +110,24 @@ export function SignInPage() {
           </>
         )}
         <ErrorNote error={error} />
+        {cancelled ? (
+          <p className="muted" role="status">
+            The passkey prompt was closed: nothing was sent.
+          </p>
+        ) : null}
         <button type="submit" className="btn primary" disabled={busy}>
           {busy ? 'Signing in…' : step === 'password' ? 'Sign in' : 'Verify'}
         </button>
+        {step === 'password' && browserSupportsPasskeys() ? (
+          <>
+            <p className="muted auth-or" aria-hidden="true">
+              or
+            </p>
+            <button type="button" className="btn" disabled={busy} onClick={() => void withPasskey()}>
+              Sign in with a passkey
+            </button>
+          </>
+        ) : null}
       </form>
     </main>
   )

@@ -15,10 +15,22 @@ export function OAuthSection({ s }: { s: Settings }) {
   const providers = s.oauth.providers
   const [editing, setEditing] = useState<OAuthProviderView | 'new' | null>(null)
   const [removing, setRemoving] = useState<OAuthProviderView | null>(null)
-  /** While a save runs, the state it asks for (the checkbox follows the click at once). */
-  const enabledNow = (p: OAuthProviderView): boolean => {
-    const asked = save.isPending ? save.variables?.oauth?.providers?.find((x) => x.id === p.id) : undefined
-    return asked?.enabled ?? p.enabled
+  /**
+   * While a save runs, the state it asks for: set in the click's own handler, so the checkbox follows the click
+   * at once (the mutation's pending state only arrives with a later render).
+   */
+  const [asked, setAsked] = useState<{ id: string; enabled: boolean } | null>(null)
+  const enabledNow = (p: OAuthProviderView): boolean => (asked?.id === p.id ? asked.enabled : p.enabled)
+  const setEnabled = (p: OAuthProviderView, enabled: boolean) => {
+    setAsked({ id: p.id, enabled })
+    save.mutate(
+      {
+        oauth: {
+          providers: providersPatch(providers).map((x) => (x.id === p.id ? { ...x, enabled } : x)),
+        },
+      },
+      { onSettled: () => setAsked(null) },
+    )
   }
   return (
     <section className="panel stack" aria-labelledby="settings-oauth">
@@ -78,16 +90,8 @@ export function OAuthSection({ s }: { s: Settings }) {
                       <input
                         type="checkbox"
                         checked={enabledNow(p)}
-                        disabled={save.isPending}
-                        onChange={(e) =>
-                          save.mutate({
-                            oauth: {
-                              providers: providersPatch(providers).map((x) =>
-                                x.id === p.id ? { ...x, enabled: e.target.checked } : x,
-                              ),
-                            },
-                          })
-                        }
+                        disabled={save.isPending || asked !== null}
+                        onChange={(e) => setEnabled(p, e.target.checked)}
                       />
                       <span className="sr-only">Enable {p.id}</span>
                     </label>
@@ -153,8 +157,12 @@ function ProviderDialog(props: { s: Settings; editing: OAuthProviderView | undef
   const [issuer, setIssuer] = useState(e?.issuer ?? '')
   const [scopes, setScopes] = useState((e?.scopes ?? []).join(' '))
   const [enabled, setEnabled] = useState(e?.enabled ?? true)
+  // A new provider with the id of one already there would silently replace it (or, for the environment's,
+  // be refused): say so before saving.
+  const taken = e ? undefined : props.s.oauth.providers.find((p) => p.id === id)
   const submit = (ev: FormEvent) => {
     ev.preventDefault()
+    if (taken) return
     const replace = {
       id,
       type,
@@ -251,9 +259,16 @@ function ProviderDialog(props: { s: Settings; editing: OAuthProviderView | undef
           Sign-in through the provider's page uses it at once, on every node. Apps that sign in with an ID
           token from a new OpenID Connect provider need a server restart.
         </p>
+        {taken ? (
+          <p className="warn-note" role="alert">
+            {taken.locked
+              ? `The provider ${taken.id} is set by ${taken.env ?? 'the environment'}: it cannot be added here.`
+              : `The provider ${taken.id} is already configured: edit it in the list instead.`}
+          </p>
+        ) : null}
         <ErrorNote error={save.error} />
         <div className="row">
-          <button type="submit" className="btn primary" disabled={save.isPending}>
+          <button type="submit" className="btn primary" disabled={save.isPending || !!taken}>
             {save.isPending ? 'Saving…' : 'Save provider'}
           </button>
           <button type="button" className="btn" onClick={props.onClose}>

@@ -6,7 +6,7 @@ import { Loading, Page } from '../../components/ui/Page.tsx'
 import { useClient } from '../../lib/client.tsx'
 import { type SettingField, type Settings, type SettingsAuthMethod, settingsService } from './api.ts'
 import { OAuthSection } from './OAuthSection.tsx'
-import { Source } from './Source.tsx'
+import { LOCKED_STYLE, Source } from './Source.tsx'
 import { parseOrigins } from './settings-form.ts'
 import { SETTINGS_KEY, useSaveSettings } from './use-settings.ts'
 
@@ -47,6 +47,9 @@ function Section(props: { id: string; title: string; children: React.ReactNode }
   )
 }
 
+/** Moves the focus to an element as it appears (in place of the button that had it, which is gone). */
+const focusOnMount = (el: HTMLElement | null) => el?.focus()
+
 function SmtpSection({ s }: { s: Settings }) {
   const save = useSaveSettings()
   const { url, from } = s.smtp
@@ -57,12 +60,22 @@ function SmtpSection({ s }: { s: Settings }) {
     setReplacing(false)
     setNewUrl('')
   }
+  const smtp: { url?: string; from?: string } = {}
+  if (!url.locked && replacing && newUrl) smtp.url = newUrl
+  if (!from.locked && fromText !== from.value) smtp.from = fromText
+  const dirty = Object.keys(smtp).length > 0
   const submit = (e: FormEvent) => {
     e.preventDefault()
-    const smtp: { url?: string; from?: string } = {}
-    if (!url.locked && replacing && newUrl) smtp.url = newUrl
-    if (!from.locked && fromText !== from.value) smtp.from = fromText
-    save.mutate({ smtp }, { onSuccess: cancelReplace })
+    if (!dirty) return
+    save.mutate(
+      { smtp },
+      {
+        onSuccess: (r) => {
+          cancelReplace()
+          setFromText(r.smtp.from.value)
+        },
+      },
+    )
   }
   return (
     <Section id="smtp" title="Email (SMTP)">
@@ -81,6 +94,7 @@ function SmtpSection({ s }: { s: Settings }) {
             replacing ? (
               <input
                 id={id}
+                ref={focusOnMount}
                 type="password"
                 autoComplete="off"
                 aria-describedby={describedBy}
@@ -122,6 +136,7 @@ function SmtpSection({ s }: { s: Settings }) {
           value={fromText}
           onChange={setFromText}
           readOnly={from.locked}
+          style={from.locked ? LOCKED_STYLE : undefined}
           hint={
             <>
               e.g. <code>My App &lt;no-reply@example.com&gt;</code> <Source field={from} />
@@ -131,7 +146,7 @@ function SmtpSection({ s }: { s: Settings }) {
         <ErrorNote error={save.error} />
         {url.locked && from.locked ? null : (
           <div className="row">
-            <button type="submit" className="btn primary" disabled={save.isPending}>
+            <button type="submit" className="btn primary" disabled={save.isPending || !dirty}>
               {save.isPending ? 'Saving…' : 'Save email settings'}
             </button>
             {replacing ? (
@@ -192,7 +207,11 @@ function CorsSection({ s }: { s: Settings }) {
         className="stack"
         onSubmit={(e) => {
           e.preventDefault()
-          save.mutate({ cors: { origins: parseOrigins(text) } })
+          // The textarea then shows the origins as stored (one per line, without repeats).
+          save.mutate(
+            { cors: { origins: parseOrigins(text) } },
+            { onSuccess: (r) => setText(r.cors.origins.value.join('\n')) },
+          )
         }}
       >
         <Field
@@ -211,6 +230,7 @@ function CorsSection({ s }: { s: Settings }) {
               rows={4}
               className="mono"
               readOnly={f.locked}
+              style={f.locked ? LOCKED_STYLE : undefined}
               value={text}
               onChange={(e) => setText(e.target.value)}
             />
@@ -258,7 +278,10 @@ function RateLimitSection({ s }: { s: Settings }) {
         className="stack"
         onSubmit={(e) => {
           e.preventDefault()
-          save.mutate({ rateLimits: { authPerMinute: Number(value) } })
+          save.mutate(
+            { rateLimits: { authPerMinute: Number(value) } },
+            { onSuccess: (r) => setValue(String(r.rateLimits.authPerMinute.value)) },
+          )
         }}
       >
         <TextField
@@ -268,6 +291,7 @@ function RateLimitSection({ s }: { s: Settings }) {
           step={1}
           required
           readOnly={f.locked}
+          style={f.locked ? LOCKED_STYLE : undefined}
           value={value}
           onChange={setValue}
           hint={

@@ -1,4 +1,8 @@
+import type { CSSProperties } from 'react'
 import { sourceLabel } from './settings-form.ts'
+
+/** A control the environment locks: looks read-only as well as being it. */
+export const LOCKED_STYLE: CSSProperties = { background: 'var(--bg)', cursor: 'not-allowed' }
 
 /** Where a setting comes from: its variable when the environment locks it. */
 export function Source(props: { field: { source: string; locked: boolean; env?: string | undefined } }) {

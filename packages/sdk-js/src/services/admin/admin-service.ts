@@ -1,6 +1,8 @@
 import type { Http } from '../../http.ts'
 import type { SessionStorage } from '../../session-storage.ts'
+import { AdminAdmins } from './admins.ts'
 import { AdminAudit } from './audit.ts'
+import { AdminChannels } from './channels.ts'
 import { AdminCollections } from './collections.ts'
 import { ConsoleAuth } from './console-auth.ts'
 import { AdminKeys } from './keys.ts'
@@ -13,12 +15,16 @@ import { AdminUsers } from './users.ts'
  * (`createClient({ url, apiKey })`); collections and keys also take API keys with the `schema` / `keys` scope.
  */
 export class AdminService {
-  /** Console admins' sign-in, sign-out and TOTP. */
+  /** Console admins' sign-in (password, TOTP, passkey), sign-out, TOTP and passkeys of their own. */
   readonly auth: ConsoleAuth
+  /** The console's admins: list, add, remove. */
+  readonly admins: AdminAdmins
   readonly collections: AdminCollections
   readonly users: AdminUsers
   readonly keys: AdminKeys
   readonly audit: AdminAudit
+  /** Realtime channel definitions (who may join, send, track). */
+  readonly channels: AdminChannels
   /** Settings editable at run time: SMTP, CORS, rate limits, sign-in methods, OAuth providers. */
   readonly settings: AdminSettings
 
@@ -27,10 +33,12 @@ export class AdminService {
     opts: { storage?: SessionStorage | undefined; storageKey?: string | undefined } = {},
   ) {
     this.auth = new ConsoleAuth(http, opts)
+    this.admins = new AdminAdmins(http)
     this.collections = new AdminCollections(http)
     this.users = new AdminUsers(http)
     this.keys = new AdminKeys(http)
     this.audit = new AdminAudit(http)
+    this.channels = new AdminChannels(http)
     this.settings = new AdminSettings(http)
   }
 

@@ -5,6 +5,8 @@ export interface AdminUser {
   readonly id: string
   readonly email: string | null
   readonly name?: string | null
+  /** Whether the email address is verified (the users collection's `verified` column). */
+  readonly verified?: boolean
   readonly emailVerified?: boolean
   readonly banned?: boolean | null
   readonly banReason?: string | null
@@ -28,6 +30,42 @@ export interface UserSessionInfo {
   readonly ipAddress?: string | null
   readonly userAgent?: string | null
   readonly [field: string]: unknown
+}
+
+/** One relation field reached by a user's delete (directly, or through records that cascade). */
+export interface DeletePreviewRelation {
+  readonly collection: string
+  readonly field: string
+  /** The collection the field points at: `users`, or one whose records cascade. */
+  readonly target: string
+  readonly onDelete: 'cascade' | 'set_null' | 'restrict'
+  readonly multiple: boolean
+  /** Records of `collection` affected through this field. */
+  readonly records: number
+  /** Deleted with the user, field emptied, link removed, or the delete refused. */
+  readonly effect: 'delete' | 'set_null' | 'unlink' | 'block'
+}
+
+/** What deleting a user would take with them (see {@link AdminUsers.deletePreview}). */
+export interface UserDeletePreview {
+  readonly user: { readonly id: string; readonly email: string | null }
+  readonly relations: DeletePreviewRelation[]
+  /** Records deleted with the user, per collection (cascades of cascades included). */
+  readonly cascade: Readonly<Record<string, number>>
+  /** Records whose relation is emptied or unlinked, per collection. */
+  readonly changed: Readonly<Record<string, number>>
+  /** Records of `restrict` relations in the way, per collection: the delete would be refused (409). */
+  readonly blocking: Readonly<Record<string, number>>
+  /** The delete would be refused (`blocking` records, or `tooDeep`). */
+  readonly blocked: boolean
+  /** The cascade goes deeper than the server follows: the delete would be refused. */
+  readonly tooDeep: boolean
+  /** Sessions that end. */
+  readonly sessions: number
+  /** Linked sign-in methods removed (password, OAuth providers). */
+  readonly accounts: number
+  /** Stored files the user owns: they stay, without an owner (null: storage not set up). */
+  readonly files: { readonly count: number; readonly bytes: number } | null
 }
 
 const path = (id: string) => `/api/admin/users/${encodeURIComponent(id)}`
@@ -102,6 +140,20 @@ export class AdminUsers {
    */
   async delete(id: string): Promise<void> {
     await this.http.request(path(id), { method: 'DELETE' })
+  }
+
+  /**
+   * What {@link delete} would take with the user, without deleting anything: per relation to users, how many
+   * records cascade, are emptied or unlinked, or block the delete (`restrict`); their sessions, sign-in
+   * methods and owned files.
+   *
+   * @example
+   * const p = await client.admin.users.deletePreview(id)
+   * if (p.blocked) console.log('first remove', p.blocking)
+   * else console.log('deletes', p.cascade, 'and ends', p.sessions, 'sessions')
+   */
+  async deletePreview(id: string, opts: { signal?: AbortSignal } = {}): Promise<UserDeletePreview> {
+    return this.http.request(`${path(id)}/delete-preview`, { signal: opts.signal })
   }
 
   /** The user's live sessions. @example const sessions = await client.admin.users.sessions(id) */

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import { passkey } from '@better-auth/passkey'
 import { APIError, betterAuth } from 'better-auth'
 import { createAuthMiddleware } from 'better-auth/api'
 import { bearer, openAPI, twoFactor } from 'better-auth/plugins'
@@ -7,6 +8,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../../config/load-config.ts'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
+import type { AdminActions } from '../../events/admin-actions.ts'
 import { trustedOrigins } from './create-auth.ts'
 import { passwordProblem } from './password-policy.ts'
 import { ownSchema } from './plugins/own-schema.ts'
@@ -41,23 +43,30 @@ export interface AdminAuthDeps {
   readonly secret: string
   readonly baseUrl: string
   readonly log: Logger
+  /**
+   * Records what an admin changes on their own account (TOTP, passkeys, password, sessions) in the audit log.
+   * The CLI, which only creates admins, goes without.
+   */
+  readonly actions?: AdminActions | undefined
 }
 
 /**
  * Console admins' better-auth instance, at /api/admin/auth: a population apart from app users, in the
  * bastide.admin* tables, with its own cookies and secret. No sign-up (the first admin comes from
- * POST /api/admin/setup or the admin:create command), TOTP second factor, bearer tokens.
+ * POST /api/admin/setup, POST /api/admin/admins or the admin:create command), TOTP second factor, passkeys,
+ * bearer tokens.
  */
 export function createAdminAuth(deps: AdminAuthDeps) {
   const { config, log } = deps
   const minLength = Math.max(ADMIN_PASSWORD_MIN, config.auth.passwordMinLength)
+  const origins = trustedOrigins(config, deps.baseUrl)
   return betterAuth({
     appName: 'Bastide console',
     baseURL: deps.baseUrl,
     basePath: ADMIN_AUTH_BASE_PATH,
     secret: adminSecret(deps.secret),
     database: { db: deps.db, type: 'postgres' },
-    trustedOrigins: trustedOrigins(config, deps.baseUrl),
+    trustedOrigins: origins,
     telemetry: { enabled: false },
     // Limits are applied in front of the handler, as for /api/auth.
     rateLimit: { enabled: false },
@@ -89,7 +98,39 @@ export function createAdminAuth(deps: AdminAuthDeps) {
       autoSignIn: false,
       revokeSessionsOnPasswordReset: true,
     },
+    databaseHooks: {
+      session: {
+        create: {
+          // Runs once the session is committed. Not a sign-in: a session that replaces the caller's own
+          // (turning TOTP on or off), or the password step of an admin with TOTP, whose session the two-factor
+          // plugin drops at once (the sign-in ends with the code, which makes a session of its own).
+          after: async (session, ctx) => {
+            if (ctx?.context.session) return
+            const passwordStep = ctx?.path === '/sign-in/email'
+            await sql`
+              UPDATE bastide.admins SET "lastSignInAt" = now()
+              WHERE id = ${session.userId} AND NOT (${passwordStep} AND "twoFactorEnabled")`
+              .execute(deps.db)
+              .catch((err) =>
+                log.warn({ err: (err as Error).message }, 'admin auth: could not record the sign-in time'),
+              )
+          },
+        },
+      },
+    },
     hooks: {
+      after: createAuthMiddleware(async (ctx) => {
+        const actions = deps.actions
+        if (!actions) return
+        const what = accountAction(ctx)
+        const adminId = ctx.context.session?.user.id
+        if (!what || !adminId) return
+        // After better-auth committed the change (its adapter, not one of our transactions): a failed entry is
+        // logged, the admin's request still succeeds.
+        await actions
+          .record(deps.db, { actor: `admin:${adminId}`, target: adminId, ...what })
+          .catch((err) => log.error({ err: (err as Error).message, action: what.action }, 'could not audit'))
+      }),
       before: createAuthMiddleware(async (ctx) => {
         const body = (ctx.body ?? {}) as Record<string, unknown>
         const pw = ctx.path === '/change-password' ? body.newPassword : undefined
@@ -117,6 +158,7 @@ export function createAdminAuth(deps: AdminAuthDeps) {
         ),
         { db: deps.db, table: 'bastide.admin_two_factors' },
       ),
+      adminPasskeys(deps.baseUrl, origins),
       // After bearer() and twoFactor(), as for app users: clients without cookies (the CLI) finish a TOTP sign-in.
       twoFactorPending(),
     ],
@@ -125,10 +167,85 @@ export function createAdminAuth(deps: AdminAuthDeps) {
 
 export type AdminAuth = ReturnType<typeof createAdminAuth>
 
+type AuthHookContext = Parameters<Parameters<typeof createAuthMiddleware>[0]>[0]
+
+/**
+ * The audit entry of a successful change an admin made to their own account, or undefined (a sign-in, a read,
+ * a refusal). Never a secret: no code, token or key material, only ids and names.
+ */
+function accountAction(
+  ctx: AuthHookContext,
+): { action: string; details?: Record<string, unknown> } | undefined {
+  const returned = ctx.context.returned
+  if (returned === undefined || returned instanceof APIError || returned instanceof Error) return undefined
+  if (returned instanceof Response && !returned.ok) return undefined
+  const body = (ctx.body ?? {}) as Record<string, unknown>
+  switch (ctx.path) {
+    case '/two-factor/verify-totp':
+      // Confirming TOTP set-up replaces the caller's session; finishing a sign-in has no session to replace.
+      return ctx.context.session && ctx.context.newSession ? { action: 'admin.totp.enable' } : undefined
+    case '/two-factor/disable':
+      return { action: 'admin.totp.disable' }
+    case '/two-factor/generate-backup-codes':
+      return { action: 'admin.totp.backup_codes' }
+    case '/passkey/verify-registration': {
+      const p = returned as { id?: unknown; name?: unknown }
+      return { action: 'admin.passkey.add', details: { passkey: p.id ?? null, name: p.name ?? null } }
+    }
+    case '/passkey/delete-passkey':
+      return { action: 'admin.passkey.remove', details: { passkey: body.id ?? null } }
+    case '/revoke-session':
+      return { action: 'admin.session.revoke' }
+    case '/revoke-sessions':
+      return { action: 'admin.session.revoke', details: { all: true } }
+    case '/change-password':
+      return { action: 'admin.password.change' }
+    default:
+      return undefined
+  }
+}
+
+/**
+ * Passkeys for console admins, in bastide.admin_passkeys (console module migration 0001): the relying party is
+ * the server's host, as for app users, so a passkey made in the console works wherever the console is served.
+ * The table name is set on a copy of the plugin's schema, never through its `schema` option: that option is
+ * merged into the plugin module's one schema object (see own-schema.ts), which the app users' passkey plugin
+ * (bastide.auth_passkeys) reads too and would then point at the admins' table.
+ */
+function adminPasskeys(baseUrl: string, origins: readonly string[]) {
+  const plugin = ownSchema(
+    passkey({
+      rpName: 'Bastide console',
+      rpID: new URL(baseUrl).hostname,
+      origin: origins.filter((o) => /^https?:/.test(o)),
+    }),
+  )
+  ;(plugin.schema.passkey as { modelName?: string }).modelName = 'bastide.admin_passkeys'
+  return plugin
+}
+
 export interface NewAdmin {
   readonly email: string
   readonly password: string
   readonly name?: string | undefined
+}
+
+/**
+ * A new admin's email, normalized (trimmed, lower case), once it looks like an address and the password is
+ * strong enough for a console admin (never shorter than 12). 400 VALIDATION_FAILED naming the field otherwise.
+ */
+export function checkNewAdmin(config: Config, input: NewAdmin): { email: string; name: string } {
+  const email = input.email.trim().toLowerCase()
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email))
+    throw errors.validation({ email: { code: 'invalid', message: 'Not an email address.' } })
+  const problem = passwordProblem(input.password, {
+    email,
+    minLength: Math.max(ADMIN_PASSWORD_MIN, config.auth.passwordMinLength),
+  })
+  if (problem) throw errors.validation({ password: { code: 'weak', message: problem } })
+  if ([...input.password].length > 256)
+    throw errors.validation({ password: { code: 'too_long', message: 'At most 256 characters.' } })
+  return { email, name: input.name?.trim() ?? '' }
 }
 
 /**
@@ -141,16 +258,7 @@ export async function createAdmin(
   input: NewAdmin,
 ): Promise<{ id: string; email: string; name: string }> {
   const ctx = await auth.$context
-  const email = input.email.trim().toLowerCase()
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email))
-    throw errors.validation({ email: { code: 'invalid', message: 'Not an email address.' } })
-  const problem = passwordProblem(input.password, {
-    email,
-    minLength: Math.max(ADMIN_PASSWORD_MIN, config.auth.passwordMinLength),
-  })
-  if (problem) throw errors.validation({ password: { code: 'weak', message: problem } })
-  if ([...input.password].length > 256)
-    throw errors.validation({ password: { code: 'too_long', message: 'At most 256 characters.' } })
+  const { email } = checkNewAdmin(config, input)
   if (await ctx.internalAdapter.findUserByEmail(email)) throw errors.conflict('An admin has this email.')
   const hash = await ctx.password.hash(input.password)
   let user: { id: string; email: string; name: string }

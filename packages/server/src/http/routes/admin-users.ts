@@ -170,6 +170,9 @@ export function adminUsersRoutes(deps: AdminConsoleDeps) {
     return c.body(null, 204)
   })
 
+  // What a delete would take with it, for the console's delete dialog (writes nothing).
+  r.get('/:id/delete-preview', async (c) => c.json(await users.deletePreview(userId(c))))
+
   r.get('/:id/sessions', async (c) => c.json({ items: await users.sessions(userId(c)) }))
 
   r.delete('/:id/sessions', async (c) => {

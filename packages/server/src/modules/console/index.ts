@@ -1,9 +1,12 @@
 import { type AdminAuth, createAdminAuth, createAdminAuthenticator } from '../../core/auth/admin-auth.ts'
 import { announceSetupToken } from '../../core/auth/setup-token.ts'
+import { adminAdminsRoutes } from '../../http/routes/admin-admins.ts'
 import { adminConsoleMounts } from '../../http/routes/admin-users.ts'
 import { authRoutes } from '../../http/routes/auth.ts'
-import { authOpenApi } from '../../openapi/auth-paths.ts'
+import { authOpenApi, type OpenApiPart } from '../../openapi/auth-paths.ts'
 import { defineModule } from '../define-module.ts'
+import { migrations } from './migrations/index.ts'
+import { adminsOpenApi } from './openapi.ts'
 
 declare module '../define-module.ts' {
   interface Services {
@@ -12,12 +15,16 @@ declare module '../define-module.ts' {
   }
 }
 
-/** The console's API: admins' own sign-in (/api/admin/auth), first-admin setup, app-user management. */
+/**
+ * The console's API: admins' own sign-in (/api/admin/auth: password, TOTP, passkeys), first-admin setup, the
+ * admins themselves (/api/admin/admins), app-user management.
+ */
 export const consoleModule = defineModule({
   id: 'console',
+  migrations,
   start({ config, db, log, secret, baseUrl, rateLimiter, httpServer, actions, use }) {
     const auth = use('auth')
-    const adminAuth = createAdminAuth({ config, db: auth.authDb, secret, baseUrl, log })
+    const adminAuth = createAdminAuth({ config, db: auth.authDb, secret, baseUrl, log, actions })
     return {
       provides: { adminAuth },
       routes: [
@@ -41,14 +48,19 @@ export const consoleModule = defineModule({
           secret,
           actions,
         }),
+        { path: '/api/admin/admins', app: adminAdminsRoutes({ config, db, adminAuth, actions }) },
       ],
-      openapi: () =>
-        authOpenApi(adminAuth, {
-          prefix: '/api/admin/auth',
-          tag: 'Console auth',
-          namePrefix: 'Admin',
-          description: "Console admins' sign-in, sessions and two-factor: a population apart from app users.",
-        }),
+      openapi: async () =>
+        mergeParts(
+          await authOpenApi(adminAuth, {
+            prefix: '/api/admin/auth',
+            tag: 'Console auth',
+            namePrefix: 'Admin',
+            description:
+              "Console admins' sign-in, sessions, two-factor and passkeys: a population apart from app users.",
+          }),
+          adminsOpenApi(),
+        ),
       authenticators: [createAdminAuthenticator({ db, secret })],
       ready: async () => {
         await (await adminAuth.$context).checkSchema?.()
@@ -61,3 +73,13 @@ export const consoleModule = defineModule({
     }
   },
 })
+
+/** Two parts of the API document as one (their paths and schema names do not overlap). */
+function mergeParts(a: OpenApiPart, b: OpenApiPart): OpenApiPart {
+  return {
+    paths: { ...a.paths, ...b.paths },
+    schemas: { ...a.schemas, ...b.schemas },
+    tags: [...a.tags, ...b.tags],
+    adminOnly: [...(a.adminOnly ?? []), ...(b.adminOnly ?? [])],
+  }
+}
