@@ -25,6 +25,10 @@ export function ConsoleLayout() {
           </Link>
         ))}
         <div className="spacer" />
+        {/* The server's own pages, outside the app (plain links: the router does not handle them). */}
+        <a href="/api/docs" target="_blank" rel="noreferrer">
+          API reference
+        </a>
         <button
           type="button"
           className="btn small"

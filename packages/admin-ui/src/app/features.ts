@@ -5,6 +5,7 @@ import { collectionsFeature } from '../features/collections/index.ts'
 import { filesFeature } from '../features/files/index.ts'
 import { keysFeature } from '../features/keys/index.ts'
 import { realtimeFeature } from '../features/realtime/index.ts'
+import { recordsFeature } from '../features/records/index.ts'
 import { settingsFeature } from '../features/settings/index.ts'
 import { usersFeature } from '../features/users/index.ts'
 import type { ConsoleFeature } from '../lib/feature.ts'
@@ -13,6 +14,7 @@ import type { ConsoleFeature } from '../lib/feature.ts'
 export const FEATURES: readonly ConsoleFeature[] = [
   collectionsFeature,
   keysFeature,
+  recordsFeature,
   filesFeature,
   usersFeature,
   auditFeature,

@@ -3,7 +3,8 @@ import { createContext, type ReactNode, useContext } from 'react'
 
 /** The console's one SDK client: same origin as the page, acting as the signed-in console admin. */
 export function createConsoleClient(url = window.location.origin): BastideClient {
-  return createClient({ url, console: true, storageKey: 'bastide.console' })
+  // The admin's session is kept under `bastide.console` (ConsoleAuth adds `.console` to the key).
+  return createClient({ url, console: true, storageKey: 'bastide' })
 }
 
 const ClientContext = createContext<BastideClient | null>(null)
