@@ -38,7 +38,8 @@ export async function announceSetupToken(db: Db, secret: string, log: Logger, ba
   const token = setupToken(secret)
   log.warn(
     { setupToken: token },
-    `No console admin yet. Create the first one with POST ${baseUrl}/api/admin/setup and the JSON body ` +
+    `No console admin yet. Open ${baseUrl}/_/ and paste this setup token to create the first one, or POST ` +
+      `${baseUrl}/api/admin/setup with the JSON body ` +
       `{"email": "…", "password": "…", "setupToken": "${token}"} (or with the admin key as bearer token). ` +
       'The token works until the first admin exists; `pnpm --filter @bastide/server setup:token` shows it again.',
   )
