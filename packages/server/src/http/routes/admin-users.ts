@@ -41,7 +41,7 @@ export function adminConsoleMounts(deps: AdminConsoleDeps) {
   ]
 }
 
-const newAdmin = z
+export const newAdmin = z
   .object({
     email: z.string().trim().min(3).max(320),
     password: z.string().min(1).max(256),
@@ -49,7 +49,7 @@ const newAdmin = z
   })
   .strict()
 
-const setupInput = newAdmin.extend({ setupToken: z.string().max(200).optional() })
+export const setupInput = newAdmin.extend({ setupToken: z.string().max(200).optional() })
 
 /**
  * POST /api/admin/setup: the first console admin, while there is none, for the admin key (or an API key with
@@ -97,12 +97,12 @@ function userId(c: Context<AppEnv>): string {
 
 const actorOf = (p: Principal) => principalId(p)
 
-const paging = z.object({
+export const paging = z.object({
   page: z.coerce.number().int().min(1).max(100_000).default(1),
   perPage: z.coerce.number().int().min(1).max(200).default(50),
 })
 
-const createUser = z
+export const createUser = z
   .object({
     email: z.email().max(320),
     password: z.string().min(1).max(256),
@@ -111,14 +111,14 @@ const createUser = z
   })
   .strict()
 
-const ban = z
+export const ban = z
   .object({
     reason: z.string().trim().max(500).optional(),
     expiresAt: z.iso.datetime({ offset: true }).optional(),
   })
   .strict()
 
-const impersonate = z
+export const impersonate = z
   .object({ minutes: z.number().int().min(1).max(MAX_IMPERSONATION_MINUTES).optional() })
   .strict()
 

@@ -7,6 +7,7 @@ import { authOpenApi, type OpenApiPart } from '../../openapi/auth-paths.ts'
 import { defineModule } from '../define-module.ts'
 import { migrations } from './migrations/index.ts'
 import { adminsOpenApi } from './openapi.ts'
+import { adminUsersOpenApi } from './users-openapi.ts'
 
 declare module '../define-module.ts' {
   interface Services {
@@ -60,6 +61,7 @@ export const consoleModule = defineModule({
               "Console admins' sign-in, sessions, two-factor and passkeys: a population apart from app users.",
           }),
           adminsOpenApi(),
+          adminUsersOpenApi(),
         ),
       authenticators: [createAdminAuthenticator({ db, secret })],
       ready: async () => {
@@ -75,11 +77,11 @@ export const consoleModule = defineModule({
 })
 
 /** Two parts of the API document as one (their paths and schema names do not overlap). */
-function mergeParts(a: OpenApiPart, b: OpenApiPart): OpenApiPart {
+function mergeParts(...parts: OpenApiPart[]): OpenApiPart {
   return {
-    paths: { ...a.paths, ...b.paths },
-    schemas: { ...a.schemas, ...b.schemas },
-    tags: [...a.tags, ...b.tags],
-    adminOnly: [...(a.adminOnly ?? []), ...(b.adminOnly ?? [])],
+    paths: Object.assign({}, ...parts.map((p) => p.paths)),
+    schemas: Object.assign({}, ...parts.map((p) => p.schemas)),
+    tags: parts.flatMap((p) => p.tags),
+    adminOnly: parts.flatMap((p) => p.adminOnly ?? []),
   }
 }
