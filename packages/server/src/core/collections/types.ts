@@ -1,39 +1,17 @@
-export const FIELD_TYPES = [
-  'text',
-  'number',
-  'bool',
-  'date',
-  'email',
-  'url',
-  'json',
-  'select',
-  'relation',
-  'file',
-] as const
-export type FieldType = (typeof FIELD_TYPES)[number]
+import type { FieldOptions, FieldType, RuleAction, SYSTEM_FIELDS } from '@bastide/protocol'
 
-export const ON_DELETE = ['cascade', 'set_null', 'restrict'] as const
-export type OnDelete = (typeof ON_DELETE)[number]
-
-export interface FieldOptions {
-  /** text: min/max length; number: min/max value; date: min/max ISO date. */
-  readonly min?: number | string
-  readonly max?: number | string
-  /** text: a regular expression (PostgreSQL POSIX syntax, checked in JavaScript too). */
-  readonly pattern?: string
-  /** number: whole numbers only (a bigint column). */
-  readonly integer?: boolean
-  /** select: the allowed values. */
-  readonly values?: readonly string[]
-  /** select, relation, file: an array of values. */
-  readonly multiple?: boolean
-  /** relation: the target collection's name. */
-  readonly collection?: string
-  /** relation: what happens to this record when the target is deleted. */
-  readonly onDelete?: OnDelete
-  /** file: the storage bucket. */
-  readonly bucket?: string
-}
+// The wire vocabulary (field types, on-delete actions, options, rule actions, system fields) is declared once, in
+// the protocol package the SDK and the console read too; the server's own shapes below are stricter.
+export {
+  FIELD_TYPES,
+  type FieldOptions,
+  type FieldType,
+  ON_DELETE,
+  type OnDelete,
+  RULE_ACTIONS,
+  type RuleAction,
+  SYSTEM_FIELDS,
+} from '@bastide/protocol'
 
 export interface Field {
   /** Stable across renames; a PATCH matches fields by it. */
@@ -54,8 +32,6 @@ export interface Index {
   readonly unique: boolean
 }
 
-export const RULE_ACTIONS = ['list', 'view', 'create', 'update', 'delete'] as const
-export type RuleAction = (typeof RULE_ACTIONS)[number]
 /** `null`: locked (admins and keys only); `''`: everyone; otherwise an expression. */
 export type Rules = { readonly [A in RuleAction]: string | null }
 
@@ -71,8 +47,7 @@ export interface Collection {
   readonly updated: string
 }
 
-/** Columns every collection table has, in this order, before its own fields. */
-export const SYSTEM_FIELDS = ['id', 'created', 'updated', 'version'] as const
+/** Columns every collection table has, in this order, before its own fields (SYSTEM_FIELDS). */
 export type SystemField = (typeof SYSTEM_FIELDS)[number]
 
 export function isMultiple(f: Field): boolean {
