@@ -17,6 +17,15 @@ export {
   RECORD_EVENT_BY_ACTION,
   type RecordEvent,
 } from './events.ts'
+export type {
+  MetricsSummary,
+  MinuteStats,
+  PrincipalKind,
+  RequestLogEntry,
+  RequestLogFilters,
+  RequestLogPage,
+  RouteStats,
+} from './observability.ts'
 export {
   type Ack,
   type BroadcastMessage,

@@ -93,6 +93,7 @@ export const KEY_SCOPES = [
   'storage:read',
   'storage:write',
   'keys',
+  'metrics',
 ] as const
 export type KeyScope = (typeof KEY_SCOPES)[number]
 

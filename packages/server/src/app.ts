@@ -1,4 +1,4 @@
-import { Hono } from 'hono'
+import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { compress } from 'hono/compress'
 import { etag } from 'hono/etag'
 import type { Logger } from 'pino'
@@ -36,6 +36,7 @@ export function createApp(deps: AppDeps) {
     modules.flatMap((m) => (m.parts.routes ?? []).filter((r) => (r.stage ?? 'api') === stage))
   const streams = modules.flatMap((m) => (m.parts.streamsBody ? [m.parts.streamsBody] : []))
   const ownOptions = modules.flatMap((m) => (m.parts.answersOptions ? [m.parts.answersOptions] : []))
+  const observers = modules.flatMap((m) => (m.parts.observe ? [m.parts.observe] : []))
 
   // Canonical paths (see canonical-path.ts): `//`, trailing slashes and case variants of auth routes
   // reach the same handler, with the same rate-limit counters.
@@ -43,6 +44,9 @@ export function createApp(deps: AppDeps) {
   // First, so that it wraps up last: HEAD responses keep every header set below (see head-response.ts).
   app.use('*', headResponse)
   app.use('*', requestContext(log, config.trustProxy))
+  // Metrics and request logs: right inside the request context, so they see the final status of every
+  // request (errors and 404s included) and its request id. Absent when no module observes.
+  if (observers.length > 0) app.use('*', observeRequests(observers, log))
   app.use('*', securityHeaders)
   // The origins in force: the settings module's (runtime settings over BASTIDE_CORS_ORIGINS), else the env's.
   const settings = modules.find((m) => m.parts.provides?.settings)?.parts.provides?.settings
@@ -75,3 +79,22 @@ export function createApp(deps: AppDeps) {
 }
 
 export type App = ReturnType<typeof createApp>
+
+/** Calls each module's `observe` once a request is answered (see ModuleParts.observe). */
+function observeRequests(
+  observers: readonly ((c: Context<AppEnv>, ms: number) => void)[],
+  log: Logger,
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const start = performance.now()
+    await next()
+    const ms = performance.now() - start
+    for (const o of observers) {
+      try {
+        o(c, ms)
+      } catch (err) {
+        log.error({ err }, 'request observer failed')
+      }
+    }
+  }
+}

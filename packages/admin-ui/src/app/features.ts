@@ -4,6 +4,8 @@ import { auditFeature } from '../features/audit/index.ts'
 import { collectionsFeature } from '../features/collections/index.ts'
 import { filesFeature } from '../features/files/index.ts'
 import { keysFeature } from '../features/keys/index.ts'
+import { logsFeature } from '../features/logs/index.ts'
+import { metricsFeature } from '../features/metrics/index.ts'
 import { realtimeFeature } from '../features/realtime/index.ts'
 import { recordsFeature } from '../features/records/index.ts'
 import { settingsFeature } from '../features/settings/index.ts'
@@ -19,6 +21,8 @@ export const FEATURES: readonly ConsoleFeature[] = [
   usersFeature,
   auditFeature,
   realtimeFeature,
+  metricsFeature,
+  logsFeature,
   adminsFeature,
   settingsFeature,
   accountFeature,

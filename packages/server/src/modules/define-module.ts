@@ -1,6 +1,6 @@
 import type { Server } from 'node:http'
 import type { WireErrorCode } from '@bastide/protocol'
-import type { Hono } from 'hono'
+import type { Context, Hono } from 'hono'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
 import type { Config } from '../config/load-config.ts'
@@ -88,6 +88,14 @@ export interface ModuleParts {
   readonly authenticators?: readonly Authenticator[]
   /** Request bodies the module's routes stream and limit themselves (uploads): exempt from BASTIDE_BODY_LIMIT. */
   readonly streamsBody?: (path: string, contentType: string | undefined) => boolean
+  /**
+   * Sees every HTTP request once it is answered (errors included), with how long it took in milliseconds:
+   * `c.req.method`, `routePath(c)` from 'hono/route' (the matched pattern, never the raw path),
+   * `c.res.status`, `c.var.principal` (unset before the principal is resolved). Runs on the hot path,
+   * synchronously, after the response is final: keep it to counters and a push into a buffer; never await,
+   * never throw (a failure is logged and the response goes out unchanged).
+   */
+  readonly observe?: (c: Context<AppEnv>, ms: number) => void
   /** Paths where a plain OPTIONS (not a CORS preflight) is the route's own (tus discovery). */
   readonly answersOptions?: (path: string) => boolean
   /** The last start-up work, once every module has started and before the server answers its first request. */

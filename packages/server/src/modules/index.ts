@@ -6,6 +6,7 @@ import { coreModule } from './core/index.ts'
 import type { ModuleDefinition } from './define-module.ts'
 import { homeModule } from './home/index.ts'
 import { metaModule } from './meta/index.ts'
+import { metricsModule } from './metrics/index.ts'
 import { realtimeModule } from './realtime/index.ts'
 import { recordsModule } from './records/index.ts'
 import { settingsModule } from './settings/index.ts'
@@ -25,6 +26,7 @@ export const MODULES: readonly ModuleDefinition<any>[] = [
   realtimeModule, // live changes, channels, presence (socket.io)          /realtime, /api/realtime/channels
   consoleModule, //  console admins' sign-in, setup, user management       /api/admin/auth, /api/admin/{setup,users,admins}
   auditModule, //   every admin action, in the transaction that performs it  /api/admin/audit
+  metricsModule, //  Prometheus metrics, request logs, the console's summary /metrics, /api/admin/{logs,metrics}
   metaModule, //     health, OpenAPI document, API reference page          /api/health, /api/openapi.json, /api/docs
   consoleAppModule, // the admin console (packages/admin-ui), from its build /_/
   homeModule, //     the home page (browsers go on to the console)         /

@@ -68,10 +68,24 @@ export interface RealtimeExtension {
   close(): Promise<void>
 }
 
+/** What this node serves right now (for the metrics module, read at each scrape). */
+export interface RealtimeStats {
+  /** Open connections. */
+  readonly connections: number
+  /** Record subscriptions held by those connections. */
+  readonly subscriptions: number
+  /** Channels with at least one member connected here. */
+  readonly channels: number
+  /** Channel memberships of those connections (a connection in three channels counts three). */
+  readonly channelMembers: number
+}
+
 export interface Realtime {
   readonly io: Server
   readonly nodeId: string
   readonly feed: ChangeFeed
+  /** Counts of this node only (each node reports its own; Prometheus sums them). O(connections + rooms). */
+  stats(): RealtimeStats
   /** Periodic work (the session sweep, presence), for the scheduler: the server runs it as module jobs. */
   readonly jobs: readonly Job[]
   close(): Promise<void>
@@ -142,6 +156,20 @@ export async function startRealtime(deps: RealtimeDeps): Promise<Realtime> {
     io,
     nodeId,
     feed,
+    stats() {
+      let subs = 0
+      for (const conn of conns.values()) subs += conn.subs.size
+      // The adapter's rooms are this node's even with the Redis adapter. Each socket sits in a room named
+      // after its own id; every other room is a channel (channels.ts is the only code that joins rooms).
+      let channelCount = 0
+      let members = 0
+      for (const [name, sids] of io.of('/').adapter.rooms) {
+        if (sids.size === 1 && sids.has(name)) continue
+        channelCount++
+        members += sids.size
+      }
+      return { connections: conns.size, subscriptions: subs, channels: channelCount, channelMembers: members }
+    },
     jobs: [
       // Credentials that died since their connection opened (signed out, revoked, expired, banned) end it.
       { name: 'session-sweep', everyMs: limits.sessionCheckMs, run: () => sweepSessions(conns, db, log) },

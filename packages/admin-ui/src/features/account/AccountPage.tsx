@@ -1,5 +1,4 @@
 import {
-  type BastideClient,
   browserSupportsPasskeys,
   type ConsolePasskey,
   type ConsoleSessionInfo,

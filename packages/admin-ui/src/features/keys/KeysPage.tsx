@@ -16,6 +16,7 @@ const SCOPE_HINTS: Record<KeyScope, string> = {
   'storage:read': 'read every stored file',
   'storage:write': 'write and delete stored files',
   keys: 'create and revoke keys (never stronger than itself)',
+  metrics: 'scrape /metrics and read the request log',
 }
 
 /** Secret API keys: create with scopes and an expiry (the secret is shown once), revoke. */

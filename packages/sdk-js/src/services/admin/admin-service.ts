@@ -6,13 +6,20 @@ import { AdminChannels } from './channels.ts'
 import { AdminCollections } from './collections.ts'
 import { ConsoleAuth } from './console-auth.ts'
 import { AdminKeys } from './keys.ts'
+import { AdminLogs } from './logs.ts'
+import { AdminMetrics } from './metrics.ts'
 import { AdminSettings } from './settings.ts'
 import { AdminUsers } from './users.ts'
 
 /**
- * What the console does, for the console, the CLI and scripts: `client.admin.*`. Calls need a console admin's
- * session (`createClient({ url, console: true })` then `client.admin.auth.signIn`) or the admin key
- * (`createClient({ url, apiKey })`); collections and keys also take API keys with the `schema` / `keys` scope.
+ * What the console does, for the console, the CLI and scripts: `client.admin.*`. Every call takes a console
+ * admin's session (`createClient({ url, console: true })` then `client.admin.auth.signIn`) or the admin key
+ * (`createClient({ url, apiKey })`). Some also take an API key with the right scope:
+ * - `collections`, `channels`, `schema`: the `schema` scope;
+ * - `keys`: the `keys` scope (a key mints keys within its own scopes only);
+ * - `users`: the `users` scope — all but `users.impersonate`, which stays with console admins;
+ * - `metrics`, `logs`: the `metrics` scope.
+ * `auth`, `admins`, `audit` and `settings` answer to console admins and the admin key only (403 for any API key).
  */
 export class AdminService {
   /** Console admins' sign-in (password, TOTP, passkey), sign-out, TOTP and passkeys of their own. */
@@ -27,6 +34,10 @@ export class AdminService {
   readonly channels: AdminChannels
   /** Settings editable at run time: SMTP, CORS, rate limits, sign-in methods, OAuth providers. */
   readonly settings: AdminSettings
+  /** This node's health and the last hour of requests (also for keys with the `metrics` scope). */
+  readonly metrics: AdminMetrics
+  /** Every node's recent API requests, filtered (also for keys with the `metrics` scope). */
+  readonly logs: AdminLogs
 
   constructor(
     private readonly http: Http,
@@ -40,6 +51,8 @@ export class AdminService {
     this.audit = new AdminAudit(http)
     this.channels = new AdminChannels(http)
     this.settings = new AdminSettings(http)
+    this.metrics = new AdminMetrics(http)
+    this.logs = new AdminLogs(http)
   }
 
   /**

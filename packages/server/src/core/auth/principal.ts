@@ -1,12 +1,8 @@
-export const SCOPES = [
-  'schema',
-  'records:read',
-  'records:write',
-  'storage:read',
-  'storage:write',
-  'keys',
-] as const
-export type Scope = (typeof SCOPES)[number]
+import { KEY_SCOPES, type KeyScope } from '@bastide/protocol'
+
+/** What an API key may be given: declared once, in the protocol, for the server, the SDK and the console. */
+export const SCOPES = KEY_SCOPES
+export type Scope = KeyScope
 
 /** Who is calling. Resolved once per request from `Authorization: Bearer …`. */
 export type Principal =

@@ -7,6 +7,17 @@ import type { AppEnv } from '../context.ts'
 const VALID = /^[A-Za-z0-9._-]{1,64}$/
 
 /**
+ * Paths that orchestrators and scrapers poll (every few seconds, per pod): the probes the Dockerfile, compose
+ * and Kubernetes call, and /metrics. Their successes are logged at debug and kept out of the request log.
+ */
+const POLLED = new Set(['/api/health/live', '/api/health/ready', '/metrics'])
+
+/** Whether `path` is polled by machines (see POLLED): noise in the logs when it answers 2xx. */
+export function isPolledPath(path: string): boolean {
+  return POLLED.has(path)
+}
+
+/**
  * Every response carries X-Request-Id (the caller's, when it sent a sane one) and is logged with it.
  * `trustProxy`: the caller's address comes from X-Forwarded-For (see client-ip.ts).
  */
@@ -23,11 +34,12 @@ export function requestContext(log: Logger, trustProxy: boolean): MiddlewareHand
     const status = c.res.status
     // A 5xx other than 503 (database unavailable) is a bug: logged as an error even when info is off.
     const failed = status >= 500 && status !== 503
-    if (failed || log.isLevelEnabled('info')) {
+    // A probe that passes says nothing new; one that fails (a 503 from readiness) stays at info.
+    const level = failed ? 'error' : status < 300 && isPolledPath(c.req.path) ? 'debug' : 'info'
+    if (log.isLevelEnabled(level)) {
       const ms = Math.round((performance.now() - start) * 10) / 10
       const line = { requestId: id, method: c.req.method, path: c.req.path, status, ms }
-      if (failed) log.error(line, 'request failed')
-      else log.info(line, 'request')
+      log[level](line, failed ? 'request failed' : 'request')
     }
   }
 }

@@ -1,0 +1,89 @@
+import type { Context } from 'hono'
+import { routePath } from 'hono/route'
+import { principalId } from '../../core/auth/principal.ts'
+import type { AppEnv } from '../../http/context.ts'
+import { isPolledPath } from '../../http/middleware/request-id.ts'
+import type { RequestLogBuffer } from './request-log-buffer.ts'
+import type { ServerMetrics } from './server-metrics.ts'
+
+/**
+ * Route parameters whose value is a credential: their path segment is logged as `:redacted`. Not `key`:
+ * storage routes call an object's path `:key`, which is what an operator looks for in the log.
+ */
+const SECRET_PARAM = /token|secret|code|signature|password|otp/i
+/** Credentials inside routes we do not route ourselves (better-auth's `/*`): the segment after these. */
+const SECRET_SEGMENT = /(\/(?:reset-password|verify-email|magic-link)\/)[^/]+/gi
+const UA_MAX = 120
+const PATH_MAX = 512
+
+/** Per route pattern, once: the indexes of its path segments that hold a secret (empty for most). */
+const secretSegments = new Map<string, readonly number[]>()
+function secretIndexes(route: string): readonly number[] {
+  let found = secretSegments.get(route)
+  if (!found) {
+    found = route.split('/').flatMap((seg, i) => (seg.startsWith(':') && SECRET_PARAM.test(seg) ? [i] : []))
+    // Routes are a fixed set (patterns, not paths), so this stays small.
+    secretSegments.set(route, found)
+  }
+  return found
+}
+
+/**
+ * The path as logged: never the query string (tokens, codes and signatures travel there), and segments that
+ * hold a credential replaced. Cheap for the common case: one map lookup and one regex test.
+ */
+export function loggedPath(route: string, path: string): string {
+  const idx = secretIndexes(route)
+  let p = path
+  if (idx.length > 0) {
+    const segs = p.split('/')
+    for (const i of idx) if (i < segs.length) segs[i] = ':redacted'
+    p = segs.join('/')
+  }
+  // replace() with a global pattern starts from 0 each time (no lastIndex state carried between calls).
+  p = p.replace(SECRET_SEGMENT, '$1:redacted')
+  return p.length > PATH_MAX ? p.slice(0, PATH_MAX) : p
+}
+
+const LOGS_ROUTE = '/api/admin/logs'
+const SIGN_IN = /\/(?:sign-in|two-factor\/verify)/
+
+/**
+ * The metrics module's `observe` (ModuleParts.observe): every answered request goes into the latency
+ * histogram by route pattern, counts as an auth failure or a rate-limit hit when it is one, and — when
+ * request logging is on — becomes a request log row.
+ */
+export function observeRequest(metrics: ServerMetrics, logBuffer: RequestLogBuffer | undefined) {
+  return (c: Context<AppEnv>, ms: number): void => {
+    const method = c.req.method
+    const route = routePath(c)
+    const status = c.res.status
+    metrics.request(method, route, status, ms)
+    const path = c.req.path
+    // Sign-in failures: refused credentials (4xx), not throttling (429, counted as a rate-limit hit).
+    if (status >= 400 && status < 500 && status !== 429 && method === 'POST' && SIGN_IN.test(path)) {
+      metrics.authFailure(path.startsWith('/api/admin/') ? 'admin' : 'user')
+    }
+    // Left out (they still count in the metrics above): the log viewer's own reads, since a live tail polling
+    // every two seconds would fill the log with itself, and the health probes, which every orchestrator
+    // calls every few seconds per node.
+    if (!logBuffer || !path.startsWith('/api/') || route === LOGS_ROUTE || isPolledPath(path)) return
+    const p = c.var.principal
+    const length = c.res.headers.get('content-length')
+    const ua = c.req.header('user-agent')
+    logBuffer.push({
+      at: new Date(Date.now() - ms),
+      method,
+      route,
+      path: loggedPath(route, path),
+      status,
+      durationMs: Math.round(ms * 100) / 100,
+      bytesOut: length === null ? null : Number(length),
+      principalKind: p?.kind ?? 'anonymous',
+      principalId: !p || p.kind === 'anonymous' ? null : principalId(p),
+      clientIp: c.var.clientIp?.() ?? null,
+      requestId: c.var.requestId,
+      userAgent: ua ? ua.slice(0, UA_MAX) : null,
+    })
+  }
+}

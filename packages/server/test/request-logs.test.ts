@@ -1,0 +1,219 @@
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { signUp } from './support/auth.ts'
+import { createCollection, createKey, startTestServer, type TestServer } from './support/harness.ts'
+
+let s: TestServer
+let sqlc: pg.Client
+
+beforeAll(async () => {
+  s = await startTestServer()
+  sqlc = new pg.Client({ connectionString: s.dbUrl })
+  await sqlc.connect()
+  await createCollection(s, {
+    name: 'logged',
+    fields: [{ name: 'title', type: 'text' }],
+    rules: { list: '', view: '', create: '' },
+  })
+})
+afterAll(async () => {
+  await sqlc?.end()
+  await s?.close()
+})
+
+const logs = async (query = '', as?: string) => {
+  const r = await s.api('GET', `/api/admin/logs${query}`, undefined, as ? { as } : {})
+  expect(r.status, JSON.stringify(r.body)).toBe(200)
+  return r.body as { items: any[]; nextCursor: string | null }
+}
+
+/**
+ * Writes every buffered row. Twice: when the every-second run is under way, runNow joins it, and that run
+ * may have taken its batch before our requests; the second run then starts after them.
+ */
+async function flushed(): Promise<void> {
+  await s.bastide.scheduler.runNow('metrics', 'flush-request-log')
+  await s.bastide.scheduler.runNow('metrics', 'flush-request-log')
+}
+
+/** Flushes the buffer and reads every page of `query`. */
+async function allLogs(query: string): Promise<any[]> {
+  await flushed()
+  const out: any[] = []
+  let cursor: string | null = null
+  do {
+    const sep = query ? '&' : '?'
+    const page: { items: any[]; nextCursor: string | null } = await logs(
+      `${query}${cursor ? `${sep}cursor=${encodeURIComponent(cursor)}` : ''}`,
+    )
+    out.push(...page.items)
+    cursor = page.nextCursor
+  } while (cursor)
+  return out
+}
+
+describe('request logs', () => {
+  it('keeps every request of a burst, queryable after the flush, newest first, page by page', async () => {
+    const ids = Array.from({ length: 45 }, (_, i) => `burst-${i}`)
+    await Promise.all(
+      ids.map((id) =>
+        s.api('GET', '/api/collections/logged/records', undefined, { headers: { 'x-request-id': id } }),
+      ),
+    )
+    const rows = await allLogs('?path=/api/collections/logged/records&perPage=20')
+    const burst = rows.filter((r) => r.requestId.startsWith('burst-'))
+    expect(burst.map((r) => r.requestId).sort()).toEqual([...ids].sort())
+    // Newest first across pages, no row twice.
+    for (let i = 1; i < rows.length; i++) expect(rows[i - 1].at >= rows[i].at).toBe(true)
+    expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length)
+    expect(burst[0]).toMatchObject({
+      method: 'GET',
+      route: '/api/collections/:collection/records',
+      path: '/api/collections/logged/records',
+      status: 200,
+      principalKind: 'admin',
+      principalId: 'admin',
+    })
+    expect(typeof burst[0].durationMs).toBe('number')
+    expect(typeof burst[0].node).toBe('string')
+  })
+
+  it('filters by status class and exact status, method, principal, duration, request id and time', async () => {
+    const key = await createKey(s, ['records:read'])
+    const keyId = (await s.api('GET', '/api/admin/keys')).body.items.find((k: any) =>
+      key.startsWith(k.prefix),
+    ).id
+    await s.api('GET', '/api/collections/logged/records/missing', undefined, {
+      as: key,
+      headers: { 'x-request-id': 'filter-404' },
+    })
+    await s.api(
+      'POST',
+      '/api/collections/logged/records',
+      { title: 't' },
+      { headers: { 'x-request-id': 'filter-post' } },
+    )
+    const all = await allLogs('?path=/api/collections/logged')
+
+    const only = async (q: string) =>
+      (await allLogs(`?path=/api/collections/logged&${q}`)).map((r) => r.requestId)
+    expect(await only('status=4xx')).toEqual(['filter-404'])
+    expect(await only('status=404')).toEqual(['filter-404'])
+    expect(await only('status=4XX')).toEqual(['filter-404'])
+    expect(await only('method=POST')).toEqual(['filter-post'])
+    expect(await only(`principal=key:${keyId}`)).toEqual(['filter-404'])
+    expect(await only('requestId=filter-post')).toEqual(['filter-post'])
+    expect((await only('minDurationMs=0')).length).toBe(all.length)
+    expect(await only('minDurationMs=3600000')).toEqual([])
+    const post = all.find((r) => r.requestId === 'filter-post')
+    expect(await only(`since=${encodeURIComponent(post.at)}&requestId=filter-post`)).toEqual(['filter-post'])
+    expect(await only(`until=${encodeURIComponent(post.at)}&requestId=filter-post`)).toEqual([])
+    expect(await allLogs('?path=/api/collections/loggedX')).toEqual([])
+    // Reading the log is not logged (a live tail would fill the log with itself).
+    expect(await allLogs('?path=/api/admin/logs')).toEqual([])
+  })
+
+  it('answers 400 to bad filters', async () => {
+    for (const q of [
+      'status=abc',
+      'status=600',
+      'method=FETCH',
+      'since=yesterday',
+      'path=api/collections',
+      'principal=someone',
+      'minDurationMs=-1',
+      'perPage=0',
+      'perPage=201',
+      'cursor=not-a-cursor',
+      'requestId=has%20space',
+    ]) {
+      const r = await s.api('GET', `/api/admin/logs?${q}`)
+      expect(r.status, q).toBe(400)
+      expect(r.body, q).toMatchObject({ code: 'BAD_REQUEST', status: 400 })
+    }
+  })
+
+  it('is for console admins and metrics keys only', async () => {
+    expect((await s.api('GET', '/api/admin/logs', undefined, { as: 'anon' })).status).toBe(401)
+    expect(
+      (await s.api('GET', '/api/admin/logs', undefined, { as: await createKey(s, ['keys']) })).status,
+    ).toBe(403)
+    const user = await signUp(s, 'log-reader@example.com')
+    expect((await s.api('GET', '/api/admin/logs', undefined, { as: user.token })).status).toBe(403)
+    expect(
+      (await s.api('GET', '/api/admin/logs', undefined, { as: await createKey(s, ['metrics']) })).status,
+    ).toBe(200)
+  })
+
+  it('never keeps a query string or a token in a path', async () => {
+    await s.api(
+      'GET',
+      '/api/collections/logged/records?token=sekret-query-1&access_token=sekret-query-2',
+      undefined,
+      {
+        headers: { 'x-request-id': 'secret-query' },
+      },
+    )
+    await s.api('GET', '/api/auth/reset-password/sekret-path-3?callbackURL=/x', undefined, {
+      as: 'anon',
+      headers: { 'x-request-id': 'secret-path' },
+    })
+    await flushed()
+    const { rows } = await sqlc.query(
+      `SELECT path, request_id FROM bastide.request_log WHERE request_id IN ('secret-query', 'secret-path')`,
+    )
+    expect(rows).toHaveLength(2)
+    const byId = Object.fromEntries(rows.map((r) => [r.request_id, r.path]))
+    expect(byId['secret-query']).toBe('/api/collections/logged/records')
+    expect(byId['secret-path']).toBe('/api/auth/reset-password/:redacted')
+    const leaked = await sqlc.query(
+      `SELECT count(*)::int AS n FROM bastide.request_log t WHERE t::text LIKE '%sekret%'`,
+    )
+    expect(leaked.rows[0].n).toBe(0)
+  })
+
+  it('prunes rows older than the retention window', async () => {
+    await sqlc.query(`INSERT INTO bastide.request_log
+      (at, node, method, route, path, status, duration_ms, principal_kind, request_id)
+      VALUES (now() - interval '25 hours', 'old', 'GET', '/api/x', '/api/x', 200, 1, 'anonymous', 'ancient'),
+             (now() - interval '23 hours', 'old', 'GET', '/api/x', '/api/x', 200, 1, 'anonymous', 'recent')`)
+    await s.bastide.scheduler.runNow('metrics', 'prune-request-log')
+    const { rows } = await sqlc.query(
+      `SELECT request_id FROM bastide.request_log WHERE request_id IN ('ancient', 'recent')`,
+    )
+    expect(rows.map((r) => r.request_id)).toEqual(['recent'])
+  })
+})
+
+describe('GET /api/admin/metrics', () => {
+  it('sums up the last hour per minute and the routes that took the most time', async () => {
+    await s.api('GET', '/api/collections/logged/records')
+    await flushed()
+    const r = await s.api('GET', '/api/admin/metrics')
+    expect(r.status).toBe(200)
+    expect(r.body.retentionHours).toBe(24)
+    expect(r.body.series).toHaveLength(60)
+    const total = r.body.series.reduce((n: number, m: any) => n + m.requests, 0)
+    expect(total).toBeGreaterThan(45)
+    const last = r.body.series.findLast((m: any) => m.requests > 0)
+    expect(last.p99Ms).toBeGreaterThanOrEqual(last.p50Ms)
+    expect(r.body.topRoutes.map((t: any) => t.route)).toContain('/api/collections/:collection/records')
+    expect(r.body.node).toMatchObject({ realtimeConnections: 0, dbPool: { max: 10 } })
+    expect((await s.api('GET', '/api/admin/metrics', undefined, { as: 'anon' })).status).toBe(401)
+  })
+})
+
+describe('BASTIDE_REQUEST_LOG_RETENTION_HOURS=0', () => {
+  it('logs nothing, and the summary says so', async () => {
+    const off = await startTestServer({ env: { BASTIDE_REQUEST_LOG_RETENTION_HOURS: '0' } })
+    try {
+      await off.api('GET', '/api/collections')
+      const page = await off.api('GET', '/api/admin/logs')
+      expect(page.body.items).toEqual([])
+      const summary = await off.api('GET', '/api/admin/metrics')
+      expect(summary.body).toMatchObject({ retentionHours: 0, series: [], topRoutes: [] })
+    } finally {
+      await off.close()
+    }
+  })
+})
