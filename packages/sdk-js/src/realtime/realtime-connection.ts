@@ -197,6 +197,11 @@ export class RealtimeConnection {
     const base = new URL(this.#http.baseUrl)
     const so = io(base.origin, {
       path: `${base.pathname.replace(/\/+$/, '')}/realtime`,
+      // WebSocket first: one connection to one node, so several nodes behind a round-robin proxy need no sticky
+      // sessions (long-polling's requests would land on different nodes). Long-polling only where WebSocket is
+      // blocked, and then the proxy must be sticky (docs/self-hosting.md).
+      transports: ['websocket', 'polling'],
+      tryAllTransports: true,
       autoConnect: false,
       reconnection: true,
       reconnectionDelay: RETRY_BASE_MS,

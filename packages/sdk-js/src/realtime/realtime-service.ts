@@ -82,7 +82,9 @@ export class RealtimeService {
    * collection, one record, or those matching a filter. Returns the function that stops it; the subscription
    * is made (and re-made after each reconnection) in the background.
    *
-   * The callback gets `create`/`update`/`delete` with the record, each once, in order; and `{action: 'resync'}`
+   * The callback gets `create`/`update`/`delete` with the record, each once, and for one record never older than
+   * what it already delivered (a late update from another node is dropped); changes to different records arrive in
+   * the order they reach the node (compare `seq` when that matters); and `{action: 'resync'}`
    * when changes may have been missed that cannot be replayed (a long disconnection, a new identity): refetch
    * then. A refused subscription (e.g. `INVALID_FILTER`) goes to `opts.onError`.
    *

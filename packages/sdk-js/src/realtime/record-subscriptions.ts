@@ -25,7 +25,11 @@ export interface Sub {
   wasLive: boolean
   /** Identity changed while away: announce a `resync` after the next acceptance. */
   resyncOnReady: boolean
-  readonly seen: Map<string, true>
+  /**
+   * The newest version delivered per record id (`deleted` once its delete was), most recent last, bounded: a change
+   * at or below it is a replayed duplicate or arrived late from another node, and is dropped.
+   */
+  readonly seen: Map<string, { version: number; deleted: boolean }>
 }
 
 /** What record subscriptions need from the connection. */
@@ -192,12 +196,16 @@ export class RecordSubscriptions {
     if (action !== 'create' && action !== 'update' && action !== 'delete') return
     this.#watermark = Math.max(this.#watermark ?? 0, m.seq)
     sub.since = Math.max(sub.since ?? 0, m.seq)
-    // A replay may repeat a change already delivered: the same record at the same version is the same change.
+    // A replay may repeat a change already delivered, and with several nodes a change made on another node may
+    // arrive after a newer one of the same record (each node delivers its own changes first): per record, only a
+    // version newer than the one delivered goes through, and nothing after its delete.
     const r = m.record as { id?: unknown; version?: unknown } | null
-    if (r && typeof r.id === 'string') {
-      const key = `${action === 'delete' ? 'd' : 'w'}:${r.id}:${String(r.version)}`
-      if (sub.seen.has(key)) return
-      sub.seen.set(key, true)
+    if (r && typeof r.id === 'string' && typeof r.version === 'number') {
+      const last = sub.seen.get(r.id)
+      const deleted = action === 'delete'
+      if (last && (last.deleted || (!deleted && last.version >= r.version))) return
+      sub.seen.delete(r.id)
+      sub.seen.set(r.id, { version: Math.max(r.version, last?.version ?? 0), deleted })
       if (sub.seen.size > DEDUPE_SIZE) sub.seen.delete(sub.seen.keys().next().value as string)
     }
     const callback = sub.callback

@@ -36,9 +36,17 @@ interface Arrived {
   readonly e: RecordEvent
   /** Order of arrival on this node (commit order, as near as this node can tell). */
   readonly n: number
+  /** When it arrived (ms), and whether it was made on this node (rather than heard of through Redis). */
+  readonly at: number
+  readonly local: boolean
 }
 
 const DEFAULT_WINDOW = 10_000
+/**
+ * How far apart two nodes may see the same two changes arrive: a node has its own changes at once and other
+ * nodes' a moment later through Redis, so their order differs between nodes by up to the Redis delay.
+ */
+const REORDER_SLACK_MS = 2000
 
 export async function createChangeFeed(o: ChangeFeedOptions): Promise<ChangeFeed> {
   const windowSize = o.windowSize ?? DEFAULT_WINDOW
@@ -52,8 +60,8 @@ export async function createChangeFeed(o: ChangeFeedOptions): Promise<ChangeFeed
    */
   let coveredFrom = await currentSeq(o.db)
 
-  const accept = (e: RecordEvent) => {
-    window.push({ e, n: ++arrivals })
+  const accept = (e: RecordEvent, local: boolean) => {
+    window.push({ e, n: ++arrivals, at: Date.now(), local })
     if (window.length > windowSize) {
       const dropped = window.splice(0, window.length - windowSize)
       for (const d of dropped) coveredFrom = Math.max(coveredFrom, d.e.seq)
@@ -70,7 +78,7 @@ export async function createChangeFeed(o: ChangeFeedOptions): Promise<ChangeFeed
   const channel = o.redis ? `${o.redis.prefix}rt:changes` : undefined
   const offBus = (['record.created', 'record.updated', 'record.deleted'] as const).map((name) =>
     o.bus.on(name, (e) => {
-      accept(e)
+      accept(e, true)
       if (o.redis && channel) {
         o.redis.pub.publish(channel, JSON.stringify({ n: o.nodeId, e })).catch((err: Error) =>
           // Local subscribers have it; other nodes will tell their clients to resync (see below).
@@ -86,7 +94,7 @@ export async function createChangeFeed(o: ChangeFeedOptions): Promise<ChangeFeed
       if (ch !== channel) return
       try {
         const m = JSON.parse(message) as { n: string; e: RecordEvent }
-        if (m.n !== o.nodeId) accept(m.e)
+        if (m.n !== o.nodeId) accept(m.e, false)
       } catch (err) {
         o.log.warn({ err: (err as Error).message }, 'realtime: unreadable change from Redis')
       }
@@ -119,10 +127,22 @@ export async function createChangeFeed(o: ChangeFeedOptions): Promise<ChangeFeed
     },
     since(seq) {
       if (!Number.isSafeInteger(seq) || seq < coveredFrom) return 'resync'
+      const seen = window.find((a) => a.e.seq === seq)
+      // The client saw a change that never reached this node (lost on the way from the node that made it):
+      // what else was lost with it cannot be told.
+      if (seen === undefined && seq > coveredFrom) return 'resync'
       // Everything numbered after `seq`, and whatever numbered before it arrived after it: a transaction
       // that took its number earlier may have committed later, after the client's last change.
-      const seen = window.find((a) => a.e.seq === seq)
-      return window.filter((a) => a.e.seq > seq || (seen !== undefined && a.n > seen.n)).map((a) => a.e)
+      // And when `seen` came through Redis, those that arrived shortly before it: the node the client was on
+      // may have made `seen` itself and had it at once, and these only later, too late for the client
+      // (when `seen` was made here, every node had it after the earlier ones). Some may repeat a change the
+      // client has: it deduplicates by record id and version.
+      const from = seen && !seen.local ? seen.at - REORDER_SLACK_MS : Number.POSITIVE_INFINITY
+      return window
+        .filter(
+          (a) => a !== seen && (a.e.seq > seq || (seen !== undefined && (a.n > seen.n || a.at >= from))),
+        )
+        .map((a) => a.e)
     },
     async close() {
       for (const off of offBus) off()

@@ -12,6 +12,7 @@ import { type Principal, principalId } from '../auth/principal.ts'
 import type { BucketsService } from './buckets.ts'
 import { validateObjectMetadata } from './object-schema.ts'
 import type { ObjectInfo, ObjectsService } from './objects.ts'
+import { createUploadLocker, type UploadLocker } from './upload-locker.ts'
 
 /**
  * Where uploads in progress live in the S3 bucket: apart from blobs (`<bucketId>/…`), and skipped by the
@@ -44,6 +45,8 @@ const MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*(\s*;[\x20-
  */
 export interface ResumableUploads {
   readonly datastore: DataStore
+  /** tus's locks on uploads, held across every node sharing the database (see createUploadLocker). */
+  readonly locker: UploadLocker
   /** A new upload id, as the datastore knows it. */
   newId(): string
   /** The datastore id for the last segment of an upload URL; undefined when it cannot be one. */
@@ -72,6 +75,8 @@ export interface ResumableUploads {
   discard(id: string): Promise<void>
   /** Deletes unfinished uploads older than RESUMABLE_UPLOAD_TTL_MS; returns how many. */
   deleteExpired(): Promise<number>
+  /** Frees this node's upload locks. */
+  close(): Promise<void>
 }
 
 /**
@@ -186,9 +191,18 @@ export function createResumableUploads(deps: {
   config: Pick<Config, 'dataDir' | 's3' | 'storage'>
   buckets: BucketsService
   objects: ObjectsService
+  /** Where upload locks are taken: the shared database. */
+  databaseUrl: string
+  /** How long a request waits for an upload another request holds (default: tus's 30 s). */
+  lockTimeoutMs?: number
   log: Logger
 }): ResumableUploads {
   const { config, buckets, objects, log } = deps
+  const locker = createUploadLocker({
+    connectionString: deps.databaseUrl,
+    log,
+    ...(deps.lockTimeoutMs !== undefined ? { acquireTimeoutMs: deps.lockTimeoutMs } : {}),
+  })
   const s3 = config.s3
   const prefix = s3 ? RESUMABLE_UPLOADS_PREFIX : ''
   const store: FileStore | UploadS3Store = s3
@@ -238,6 +252,7 @@ export function createResumableUploads(deps: {
 
   return {
     datastore: store,
+    locker,
     newId: () => prefix + randomBytes(16).toString('hex'),
     idFromUrl: (segment) => (URL_ID.test(segment) ? prefix + segment : undefined),
     urlId: (id) => id.slice(prefix.length),
@@ -325,5 +340,7 @@ export function createResumableUploads(deps: {
       if (n > 0) uploaders.clear()
       return n
     },
+
+    close: () => locker.close(),
   }
 }

@@ -37,6 +37,10 @@ export interface StorageRuntime {
 export async function startStorage(deps: {
   config: Config
   db: Db
+  /** The database's URL: resumable uploads lock on a connection of their own. */
+  databaseUrl: string
+  /** How long a tus request waits for an upload held by another request before a 409. */
+  uploadLockTimeoutMs?: number
   log: Logger
   secret: string
   lookup: (name: string) => Collection | undefined
@@ -56,7 +60,14 @@ export async function startStorage(deps: {
     maxImagePixels: config.storage.maxImagePixels,
     log,
   })
-  const uploads = createResumableUploads({ config, buckets, objects, log })
+  const uploads = createResumableUploads({
+    config,
+    buckets,
+    objects,
+    log,
+    databaseUrl: deps.databaseUrl,
+    ...(deps.uploadLockTimeoutMs !== undefined ? { lockTimeoutMs: deps.uploadLockTimeoutMs } : {}),
+  })
   const reconcile = (opts: { graceMs?: number } = {}) =>
     reconcileStorage({ db, store, collectGarbage: () => objects.collectGarbage(), ...opts })
   const maintain = () =>
@@ -81,6 +92,7 @@ export async function startStorage(deps: {
     reconcile,
     maintain,
     async close() {
+      await uploads.close()
       await store.close?.()
     },
   }

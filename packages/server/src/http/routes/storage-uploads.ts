@@ -1,4 +1,4 @@
-import { Server } from '@tus/server'
+import { ERRORS, Server } from '@tus/server'
 import { type Context, Hono } from 'hono'
 import type { Logger } from 'pino'
 import type { Principal } from '../../core/auth/principal.ts'
@@ -62,6 +62,8 @@ export function storageUploadRoutes(deps: {
   const tus = new Server({
     path: UPLOADS_PATH,
     datastore: uploads.datastore,
+    // Shared by every node: a client may resume through another node than the one it started on.
+    locker: uploads.locker,
     maxSize: deps.maxFileSize,
     namingFunction: () => uploads.newId(),
     getFileIdFromRequest: (_req, last) => (last === undefined ? undefined : uploads.idFromUrl(last)),
@@ -118,6 +120,10 @@ export function storageUploadRoutes(deps: {
 /** An error thrown in a tus hook, or one of tus's own `{status_code, body}`, as an AppError. */
 function toAppError(err: unknown): unknown {
   if (err instanceof AppError) return err
+  // Another request (on any node) kept the upload past the lock timeout: busy, not broken. 409 makes tus
+  // clients ask for the offset again and go on.
+  if (err === ERRORS.ERR_LOCK_TIMEOUT)
+    return new AppError('CONFLICT', 'Another request is using this upload; retry shortly.')
   const e = err as { status_code?: unknown; body?: unknown }
   if (typeof e?.status_code !== 'number' || e.status_code >= 500) return err
   const message = typeof e.body === 'string' && e.body.trim() ? e.body.trim() : 'Bad request.'

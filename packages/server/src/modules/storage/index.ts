@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import { type StorageRuntime, startStorage } from '../../core/files/start-storage.ts'
 import { publicBaseUrl } from '../../http/public-base-url.ts'
 import { isStorageUpload, storageRoutes } from '../../http/routes/storage.ts'
@@ -16,12 +17,22 @@ declare module '../define-module.ts' {
 /** File storage at /api/storage: buckets with rules, objects streamed both ways, tus uploads, reconciliation. */
 export const storageModule = defineModule({
   id: 'storage',
+  config: z.object({
+    /**
+     * How long a tus request waits for an upload another request (on any node) holds before it is answered
+     * 409 CONFLICT. The holder is asked to let go and does within tus's 3 s drain unless its node is stuck:
+     * keep this well above that.
+     */
+    BASTIDE_STORAGE_UPLOAD_LOCK_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  }),
   migrations,
-  async start({ config, db, log, secret, baseUrl, actions, use }) {
+  async start({ config, settings, db, databaseUrl, log, secret, baseUrl, actions, use }) {
     const collections = use('collections')
     const storage = await startStorage({
       config,
       db,
+      databaseUrl,
+      uploadLockTimeoutMs: settings.BASTIDE_STORAGE_UPLOAD_LOCK_TIMEOUT_MS,
       log,
       secret,
       actions,
