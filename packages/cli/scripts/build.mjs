@@ -5,6 +5,10 @@
 //
 //   node scripts/build.mjs     build now
 //   import { ensureBuilt }     build only when an input changed since the last build
+//
+// A production install (`pnpm --filter @bastide/cli deploy --prod`, the Docker image) has dist/ but neither the
+// SDK's and protocol's sources nor esbuild: there the build that is present is run as it is, never rebuilt, so
+// build dist/ before deploying (docs/cli.md).
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -38,9 +42,39 @@ export function isFresh(print = fingerprint()) {
   }
 }
 
+/** Whether this tree holds what the CLI is built from (a checkout of the workspace), not only a build of it. */
+export function hasSources() {
+  return SOURCES.every((dir) => fs.existsSync(dir))
+}
+
+/** esbuild, or undefined where it is not installed (a production install: it is a devDependency). */
+async function loadEsbuild() {
+  try {
+    return await import('esbuild')
+  } catch (err) {
+    if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes("'esbuild'")) return undefined
+    throw err
+  }
+}
+
+/** An expected failure: bin/bastide.mjs prints its message alone, without a stack. */
+function unbuildable(why) {
+  return Object.assign(
+    new Error(
+      `${why}\n  In a checkout of the repository: run \`pnpm install\` (it installs esbuild), then any bastide command builds the CLI.` +
+        `\n  For a production install or an image: run \`node packages/cli/scripts/build.mjs\` in the workspace before \`pnpm --filter @bastide/cli deploy --prod <dir>\`.`,
+    ),
+    { code: 'BASTIDE_CLI_UNBUILT' },
+  )
+}
+
 export async function build() {
+  if (!hasSources())
+    throw unbuildable(`bastide: cannot build the CLI here: ${missingSources().join(', ')} missing.`)
   const print = fingerprint()
-  const { build: esbuild } = await import('esbuild')
+  const loaded = await loadEsbuild()
+  if (!loaded) throw unbuildable('bastide: cannot build the CLI here: esbuild is not installed.')
+  const { build: esbuild } = loaded
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
   const external = Object.keys(pkg.dependencies ?? {}).filter((d) => !d.startsWith('@bastide/'))
   // Written beside dist/ and renamed into place: a run never sees half a build, and two first runs at once
@@ -72,10 +106,41 @@ export async function build() {
   }
 }
 
-/** Builds dist/ unless it holds the current sources. */
+/** The source folders this tree lacks, relative to the package. */
+function missingSources() {
+  return SOURCES.filter((dir) => !fs.existsSync(dir)).map((dir) => path.relative(ROOT, dir))
+}
+
+/**
+ * Builds dist/ unless it holds the current sources. Where the sources or esbuild are absent (a production
+ * install), the build present is the one to run: it is never rebuilt there, and its absence is an error that
+ * says what to do.
+ */
 export async function ensureBuilt() {
+  const built = fs.existsSync(path.join(DIST, 'bastide.js'))
+  if (!hasSources()) {
+    if (built) return
+    throw unbuildable(
+      `bastide: dist/bastide.js is missing, and this install has no sources to build it from (${missingSources().join(', ')}).`,
+    )
+  }
   if (isFresh()) return
+  if (built && !(await loadEsbuild())) {
+    // The workspace installed without devDependencies: running the previous build beats refusing to run.
+    process.stderr.write(
+      'bastide: the sources changed since dist/ was built, but esbuild is not installed: running that build.\n',
+    )
+    return
+  }
   await build()
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await build()
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    await build()
+  } catch (err) {
+    if (err?.code !== 'BASTIDE_CLI_UNBUILT') throw err
+    process.stderr.write(`${err.message}\n`)
+    process.exitCode = 1
+  }
+}

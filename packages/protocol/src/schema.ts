@@ -94,6 +94,7 @@ export const KEY_SCOPES = [
   'storage:write',
   'keys',
   'metrics',
+  'users',
 ] as const
 export type KeyScope = (typeof KEY_SCOPES)[number]
 

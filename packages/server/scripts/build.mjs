@@ -133,8 +133,17 @@ function transpileFile(ts, file, compilerOptions) {
   return result.outputText
 }
 
-/** Builds dist/ unless it already holds the current sources; says so on stderr when it builds. */
+/**
+ * Builds dist/ unless it already holds the current sources; says so on stderr when it builds. A production
+ * install (`pnpm deploy --prod`: no protocol sources, no typescript) runs the dist/ it was deployed with.
+ */
 export async function ensureBuilt() {
+  if (!fs.existsSync(path.join(PROTOCOL, 'src')) || !fs.existsSync(SRC)) {
+    if (fs.existsSync(path.join(DIST, 'main.js'))) return
+    throw new Error(
+      'build: dist/ is missing and this install has no sources to build it from: run `node packages/server/scripts/build.mjs` in the workspace before `pnpm deploy`.',
+    )
+  }
   if (isFresh()) return
   const t0 = performance.now()
   process.stderr.write('Building the server (once, until the sources change)... ')

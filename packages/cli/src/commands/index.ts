@@ -1,8 +1,23 @@
 import type { Command } from 'commander'
 import type { CliContext } from '../context.ts'
+import { adminCommand } from './admin.ts'
+import { initCommand } from './init.ts'
+import { keysCommand } from './keys.ts'
+import { loginCommand } from './login.ts'
+import { serveCommand } from './serve.ts'
+import { typegenCommand } from './typegen.ts'
+import { usersCommand } from './users.ts'
 
 /** A command file's one export: adds its command (and subcommands) to the program. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void
 
 /** Every command, in the order `bastide --help` lists them: one line each. */
-export const COMMANDS: readonly RegisterCommand[] = []
+export const COMMANDS: readonly RegisterCommand[] = [
+  serveCommand,
+  initCommand,
+  loginCommand,
+  typegenCommand,
+  adminCommand,
+  keysCommand,
+  usersCommand,
+]

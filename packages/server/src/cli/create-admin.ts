@@ -1,13 +1,12 @@
 import { parseArgs } from 'node:util'
-import pino from 'pino'
-import { createAdmin, createAdminAuth } from '../core/auth/admin-auth.ts'
+import { ConfigError } from '../config/load-config.ts'
 import { AppError } from '../errors/index.ts'
-import { startBastide } from '../server.ts'
-import { readConfig } from './read-config.ts'
+import { createConsoleAdmin } from './create-console-admin.ts'
 
 const USAGE = `Usage: pnpm --filter @bastide/server admin:create -- --email <email> [--password <password>] [--name <name>]
-Creates a console admin (even when others exist). The password may come from BASTIDE_ADMIN_PASSWORD
-instead of the command line. Configuration comes from the environment, as for the server.`
+Creates a console admin (even when others exist), also while the server runs. The password may come from
+BASTIDE_ADMIN_PASSWORD instead of the command line. Configuration comes from the environment, as for the server.
+(\`bastide admin create\` does the same from the CLI.)`
 
 /** Creates a console admin from the command line, against the configured (or embedded) database. */
 async function main(): Promise<number> {
@@ -36,39 +35,20 @@ async function main(): Promise<number> {
     console.error(USAGE)
     return 2
   }
-  const config = readConfig(process.env)
-  if (!config) return 2
-  const log = pino({ level: 'warn', base: { service: 'bastide-cli' } })
-  const bastide = await startBastide(config, { listen: false, log })
   try {
-    const adminAuth = createAdminAuth({
-      config,
-      db: bastide.auth.authDb,
-      secret: bastide.auth.secret,
-      baseUrl: config.publicUrl ?? `http://localhost:${config.port || 8787}`,
-      log,
-    })
-    const admin = await createAdmin(adminAuth, config, {
-      email: values.email,
-      password,
-      name: values.name,
-    })
-    await bastide.actions.record(bastide.database.db, {
-      actor: 'cli',
-      action: 'admin.create',
-      target: admin.id,
-      details: { email: admin.email },
-    })
+    const admin = await createConsoleAdmin(process.env, { email: values.email, password, name: values.name })
     console.log(`Created console admin ${admin.email} (${admin.id}).`)
     return 0
   } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message)
+      return 2
+    }
     if (err instanceof AppError) {
       console.error(`${err.message}${err.details ? ` ${JSON.stringify(err.details)}` : ''}`)
       return 1
     }
     throw err
-  } finally {
-    await bastide.close()
   }
 }
 

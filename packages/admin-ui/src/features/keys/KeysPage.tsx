@@ -17,6 +17,7 @@ const SCOPE_HINTS: Record<KeyScope, string> = {
   'storage:write': 'write and delete stored files',
   keys: 'create and revoke keys (never stronger than itself)',
   metrics: 'scrape /metrics and read the request log',
+  users: 'list, create, ban and delete app users (never impersonate)',
 }
 
 /** Secret API keys: create with scopes and an expiry (the secret is shown once), revoke. */

@@ -6,7 +6,7 @@ import { errors } from '../../errors/index.ts'
 import type { AdminActions } from '../../events/admin-actions.ts'
 import type { Auth } from '../auth/create-auth.ts'
 import { passwordProblem } from '../auth/password-policy.ts'
-import { type Principal, principalId } from '../auth/principal.ts'
+import { hasScope, type Principal, principalId } from '../auth/principal.ts'
 import type { UserEvents } from '../auth/user-events.ts'
 import { USERS } from '../auth/users-collection.ts'
 import { linkTable } from '../collections/tables.ts'
@@ -48,6 +48,17 @@ export interface UserPage {
 }
 
 export type AdminUsersService = ReturnType<typeof createAdminUsersService>
+
+/**
+ * Who a user-management write acts as on the records it touches (the user's row, and what its relations cascade
+ * to): a key is given the `users` scope for exactly this, and need not also hold records:write on every collection.
+ * The history still names the key.
+ */
+function managing(p: Principal): Principal {
+  return p.kind === 'key' && hasScope(p, 'users')
+    ? { ...p, scopes: new Set([...p.scopes, 'records:write']) }
+    : p
+}
 
 /**
  * App users as the console manages them: every column (ban state included), writes audited with the acting
@@ -121,7 +132,7 @@ export function createAdminUsersService(deps: AdminUsersDeps) {
           )
         // Profile fields after the system ones: the records service's event then carries the final row, so
         // one PATCH sends one `record.updated`.
-        if (Object.keys(rest).length > 0) await records.update(USERS, id, rest, p, { tx })
+        if (Object.keys(rest).length > 0) await records.update(USERS, id, rest, managing(p), { tx })
         else if (sets.length > 0) await userEvents.updatedIn(tx, id)
         await audit(tx.db as Db, {
           actor: principalId(p),
@@ -153,7 +164,7 @@ export function createAdminUsersService(deps: AdminUsersDeps) {
     async remove(id: string, p: Principal): Promise<void> {
       await inTransaction(db, async (tx) => {
         const user = await getUser(tx.db as Db, id)
-        await records.remove(USERS, id, p, { tx })
+        await records.remove(USERS, id, managing(p), { tx })
         await audit(tx.db as Db, {
           actor: principalId(p),
           action: 'user.delete',

@@ -5,7 +5,7 @@ import { createAdminUsersService } from '../../core/admin/users.ts'
 import type { AdminAuth } from '../../core/auth/admin-auth.ts'
 import { setupFirstAdmin } from '../../core/auth/admin-auth.ts'
 import type { Auth } from '../../core/auth/create-auth.ts'
-import { type Principal, principalId } from '../../core/auth/principal.ts'
+import { hasScope, type Principal, principalId } from '../../core/auth/principal.ts'
 import { consoleHasAdmin } from '../../core/auth/setup-token.ts'
 import type { UserEvents } from '../../core/auth/user-events.ts'
 import type { RecordsService } from '../../core/records/service.ts'
@@ -79,12 +79,15 @@ export function adminSetupRoutes(deps: AdminConsoleDeps) {
   return r
 }
 
-/** Console routes answer only to admins: BASTIDE_ADMIN_KEY or a console admin's session, never an API key. */
-function requireAdmin(r: Hono<AppEnv>) {
+/**
+ * User management answers to admins (BASTIDE_ADMIN_KEY or a console admin's session) and to API keys with the
+ * `users` scope (scripts, `bastide users`). Impersonation stays with admins: it hands out a user's session.
+ */
+function requireUsersAccess(r: Hono<AppEnv>) {
   r.use('*', async (c, next) => {
     const p = c.var.principal
     if (p.kind === 'anonymous') throw errors.unauthorized()
-    if (p.kind !== 'admin') throw errors.forbidden('Only console admins can do this.')
+    if (!hasScope(p, 'users')) throw errors.forbidden('This needs a console admin or the users scope.')
     return next()
   })
 }
@@ -122,7 +125,7 @@ export const impersonate = z
   .object({ minutes: z.number().int().min(1).max(MAX_IMPERSONATION_MINUTES).optional() })
   .strict()
 
-/** App users, managed from the console: /api/admin/users. */
+/** App users, managed from the console (or by a key with the `users` scope): /api/admin/users. */
 export function adminUsersRoutes(deps: AdminConsoleDeps) {
   const users = createAdminUsersService({
     db: deps.db,
@@ -133,7 +136,7 @@ export function adminUsersRoutes(deps: AdminConsoleDeps) {
     audit: deps.actions.record,
   })
   const r = new Hono<AppEnv>()
-  requireAdmin(r)
+  requireUsersAccess(r)
 
   r.get('/', async (c) => {
     const { page, perPage } = paging.parse(c.req.query())
@@ -181,6 +184,8 @@ export function adminUsersRoutes(deps: AdminConsoleDeps) {
   })
 
   r.post('/:id/impersonate', async (c) => {
+    if (c.var.principal.kind !== 'admin')
+      throw errors.forbidden('Only console admins can impersonate a user.')
     const id = userId(c)
     const input = impersonate.parse(await jsonBody(c))
     return c.json(await users.impersonate(id, input.minutes, c.var.principal), 201)
