@@ -62,4 +62,18 @@ export {
   type RuleAction,
   SYSTEM_FIELDS,
 } from './schema.ts'
+export {
+  type AppliedMigration,
+  SCHEMA_CHANGE_OPS,
+  type SchemaApplyResult,
+  type SchemaBucket,
+  type SchemaChange,
+  type SchemaChangeOp,
+  type SchemaChannel,
+  type SchemaCollection,
+  type SchemaDocument,
+  type SchemaField,
+  type SchemaIndex,
+  type SchemaPlan,
+} from './schema-document.ts'
 export type { Bucket, BucketRules, ListObjectsResult, StorageObject } from './storage.ts'

@@ -8,6 +8,7 @@ import { logsFeature } from '../features/logs/index.ts'
 import { metricsFeature } from '../features/metrics/index.ts'
 import { realtimeFeature } from '../features/realtime/index.ts'
 import { recordsFeature } from '../features/records/index.ts'
+import { schemaFeature } from '../features/schema/index.ts'
 import { settingsFeature } from '../features/settings/index.ts'
 import { usersFeature } from '../features/users/index.ts'
 import type { ConsoleFeature } from '../lib/feature.ts'
@@ -15,6 +16,7 @@ import type { ConsoleFeature } from '../lib/feature.ts'
 /** The console's capabilities, in navigation order: one line each. */
 export const FEATURES: readonly ConsoleFeature[] = [
   collectionsFeature,
+  schemaFeature,
   keysFeature,
   recordsFeature,
   filesFeature,

@@ -4,6 +4,8 @@ import { adminCommand } from './admin.ts'
 import { initCommand } from './init.ts'
 import { keysCommand } from './keys.ts'
 import { loginCommand } from './login.ts'
+import { migrationsCommand } from './migrations.ts'
+import { schemaCommand } from './schema.ts'
 import { serveCommand } from './serve.ts'
 import { typegenCommand } from './typegen.ts'
 import { usersCommand } from './users.ts'
@@ -16,6 +18,8 @@ export const COMMANDS: readonly RegisterCommand[] = [
   serveCommand,
   initCommand,
   loginCommand,
+  schemaCommand,
+  migrationsCommand,
   typegenCommand,
   adminCommand,
   keysCommand,

@@ -9,6 +9,7 @@ import { metaModule } from './meta/index.ts'
 import { metricsModule } from './metrics/index.ts'
 import { realtimeModule } from './realtime/index.ts'
 import { recordsModule } from './records/index.ts'
+import { schemaModule } from './schema/index.ts'
 import { settingsModule } from './settings/index.ts'
 import { storageModule } from './storage/index.ts'
 
@@ -24,6 +25,7 @@ export const MODULES: readonly ModuleDefinition<any>[] = [
   storageModule, //  buckets, objects, signed URLs, tus uploads            /api/storage
   recordsModule, //  records CRUD under rules, record files, batches       /api/collections/:c/records, /api/batch
   realtimeModule, // live changes, channels, presence (socket.io)          /realtime, /api/realtime/channels
+  schemaModule, //   schema as code: export, plan, atomic apply, migrations /api/admin/schema
   consoleModule, //  console admins' sign-in, setup, user management       /api/admin/auth, /api/admin/{setup,users,admins}
   auditModule, //   every admin action, in the transaction that performs it  /api/admin/audit
   metricsModule, //  Prometheus metrics, request logs, the console's summary /metrics, /api/admin/{logs,metrics}

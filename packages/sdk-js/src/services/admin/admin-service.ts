@@ -8,6 +8,7 @@ import { ConsoleAuth } from './console-auth.ts'
 import { AdminKeys } from './keys.ts'
 import { AdminLogs } from './logs.ts'
 import { AdminMetrics } from './metrics.ts'
+import { AdminSchema } from './schema.ts'
 import { AdminSettings } from './settings.ts'
 import { AdminUsers } from './users.ts'
 
@@ -34,6 +35,8 @@ export class AdminService {
   readonly channels: AdminChannels
   /** Settings editable at run time: SMTP, CORS, rate limits, sign-in methods, OAuth providers. */
   readonly settings: AdminSettings
+  /** Schema as code: export, plan and apply the whole schema; migrations. */
+  readonly schema: AdminSchema
   /** This node's health and the last hour of requests (also for keys with the `metrics` scope). */
   readonly metrics: AdminMetrics
   /** Every node's recent API requests, filtered (also for keys with the `metrics` scope). */
@@ -51,6 +54,7 @@ export class AdminService {
     this.audit = new AdminAudit(http)
     this.channels = new AdminChannels(http)
     this.settings = new AdminSettings(http)
+    this.schema = new AdminSchema(http)
     this.metrics = new AdminMetrics(http)
     this.logs = new AdminLogs(http)
   }

@@ -1,8 +1,8 @@
-import { sql } from 'kysely'
+import { sql, type Transaction } from 'kysely'
 import { z } from 'zod'
 import type { Db } from '../../db/create-db.ts'
 import { errors, parseInput } from '../../errors/index.ts'
-import { type AdminActions, audited } from '../../events/admin-actions.ts'
+import { type AdminActions, audited, diffOf } from '../../events/admin-actions.ts'
 import type { Principal } from '../auth/principal.ts'
 import type { Collection } from '../collections/types.ts'
 import { uuidv7 } from '../records/uuidv7.ts'
@@ -47,13 +47,23 @@ const toDefinition = (r: Row): ChannelDefinition =>
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
+/**
+ * A change made inside a larger transaction (schema push): written with `trx`, its rules checked against that
+ * transaction's catalog; it commits or rolls back with the rest.
+ */
+export interface WithinTransaction {
+  readonly trx: Transaction<any>
+  readonly lookup: (name: string) => Collection | undefined
+}
+
 export interface ChannelDefinitions {
-  list(): Promise<ChannelDefinition[]>
+  /** `within`: as that transaction sees them. */
+  list(within?: Pick<WithinTransaction, 'trx'>): Promise<ChannelDefinition[]>
   get(id: string): Promise<ChannelDefinition>
   /** `actor`: principalId of who does it (the audit log). */
-  create(input: unknown, actor: string): Promise<ChannelDefinition>
-  update(id: string, patch: unknown, actor: string): Promise<ChannelDefinition>
-  remove(id: string, actor: string): Promise<void>
+  create(input: unknown, actor: string, within?: WithinTransaction): Promise<ChannelDefinition>
+  update(id: string, patch: unknown, actor: string, within?: WithinTransaction): Promise<ChannelDefinition>
+  remove(id: string, actor: string, within?: WithinTransaction): Promise<void>
   /** The definition that governs channel `name`: an exact pattern, else the longest matching prefix. */
   match(name: string): Promise<ChannelDefinition | undefined>
   /** May `p` join (or send on) channel `name` under `def`? One query when the rule needs the database. */
@@ -73,15 +83,33 @@ export function createChannelDefinitions(deps: {
 }): ChannelDefinitions {
   const { db, lookup } = deps
 
-  const checkRules = (rules: ChannelRules) => {
+  const checkRules = (rules: ChannelRules, lookupIn = lookup) => {
     const fields: Record<string, { code: string; message: string }> = {}
     for (const a of ['join', 'send'] as const) {
       const src = rules[a]
       if (src === null || src.trim() === '') continue
-      const problem = ruleProblem(src, CHANNEL_SCHEMA, lookup)
+      const problem = ruleProblem(src, CHANNEL_SCHEMA, lookupIn)
       if (problem) fields[`rules.${a}`] = { code: 'invalid_rule', message: problem }
     }
     if (Object.keys(fields).length) throw errors.validation(fields)
+  }
+  /** The change and its audit entry, in one transaction (the caller's, when `within` is given). */
+  const change = async <T>(
+    what: { actor: string; action: string; target: string },
+    fn: (trx: Transaction<any>) => Promise<{ result: T; before?: object; after?: object }>,
+    within?: WithinTransaction,
+  ): Promise<T> => {
+    if (!within) return audited(db, deps.actions, what, fn)
+    const { result, before, after } = await fn(within.trx)
+    await deps.actions?.record(within.trx, { ...what, diff: diffOf(before, after) })
+    return result
+  }
+  const getIn = async (id: string, ex: Db | Transaction<any>) => {
+    const row = UUID.test(id)
+      ? (await sql<Row>`SELECT * FROM bastide.channels WHERE id = ${id}::uuid`.execute(ex)).rows[0]
+      : undefined
+    if (!row) throw errors.notFound('Channel definition')
+    return toDefinition(row)
   }
   const duplicate = (pattern: string) => (err: { code?: string }) => {
     if (err.code === '23505') throw errors.conflict(`A channel definition for ${pattern} already exists.`)
@@ -89,44 +117,40 @@ export function createChannelDefinitions(deps: {
   }
 
   return {
-    async list() {
-      return (await sql<Row>`SELECT * FROM bastide.channels ORDER BY pattern`.execute(db)).rows.map(
-        toDefinition,
-      )
+    async list(within) {
+      return (
+        await sql<Row>`SELECT * FROM bastide.channels ORDER BY pattern`.execute(within?.trx ?? db)
+      ).rows.map(toDefinition)
     },
-    async get(id) {
-      const row = UUID.test(id)
-        ? (await sql<Row>`SELECT * FROM bastide.channels WHERE id = ${id}::uuid`.execute(db)).rows[0]
-        : undefined
-      if (!row) throw errors.notFound('Channel definition')
-      return toDefinition(row)
-    },
-    async create(input, actor) {
+    get: (id) => getIn(id, db),
+    async create(input, actor, within) {
       const v = parseInput(definitionInput, input)
       // A rule left out is locked, as for collections and buckets.
       const rules: ChannelRules = { join: v.rules.join ?? null, send: v.rules.send ?? null }
-      checkRules(rules)
+      checkRules(rules, within?.lookup)
       const id = uuidv7()
-      return audited(db, deps.actions, { actor, action: 'channel.create', target: id }, async (trx) => {
-        const res = await sql<Row>`
+      return change(
+        { actor, action: 'channel.create', target: id },
+        async (trx) => {
+          const res = await sql<Row>`
           INSERT INTO bastide.channels (id, pattern, rules, presence)
           VALUES (${id}::uuid, ${v.pattern}, ${JSON.stringify(rules)}::jsonb, ${v.presence})
           RETURNING *`
-          .execute(trx)
-          .catch(duplicate(v.pattern))
-        const after = toDefinition(res.rows[0] as Row)
-        return { result: after, after }
-      })
+            .execute(trx)
+            .catch(duplicate(v.pattern))
+          const after = toDefinition(res.rows[0] as Row)
+          return { result: after, after }
+        },
+        within,
+      )
     },
-    async update(id, patch, actor) {
-      const current = await this.get(id)
+    async update(id, patch, actor, within) {
+      const current = await getIn(id, within?.trx ?? db)
       const v = parseInput(definitionPatch, patch)
       const rules: ChannelRules = { ...current.rules, ...(v.rules ?? {}) } as ChannelRules
-      checkRules(rules)
+      checkRules(rules, within?.lookup)
       const pattern = v.pattern ?? current.pattern
-      return audited(
-        db,
-        deps.actions,
+      return change(
         { actor, action: 'channel.update', target: current.id },
         async (trx) => {
           const res = await sql<Row>`
@@ -139,18 +163,18 @@ export function createChannelDefinitions(deps: {
           const after = toDefinition(res.rows[0])
           return { result: after, before: current, after }
         },
+        within,
       )
     },
-    async remove(id, actor) {
-      const current = await this.get(id)
-      await audited(
-        db,
-        deps.actions,
+    async remove(id, actor, within) {
+      const current = await getIn(id, within?.trx ?? db)
+      await change(
         { actor, action: 'channel.delete', target: current.id },
         async (trx) => {
           await sql`DELETE FROM bastide.channels WHERE id = ${current.id}::uuid`.execute(trx)
           return { result: undefined, before: current }
         },
+        within,
       )
     },
     async match(name) {

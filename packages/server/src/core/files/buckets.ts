@@ -3,7 +3,7 @@ import { sql, type Transaction } from 'kysely'
 import { z } from 'zod'
 import type { Db } from '../../db/create-db.ts'
 import { errors, parseInput } from '../../errors/index.ts'
-import { type AdminActions, audited } from '../../events/admin-actions.ts'
+import { type AdminActions, audited, diffOf } from '../../events/admin-actions.ts'
 import type { Collection } from '../collections/types.ts'
 import { uuidv7 } from '../records/uuidv7.ts'
 import { ruleProblem } from '../rules/index.ts'
@@ -20,18 +20,28 @@ export interface Bucket extends Omit<WireBucket, 'rules'> {
   readonly rules: BucketRules
 }
 
+/**
+ * A change made inside a larger transaction (schema push): written with `trx`, its rules checked against that
+ * transaction's catalog; it commits or rolls back with the rest.
+ */
+export interface WithinTransaction {
+  readonly trx: Transaction<any>
+  readonly lookup: (name: string) => Collection | undefined
+}
+
 export interface BucketsService {
-  list(): Promise<Bucket[]>
+  /** `within`: as that transaction sees them. */
+  list(within?: Pick<WithinTransaction, 'trx'>): Promise<Bucket[]>
   find(name: string): Promise<Bucket | undefined>
   get(name: string): Promise<Bucket>
   /** `actor`: principalId of who does it (the audit log). */
-  create(input: unknown, actor: string): Promise<Bucket>
-  update(name: string, patch: unknown, actor: string): Promise<Bucket>
+  create(input: unknown, actor: string, within?: WithinTransaction): Promise<Bucket>
+  update(name: string, patch: unknown, actor: string, within?: WithinTransaction): Promise<Bucket>
   /**
    * Refused (409) while the bucket holds objects (deleting files is an explicit act) or a collection's file
    * field keeps its files there (renaming is refused then too).
    */
-  remove(name: string, actor: string): Promise<void>
+  remove(name: string, actor: string, within?: WithinTransaction): Promise<void>
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{1,62}$/
@@ -111,46 +121,57 @@ export function createBucketsService(deps: {
   actions?: AdminActions
 }): BucketsService {
   const { db } = deps
-  /** The change and its audit entry, in one transaction. */
-  const change = <T>(
+  /** The change and its audit entry, in one transaction (the caller's, when `within` is given). */
+  const change = async <T>(
     actor: string,
     action: string,
     target: string,
     fn: (trx: Transaction<any>) => Promise<{ result: T; before?: Bucket; after?: Bucket }>,
-  ) => audited(db, deps.actions, { actor, action, target }, fn)
+    within?: WithinTransaction,
+  ): Promise<T> => {
+    if (!within) return audited(db, deps.actions, { actor, action, target }, fn)
+    const { result, before, after } = await fn(within.trx)
+    await deps.actions?.record(within.trx, { actor, action, target, diff: diffOf(before, after) })
+    return result
+  }
 
-  const checkRules = (rules: BucketRules) => {
+  const checkRules = (rules: BucketRules, lookup = deps.lookup) => {
     const fields: Record<string, { code: string; message: string }> = {}
     for (const a of BUCKET_ACTIONS) {
       const src = rules[a]
       if (src === null || src.trim() === '') continue
-      const problem = ruleProblem(src, OBJECTS_SCHEMA, deps.lookup)
+      const problem = ruleProblem(src, OBJECTS_SCHEMA, lookup)
       if (problem) fields[`rules.${a}`] = { code: 'invalid_rule', message: problem }
     }
     if (Object.keys(fields).length) throw errors.validation(fields)
   }
 
   /** Collections whose file fields keep their objects in bucket `name` (their values are its keys). */
-  const usedBy = async (name: string) =>
+  const usedBy = async (name: string, ex: Db | Transaction<any> = db) =>
     (
       await sql<{ name: string }>`SELECT DISTINCT c.name FROM bastide.collections c,
           jsonb_array_elements(c.fields) f
-        WHERE f->>'type' = 'file' AND f->'options'->>'bucket' = ${name} ORDER BY c.name`.execute(db)
+        WHERE f->>'type' = 'file' AND f->'options'->>'bucket' = ${name} ORDER BY c.name`.execute(ex)
     ).rows.map((r) => r.name)
-  const assertUnused = async (name: string, what: string) => {
-    const refs = await usedBy(name)
+  const assertUnused = async (name: string, what: string, ex: Db | Transaction<any> = db) => {
+    const refs = await usedBy(name, ex)
     if (refs.length > 0)
       throw errors.conflict(`File fields keep their files in the bucket ${name}; it cannot be ${what}.`, {
         referencedBy: refs,
       })
   }
 
-  const byName = async (name: string) =>
-    (await sql<Row>`SELECT * FROM bastide.buckets WHERE name = ${name}`.execute(db)).rows[0]
+  const byName = async (name: string, ex: Db | Transaction<any> = db) =>
+    (await sql<Row>`SELECT * FROM bastide.buckets WHERE name = ${name}`.execute(ex)).rows[0]
+  const getIn = async (name: string, ex: Db | Transaction<any>) => {
+    const row = NAME.test(name) ? await byName(name, ex) : undefined
+    if (!row) throw errors.notFound('Bucket')
+    return toBucket(row)
+  }
 
   return {
-    async list() {
-      const rows = await sql<Row>`SELECT * FROM bastide.buckets ORDER BY name`.execute(db)
+    async list(within) {
+      const rows = await sql<Row>`SELECT * FROM bastide.buckets ORDER BY name`.execute(within?.trx ?? db)
       return rows.rows.map(toBucket)
     },
     async find(name) {
@@ -163,7 +184,7 @@ export function createBucketsService(deps: {
       if (!b) throw errors.notFound('Bucket')
       return b
     },
-    async create(input, actor) {
+    async create(input, actor, within) {
       const v = parseInput(bucketInput, input)
       // A rule left out is locked, as for collections: a new bucket exposes nothing until told to.
       const rules: BucketRules = {
@@ -171,27 +192,38 @@ export function createBucketsService(deps: {
         write: v.rules.write ?? null,
         delete: v.rules.delete ?? null,
       }
-      checkRules(rules)
-      return change(actor, 'bucket.create', v.name, async (trx) => {
-        const res = await sql<Row>`
+      checkRules(rules, within?.lookup)
+      return change(
+        actor,
+        'bucket.create',
+        v.name,
+        async (trx) => {
+          const res = await sql<Row>`
           INSERT INTO bastide.buckets (id, name, public, max_file_size, allowed_mime_types, rules)
           VALUES (${uuidv7()}::uuid, ${v.name}, ${v.public}, ${v.maxFileSize}, ${v.allowedMimeTypes}::text[],
                   ${JSON.stringify(rules)}::jsonb)
           ON CONFLICT (name) DO NOTHING RETURNING *`.execute(trx)
-        const row = res.rows[0]
-        if (!row) throw errors.conflict(`A bucket named ${v.name} already exists.`)
-        const after = toBucket(row)
-        return { result: after, after }
-      })
+          const row = res.rows[0]
+          if (!row) throw errors.conflict(`A bucket named ${v.name} already exists.`)
+          const after = toBucket(row)
+          return { result: after, after }
+        },
+        within,
+      )
     },
-    async update(name, patch, actor) {
-      const current = await this.get(name)
+    async update(name, patch, actor, within) {
+      const current = await getIn(name, within?.trx ?? db)
       const v = parseInput(bucketPatch, patch)
       const rules: BucketRules = { ...current.rules, ...(v.rules ?? {}) } as BucketRules
-      checkRules(rules)
-      if (v.name !== undefined && v.name !== current.name) await assertUnused(current.name, 'renamed')
-      return change(actor, 'bucket.update', current.name, async (trx) => {
-        const res = await sql<Row>`
+      checkRules(rules, within?.lookup)
+      if (v.name !== undefined && v.name !== current.name)
+        await assertUnused(current.name, 'renamed', within?.trx)
+      return change(
+        actor,
+        'bucket.update',
+        current.name,
+        async (trx) => {
+          const res = await sql<Row>`
         UPDATE bastide.buckets SET
           name = ${v.name ?? current.name},
           public = ${v.public ?? current.public},
@@ -200,28 +232,36 @@ export function createBucketsService(deps: {
           rules = ${JSON.stringify(rules)}::jsonb,
           updated = now()
         WHERE id = ${current.id}::uuid RETURNING *`
-          .execute(trx)
-          .catch((err: { code?: string }) => {
-            if (err.code === '23505') throw errors.conflict(`A bucket named ${v.name} already exists.`)
-            throw err
-          })
-        if (!res.rows[0]) throw errors.notFound('Bucket')
-        const after = toBucket(res.rows[0])
-        return { result: after, before: current, after }
-      })
+            .execute(trx)
+            .catch((err: { code?: string }) => {
+              if (err.code === '23505') throw errors.conflict(`A bucket named ${v.name} already exists.`)
+              throw err
+            })
+          if (!res.rows[0]) throw errors.notFound('Bucket')
+          const after = toBucket(res.rows[0])
+          return { result: after, before: current, after }
+        },
+        within,
+      )
     },
-    async remove(name, actor) {
-      const b = await this.get(name)
-      await assertUnused(b.name, 'deleted')
-      await change(actor, 'bucket.delete', b.name, async (trx) => {
-        const res = await sql`
+    async remove(name, actor, within) {
+      const b = await getIn(name, within?.trx ?? db)
+      await assertUnused(b.name, 'deleted', within?.trx)
+      await change(
+        actor,
+        'bucket.delete',
+        b.name,
+        async (trx) => {
+          const res = await sql`
           DELETE FROM bastide.buckets b WHERE b.id = ${b.id}::uuid
             AND NOT EXISTS (SELECT 1 FROM bastide.objects o WHERE o.bucket_id = b.id)`.execute(trx)
-        if (Number(res.numAffectedRows ?? 0) === 0) {
-          throw errors.conflict(`The bucket ${name} still holds objects; delete them first.`)
-        }
-        return { result: undefined, before: b }
-      })
+          if (Number(res.numAffectedRows ?? 0) === 0) {
+            throw errors.conflict(`The bucket ${name} still holds objects; delete them first.`)
+          }
+          return { result: undefined, before: b }
+        },
+        within,
+      )
     },
   }
 }
