@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import type { CliContext } from '../context.ts'
 import { adminCommand } from './admin.ts'
+import { backupCommand } from './backup.ts'
 import { initCommand } from './init.ts'
 import { keysCommand } from './keys.ts'
 import { loginCommand } from './login.ts'
@@ -24,4 +25,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   adminCommand,
   keysCommand,
   usersCommand,
+  backupCommand,
 ]

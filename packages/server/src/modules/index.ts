@@ -1,5 +1,6 @@
 import { auditModule } from './audit/index.ts'
 import { authModule } from './auth/index.ts'
+import { backupsModule } from './backups/index.ts'
 import { consoleModule } from './console/index.ts'
 import { consoleAppModule } from './console-app/index.ts'
 import { coreModule } from './core/index.ts'
@@ -27,6 +28,7 @@ export const MODULES: readonly ModuleDefinition<any>[] = [
   realtimeModule, // live changes, channels, presence (socket.io)          /realtime, /api/realtime/channels
   schemaModule, //   schema as code: export, plan, atomic apply, migrations /api/admin/schema
   consoleModule, //  console admins' sign-in, setup, user management       /api/admin/auth, /api/admin/{setup,users,admins}
+  backupsModule, // scheduled backups with retention, runs and archives     /api/admin/backups
   auditModule, //   every admin action, in the transaction that performs it  /api/admin/audit
   metricsModule, //  Prometheus metrics, request logs, the console's summary /metrics, /api/admin/{logs,metrics}
   metaModule, //     health, OpenAPI document, API reference page          /api/health, /api/openapi.json, /api/docs

@@ -2,6 +2,7 @@ import type { Http } from '../../http.ts'
 import type { SessionStorage } from '../../session-storage.ts'
 import { AdminAdmins } from './admins.ts'
 import { AdminAudit } from './audit.ts'
+import { AdminBackups } from './backups.ts'
 import { AdminChannels } from './channels.ts'
 import { AdminCollections } from './collections.ts'
 import { ConsoleAuth } from './console-auth.ts'
@@ -41,6 +42,8 @@ export class AdminService {
   readonly metrics: AdminMetrics
   /** Every node's recent API requests, filtered (also for keys with the `metrics` scope). */
   readonly logs: AdminLogs
+  /** Backups: the schedule, runs and archives, a run now, a download of one taken now. */
+  readonly backups: AdminBackups
 
   constructor(
     private readonly http: Http,
@@ -57,6 +60,7 @@ export class AdminService {
     this.schema = new AdminSchema(http)
     this.metrics = new AdminMetrics(http)
     this.logs = new AdminLogs(http)
+    this.backups = new AdminBackups(http)
   }
 
   /**

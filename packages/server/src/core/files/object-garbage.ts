@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import type { Db } from '../../db/create-db.ts'
 import type { FileStore } from '../../storage/file-store.ts'
+import { BACKUP_LOCK_KEY } from '../backup/backup-lock.ts'
 
 /**
  * Blobs no row points at any more. They are recorded in bastide.garbage_blobs in the transaction that lets
@@ -32,9 +33,17 @@ export function createGarbage(deps: {
         )
       ).rows.map((r) => r.blob)
     if (list.length === 0) return 0
-    await store.removeMany(list)
-    await sql`DELETE FROM bastide.garbage_blobs WHERE blob = ANY(${[...list]}::text[])`.execute(db)
-    return list.length
+    // A backup running now may still read these bytes (it holds the lock shared from before its snapshot): leave
+    // them, and their rows, for a later run.
+    return db.transaction().execute(async (trx) => {
+      const free = await sql<{
+        ok: boolean
+      }>`SELECT pg_try_advisory_xact_lock(${BACKUP_LOCK_KEY}) AS ok`.execute(trx)
+      if (!free.rows[0]?.ok) return 0
+      await store.removeMany(list)
+      await sql`DELETE FROM bastide.garbage_blobs WHERE blob = ANY(${[...list]}::text[])`.execute(trx)
+      return list.length
+    })
   }
 
   return {

@@ -1,0 +1,262 @@
+import { createHash } from 'node:crypto'
+import { once } from 'node:events'
+import { finished } from 'node:stream/promises'
+import { type Kysely, sql } from 'kysely'
+import pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
+import { createDb } from '../../db/create-db.ts'
+import type { MigrationSet } from '../../db/define-migration.ts'
+import { migrate, migrationChecksum } from '../../db/migrate.ts'
+import type { FileStore } from '../../storage/file-store.ts'
+import { readArchive } from './archive.ts'
+import { qualified } from './list-tables.ts'
+import { BackupError, type BackupManifest, secretCheck, type TableManifest } from './manifest.ts'
+import { planCollections } from './plan-collections.ts'
+import { verifyBackup } from './verify-backup.ts'
+
+export interface RestoreProgress {
+  /** verify: bytes of the archive read; tables and files: how many loaded. */
+  readonly phase: 'verify' | 'tables' | 'files'
+  readonly done: number
+  readonly total: number
+}
+
+export interface RestoreOptions {
+  readonly file: string
+  readonly databaseUrl: string
+  readonly store: FileStore
+  /** The target's BASTIDE_SECRET: must be the source's (checked against the manifest). */
+  readonly secret: string
+  /** The target's migrations (every module's, in order): they create the system tables. */
+  readonly migrations: readonly MigrationSet[]
+  readonly onProgress?: (p: RestoreProgress) => void
+}
+
+export interface RestoreResult {
+  readonly manifest: BackupManifest
+  readonly tables: number
+  readonly rows: number
+  readonly files: number
+}
+
+/**
+ * Restores a backup into an empty instance. The archive is verified whole first (nothing is written from a
+ * damaged one); the target's own migrations then create the system tables, up to the level the backup was
+ * taken at, and everything else happens in one transaction: collection tables created from the backup's
+ * catalog through the server's DDL (core/collections/ddl.ts), rows loaded with COPY in dependency order,
+ * collections' foreign keys added after the load (so cycles and self relations load, and every reference is
+ * still checked), sequences set. Files are written to the FileStore, sha256 checked, before that transaction
+ * commits; should anything fail, the transaction rolls back and the written blobs are removed. Migrations
+ * newer than the backup run last, as an upgrade would.
+ */
+export async function restoreBackup(o: RestoreOptions): Promise<RestoreResult> {
+  const verified = await verifyBackup(o.file, (done, total) =>
+    o.onProgress?.({ phase: 'verify', done, total }),
+  )
+  if (!verified.ok || !verified.manifest)
+    throw new BackupError('BACKUP_DAMAGED', `The backup is damaged: ${verified.problems.join('; ')}`, {
+      problems: verified.problems,
+    })
+  const manifest = verified.manifest
+  if (manifest.secretCheck !== secretCheck(o.secret))
+    throw new BackupError(
+      'BACKUP_REFUSED',
+      'The backup was taken with another BASTIDE_SECRET: settings secrets and signing keys in it are encrypted ' +
+        'under it. Start the target with the source instance’s BASTIDE_SECRET.',
+    )
+  const atBackup = migrationsAtBackup(manifest, o.migrations)
+  const database = createDb({ connectionString: o.databaseUrl, max: 2, statementTimeoutMs: 0 })
+  const client = new pg.Client({
+    connectionString: o.databaseUrl,
+    connectionTimeoutMillis: 10_000,
+    options:
+      '-c TimeZone=UTC -c DateStyle=ISO,YMD -c statement_timeout=0 -c idle_in_transaction_session_timeout=0',
+  })
+  const written: string[] = []
+  let connected = false
+  let committed = false
+  try {
+    await refuseNonEmpty(client, database.db, true)
+    await migrate(database.db, atBackup)
+    await client.connect()
+    connected = true
+    await client.query('BEGIN')
+    // One restore at a time; a server starting against this database waits for its migration lock, not this.
+    await client.query('SELECT pg_advisory_xact_lock(7261536844)')
+    await refuseNonEmpty(client, database.db, false)
+    const result = await load(client, database.db, manifest, o, written)
+    await client.query('COMMIT')
+    committed = true
+    await migrate(database.db, o.migrations)
+    return result
+  } catch (err) {
+    // Once committed, the files belong to the restored rows: a failing later migration leaves them be.
+    if (!committed) {
+      if (connected) await client.query('ROLLBACK').catch(() => {})
+      if (written.length > 0) await o.store.removeMany(written).catch(() => {})
+    }
+    throw err
+  } finally {
+    if (connected) await client.end().catch(() => {})
+    await database.close()
+  }
+}
+
+/** The target's migrations cut at what the backup recorded; refuses a backup from a newer version. */
+function migrationsAtBackup(manifest: BackupManifest, shipped: readonly MigrationSet[]): MigrationSet[] {
+  const count = new Map<string, number>()
+  for (const m of manifest.migrations) {
+    const set = shipped.find((s) => s.module === m.module)
+    const mine = set?.migrations[m.seq - 1]
+    if (!mine)
+      throw new BackupError(
+        'BACKUP_REFUSED',
+        `The backup was taken by a newer Bastide (${manifest.server.version}): migration ${m.seq} (${m.name}) of module ${m.module} is unknown here. Upgrade first.`,
+      )
+    if (mine.name !== m.name || migrationChecksum(mine) !== m.checksum)
+      throw new BackupError(
+        'BACKUP_REFUSED',
+        `Migration ${m.seq} of module ${m.module} differs between the backup (${m.name}) and this version (${mine.name}).`,
+      )
+    count.set(m.module, Math.max(count.get(m.module) ?? 0, m.seq))
+  }
+  return shipped.map((s) => ({
+    module: s.module,
+    migrations: s.migrations.slice(0, count.get(s.module) ?? 0),
+  }))
+}
+
+/** Refuses a target holding anything an operator or a user made; says what it found. */
+async function refuseNonEmpty(client: pg.Client, db: Kysely<any>, early: boolean): Promise<void> {
+  const q = async (text: string): Promise<{ rows: any[] }> =>
+    early ? await sql.raw<any>(text).execute(db) : await client.query(text)
+  const exists = await q(`SELECT to_regclass('bastide.collections') IS NOT NULL AS yes`)
+  if (!exists.rows[0].yes) return
+  const r = await q(
+    `SELECT (SELECT array_agg(name ORDER BY name) FROM bastide.collections WHERE NOT system) AS collections,
+            (SELECT count(*) FROM data.users)::int AS users,
+            (SELECT count(*) FROM bastide.objects)::int AS objects,
+            (SELECT count(*) FROM bastide.buckets)::int AS buckets,
+            (SELECT count(*) FROM bastide.admins)::int AS admins,
+            (SELECT count(*) FROM bastide.api_keys)::int AS keys`,
+  )
+  const f = r.rows[0]
+  const found = [
+    f.collections?.length ? `collections ${f.collections.join(', ')}` : '',
+    f.users ? `${f.users} user(s)` : '',
+    f.objects ? `${f.objects} stored object(s)` : '',
+    f.buckets ? `${f.buckets} bucket(s)` : '',
+    f.admins ? `${f.admins} console admin(s)` : '',
+    f.keys ? `${f.keys} API key(s)` : '',
+  ].filter(Boolean)
+  if (found.length > 0)
+    throw new BackupError(
+      'BACKUP_REFUSED',
+      `The target is not empty (it holds ${found.join(', ')}): restore into an empty database and storage.`,
+      { found: f },
+    )
+}
+
+async function load(
+  client: pg.Client,
+  db: Kysely<any>,
+  manifest: BackupManifest,
+  o: RestoreOptions,
+  written: string[],
+): Promise<RestoreResult> {
+  const plan = await planCollections(client, db, manifest.collections)
+  // Rows the target's migrations seeded (the users collection, signing keys made at start) give way to the
+  // backup's; last loaded first, so that no foreign key stands in the way.
+  for (const t of [...manifest.tables].reverse()) {
+    if (await tableExists(client, t)) await client.query(`DELETE FROM ${qualified(client, t.schema, t.name)}`)
+  }
+  for (const s of plan.create) await client.query(s)
+  for (const t of manifest.tables) await checkColumns(client, t)
+  const byEntry = new Map<string, { table: TableManifest; index: number }>()
+  for (const t of manifest.tables)
+    t.entries.forEach((e, index) => {
+      byEntry.set(e.name, { table: t, index })
+    })
+  const files = new Map(manifest.files.flatMap((f) => ('missing' in f ? [] : [[f.entry, f] as const])))
+  let copy: ReturnType<typeof copyFrom> | undefined
+  let tablesDone = 0
+  const withRows = manifest.tables.filter((t) => t.entries.length > 0).length
+  let filesDone = 0
+  for await (const entry of readArchive(o.file)) {
+    const chunk = byEntry.get(entry.name)
+    if (chunk) {
+      const t = chunk.table
+      if (chunk.index === 0) {
+        const cols = t.columns.map((c) => client.escapeIdentifier(c)).join(', ')
+        copy = client.query(copyFrom(`COPY ${qualified(client, t.schema, t.name)} (${cols}) FROM STDIN`))
+      }
+      // Hashed again as it loads: the file may have changed since it was verified.
+      const hash = createHash('sha256')
+      for await (const b of entry.body as AsyncIterable<Buffer>) {
+        hash.update(b)
+        if (!copy!.write(b)) await once(copy!, 'drain')
+      }
+      if (hash.digest('hex') !== t.entries[chunk.index]!.sha256)
+        throw new BackupError('BACKUP_DAMAGED', `${entry.name} changed while restoring (sha256 mismatch).`)
+      if (chunk.index === t.entries.length - 1) {
+        copy!.end()
+        await finished(copy!)
+        copy = undefined
+        o.onProgress?.({ phase: 'tables', done: ++tablesDone, total: withRows })
+      }
+      continue
+    }
+    const file = files.get(entry.name)
+    if (!file || 'missing' in file) continue
+    written.push(file.key)
+    const w = await o.store.write(file.key, entry.body)
+    if (w.sha256 !== file.sha256 || w.size !== file.size)
+      throw new BackupError('BACKUP_DAMAGED', `File ${file.key} changed while restoring (sha256 mismatch).`)
+    o.onProgress?.({ phase: 'files', done: ++filesDone, total: files.size })
+  }
+  for (const s of plan.afterLoad) await client.query(s)
+  for (const s of manifest.sequences) {
+    const name = qualified(client, s.schema, s.name)
+    const found = await client.query('SELECT to_regclass($1) IS NOT NULL AS yes', [name])
+    if (!found.rows[0].yes)
+      throw new BackupError(
+        'BACKUP_FAILED',
+        `Sequence ${s.schema}.${s.name} of the backup does not exist here.`,
+      )
+    await client.query('SELECT setval($1::regclass, $2::bigint, true)', [name, s.value])
+  }
+  return {
+    manifest,
+    tables: manifest.tables.length,
+    rows: manifest.tables.reduce((n, t) => n + t.rows, 0),
+    files: filesDone,
+  }
+}
+
+async function tableExists(client: pg.Client, t: { schema: string; name: string }): Promise<boolean> {
+  const r = await client.query('SELECT to_regclass($1) IS NOT NULL AS yes', [
+    qualified(client, t.schema, t.name),
+  ])
+  return r.rows[0].yes
+}
+
+/** Every column the backup holds must exist in the target (a newer target may have more). */
+async function checkColumns(client: pg.Client, t: TableManifest): Promise<void> {
+  const r = await client.query<{ name: string }>(
+    `SELECT a.attname AS name FROM pg_attribute a
+     WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
+    [qualified(client, t.schema, t.name)],
+  )
+  if (r.rows.length === 0)
+    throw new BackupError(
+      'BACKUP_FAILED',
+      `Table ${t.schema}.${t.name} of the backup has no counterpart here.`,
+    )
+  const have = new Set(r.rows.map((x) => x.name))
+  const lacking = t.columns.filter((c) => !have.has(c))
+  if (lacking.length > 0)
+    throw new BackupError(
+      'BACKUP_FAILED',
+      `Table ${t.schema}.${t.name} here lacks column(s) ${lacking.join(', ')} of the backup.`,
+    )
+}

@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto'
+import os from 'node:os'
+import { sql } from 'kysely'
+import type { Logger } from 'pino'
+import { createBackup } from '../../core/backup/create-backup.ts'
+import type { Db } from '../../db/create-db.ts'
+import type { FileStore } from '../../storage/file-store.ts'
+import { type ArchiveInfo, archiveName, type BackupTarget } from './backup-target.ts'
+import type { CronSchedule } from './cron.ts'
+
+export interface BackupRun {
+  readonly id: string
+  /** The cron minute it ran for; null for a run asked for through the API. */
+  readonly slot: string | null
+  readonly trigger: 'schedule' | 'request'
+  readonly node: string
+  readonly target: string
+  readonly archive: string | null
+  readonly status: 'running' | 'done' | 'failed'
+  readonly started: string
+  readonly finished: string | null
+  readonly size: number | null
+  readonly totals: Record<string, number> | null
+  readonly snapshot: Record<string, string> | null
+  readonly error: string | null
+}
+
+export interface BackupService {
+  /** Runs the schedule's latest due slot (at most SLOT_GRACE_MS old) unless a node already claimed it. */
+  runDue(now?: Date): Promise<BackupRun | undefined>
+  /** Runs a backup to the target now. */
+  runNow(): Promise<BackupRun>
+  listRuns(limit?: number): Promise<BackupRun[]>
+  listArchives(): Promise<ArchiveInfo[]>
+}
+
+/** A slot missed by longer than this (every node down) is skipped, not caught up later. */
+export const SLOT_GRACE_MS = 5 * 60_000
+
+/**
+ * Scheduled backups: on every node the job asks for the due slot; the first node to insert the run's row (slot
+ * is unique) runs it, the others see the conflict and do nothing, so a slot runs once across the cluster.
+ * Each run is recorded (running → done/failed); after a success, retention keeps the newest `keep` archives.
+ */
+export function createBackupService(deps: {
+  readonly db: Db
+  readonly databaseUrl: string
+  readonly store: FileStore
+  readonly secret: string
+  readonly target: BackupTarget
+  readonly cron: CronSchedule | undefined
+  readonly keep: number
+  readonly log: Logger
+}): BackupService {
+  const { db, target, log } = deps
+  const node = `${os.hostname()}:${process.pid}`
+
+  async function run(slot: Date | null): Promise<BackupRun | undefined> {
+    const id = randomUUID()
+    const claimed = await sql<{ id: string }>`
+      INSERT INTO bastide.backup_runs (id, slot, trigger, node, target, status)
+      VALUES (${id}, ${slot?.toISOString() ?? null}, ${slot ? 'schedule' : 'request'}, ${node}, ${target.description}, 'running')
+      ON CONFLICT (slot) DO NOTHING RETURNING id`.execute(db)
+    if (claimed.rows.length === 0) return undefined
+    const name = archiveName(new Date())
+    log.info({ run: id, target: target.description, archive: name }, 'backup started')
+    try {
+      let manifest: Awaited<ReturnType<typeof createBackup>> | undefined
+      const { size } = await target.store(name, async (file) => {
+        manifest = await createBackup({
+          databaseUrl: deps.databaseUrl,
+          store: deps.store,
+          secret: deps.secret,
+          file,
+          gzip: true,
+        })
+      })
+      await sql`UPDATE bastide.backup_runs SET status = 'done', finished = now(), archive = ${name}, size = ${size},
+        totals = ${JSON.stringify(manifest!.totals)}::jsonb, snapshot = ${JSON.stringify(manifest!.snapshot)}::jsonb
+        WHERE id = ${id}`.execute(db)
+      if (manifest!.totals.missingFiles > 0)
+        log.warn(
+          { run: id, missing: manifest!.totals.missingFiles },
+          'backup lists files deleted after its snapshot as missing',
+        )
+      log.info({ run: id, archive: name, size, ...manifest!.totals }, 'backup done')
+      await prune()
+    } catch (err) {
+      const message = (err as Error).message
+      await sql`UPDATE bastide.backup_runs SET status = 'failed', finished = now(), error = ${message} WHERE id = ${id}`.execute(
+        db,
+      )
+      log.error({ run: id, err: message }, 'backup failed')
+    }
+    return getRun(id)
+  }
+
+  async function prune(): Promise<void> {
+    const old = (await target.list()).slice(deps.keep).map((a) => a.name)
+    if (old.length === 0) return
+    await target.remove(old)
+    log.info({ removed: old, keep: deps.keep }, 'old backups removed')
+  }
+
+  async function getRun(id: string): Promise<BackupRun> {
+    const r = await sql<BackupRun>`SELECT * FROM bastide.backup_runs WHERE id = ${id}`.execute(db)
+    return toRun(r.rows[0]!)
+  }
+
+  return {
+    async runDue(now = new Date()) {
+      if (!deps.cron) return undefined
+      const minute = Math.floor(now.getTime() / 60_000) * 60_000
+      for (let t = minute; t > now.getTime() - SLOT_GRACE_MS; t -= 60_000) {
+        if (deps.cron.matches(new Date(t))) return run(new Date(t))
+      }
+      return undefined
+    },
+    async runNow() {
+      return (await run(null))!
+    },
+    async listRuns(limit = 50) {
+      const r =
+        await sql<BackupRun>`SELECT * FROM bastide.backup_runs ORDER BY started DESC, id LIMIT ${limit}`.execute(
+          db,
+        )
+      return r.rows.map(toRun)
+    },
+    listArchives: () => target.list(),
+  }
+}
+
+function toRun(r: any): BackupRun {
+  return { ...r, size: r.size === null ? null : Number(r.size) }
+}
