@@ -82,7 +82,8 @@ afterAll(() => {
 
 describe('pnpm start', () => {
   it('runs node on the build, compiles nothing when nothing changed, and stops on Ctrl-C with exit code 0', async () => {
-    expect(START).toMatch(/\bnode\b.*scripts\/start\.mjs/)
+    // `bastide serve` (packages/cli), which runs the server's scripts/start.mjs in its own process.
+    expect(START).toMatch(/\bnode\b.*bin\/bastide\.mjs serve/)
     const db = await createTestDatabase('bst_start')
     try {
       const env = { DATABASE_URL: db.url, BASTIDE_DATA_DIR: tempDir('bastide-start-') }

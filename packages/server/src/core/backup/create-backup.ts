@@ -60,9 +60,9 @@ export async function createBackup(o: CreateBackupOptions): Promise<BackupManife
   await client.connect()
   const archive = openArchiveWriter(o.file, { gzip: o.gzip ?? false })
   try {
-    // Taken before the snapshot: a collector that already holds it finishes first, and its deletions are then
-    // committed before the snapshot, which does not point at those blobs.
-    await client.query('SELECT pg_advisory_lock_shared($1)', [BACKUP_LOCK_KEY])
+    // Taken before the snapshot: a collector that already holds it (shared) finishes first, and its deletions are
+    // then committed before the snapshot, which does not point at those blobs.
+    await client.query('SELECT pg_advisory_lock($1)', [BACKUP_LOCK_KEY])
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY')
     // The first statement fixes the snapshot; clock_timestamp() is read after it was taken.
     const head = await client.query<{ id: string; xmin: string; at: Date; pgv: string }>(

@@ -33,12 +33,12 @@ export function createGarbage(deps: {
         )
       ).rows.map((r) => r.blob)
     if (list.length === 0) return 0
-    // A backup running now may still read these bytes (it holds the lock shared from before its snapshot): leave
+    // A backup running now may still read these bytes (it holds the lock exclusively from before its snapshot): leave
     // them, and their rows, for a later run.
     return db.transaction().execute(async (trx) => {
       const free = await sql<{
         ok: boolean
-      }>`SELECT pg_try_advisory_xact_lock(${BACKUP_LOCK_KEY}) AS ok`.execute(trx)
+      }>`SELECT pg_try_advisory_xact_lock_shared(${BACKUP_LOCK_KEY}) AS ok`.execute(trx)
       if (!free.rows[0]?.ok) return 0
       await store.removeMany(list)
       await sql`DELETE FROM bastide.garbage_blobs WHERE blob = ANY(${[...list]}::text[])`.execute(trx)
