@@ -9,8 +9,15 @@ export type {
   FieldType,
   IndexSchema,
   KeyScope,
+  MetricsSummary,
   OnDelete,
+  RequestLogEntry,
+  RequestLogFilters,
+  RequestLogPage,
   RuleAction,
+  SchemaChange,
+  SchemaDocument,
+  SchemaPlan,
 } from '@bastide/protocol'
 export { FIELD_TYPES, KEY_SCOPES, ON_DELETE, RULE_ACTIONS } from '@bastide/protocol'
 export { BastideClient, type ClientOptions, createClient } from './client.ts'
@@ -33,6 +40,7 @@ export { AdminService } from './services/admin/admin-service.ts'
 export { AdminAdmins, type ConsoleAdminInfo, type ConsoleAdminPage } from './services/admin/admins.ts'
 export type { AuditPage, AuditQuery } from './services/admin/audit.ts'
 export { AdminAudit } from './services/admin/audit.ts'
+export { AdminBackups, type BackupRun, type BackupsOverview } from './services/admin/backups.ts'
 export {
   AdminChannels,
   type ChannelDefinitionInfo,
@@ -48,6 +56,9 @@ export {
   type ConsoleSignIn,
 } from './services/admin/console-auth.ts'
 export { AdminKeys, type CreatedApiKey } from './services/admin/keys.ts'
+export { AdminLogs } from './services/admin/logs.ts'
+export { AdminMetrics } from './services/admin/metrics.ts'
+export { AdminSchema } from './services/admin/schema.ts'
 export {
   AdminSettings,
   type OAuthProviderInput,

@@ -1,17 +1,30 @@
+import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { sql } from 'kysely'
+import pg from 'pg'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BACKUP_RUN_LOCK_CLASS } from '../src/core/backup/backup-lock.ts'
+import { restoreBackup } from '../src/core/backup/restore-backup.ts'
 import { verifyBackup } from '../src/core/backup/verify-backup.ts'
+import { createDb } from '../src/db/create-db.ts'
 import { createBackupService } from '../src/modules/backups/backup-service.ts'
 import { ARCHIVE_NAME, openBackupTarget } from '../src/modules/backups/backup-target.ts'
 import { parseCron } from '../src/modules/backups/cron.ts'
+import { MODULES } from '../src/modules/index.ts'
+import { createLocalFileStore } from '../src/storage/local-file-store.ts'
 import { createS3FileStore } from '../src/storage/s3-file-store.ts'
-import { createKey, startTestServer, TEST_SECRET, type TestServer } from './support/harness.ts'
+import {
+  createKey,
+  createTestDatabase,
+  startTestServer,
+  TEST_SECRET,
+  type TestServer,
+} from './support/harness.ts'
 import { bastideS3Env, startS3rver, type TestS3 } from './support/s3.ts'
 
 /** Scheduled backups: BASTIDE_BACKUP_CRON / _TARGET / _KEEP, runs recorded, one run per slot across nodes. */
@@ -109,6 +122,98 @@ describe('scheduled backups', () => {
       s.bastide.database.db,
     )
     expect(n.rows[0]!.n).toBe(2)
+  })
+
+  it('marks failed a run left running by a node that stopped, and leaves live runs alone', async () => {
+    const db = s.bastide.database.db
+    // Two other nodes, each holding its run's lock on its own session as BackupService does, rows running.
+    const nodes = await Promise.all(
+      ['crashed-host:1', 'live-host:2'].map(async (name) => {
+        const client = new pg.Client({ connectionString: s.dbUrl })
+        await client.connect()
+        const id = randomUUID()
+        await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [BACKUP_RUN_LOCK_CLASS, id])
+        await client.query(
+          `INSERT INTO bastide.backup_runs (id, trigger, node, target, status) VALUES ($1, 'request', $2, 'x', 'running')`,
+          [id, name],
+        )
+        const pid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number
+        return { id, client, pid }
+      }),
+    )
+    const [crashed, live] = nodes as [(typeof nodes)[0], (typeof nodes)[0]]
+    crashed.client.on('error', () => {})
+    const status = async (id: string) =>
+      (await s.api('GET', '/api/admin/backups')).body.runs.find((r: any) => r.id === id)
+    try {
+      expect(await status(crashed.id)).toMatchObject({ status: 'running' })
+      // The node dies: its session ends (as when the process is killed), and its lock with it.
+      await sql`SELECT pg_terminate_backend(${crashed.pid})`.execute(db)
+      await expect.poll(async () => (await status(crashed.id)).status, { timeout: 15_000 }).toBe('failed')
+      expect(await status(crashed.id)).toMatchObject({
+        error: expect.stringContaining('crashed-host:1'),
+        finished: expect.any(String),
+      })
+      expect(await status(live.id)).toMatchObject({ status: 'running', error: null })
+      // The scheduler's look does the same (here with no slot due).
+      const other = createBackupService({
+        db,
+        databaseUrl: s.dbUrl,
+        store: s.bastide.storage.store,
+        secret: TEST_SECRET,
+        target: await openBackupTarget(dir, undefined),
+        cron: parseCron('0 3 * * *'),
+        keep: 2,
+        log: pino({ level: 'silent' }),
+      })
+      expect(await other.runDue(new Date('2026-12-04T12:00:00Z'))).toBeUndefined()
+      expect(await status(live.id)).toMatchObject({ status: 'running' })
+      // A real run, looked at by another node while it goes on, is never taken for a dead one.
+      const seen = new Set<string>()
+      let settled = false
+      const asked = s.api('POST', '/api/admin/backups').finally(() => {
+        settled = true
+      })
+      const others = new Set<string>([crashed.id, live.id])
+      while (!settled) for (const r of await other.listRuns(5)) if (!others.has(r.id)) seen.add(r.status)
+      const r = await asked
+      expect(r.status).toBe(201)
+      expect(seen.has('failed')).toBe(false)
+      expect(await status(r.body.id)).toMatchObject({ status: 'done', error: null })
+    } finally {
+      await sql`UPDATE bastide.backup_runs SET status = 'failed' WHERE id = ${live.id}`.execute(db)
+      await live.client.end()
+      await crashed.client.end().catch(() => {})
+    }
+  })
+
+  it('a restored instance shows the run that took its backup as ended, not as running forever', async () => {
+    const r = await s.api('POST', '/api/admin/backups')
+    expect(r.status).toBe(201)
+    const db = await createTestDatabase()
+    try {
+      const store = await createLocalFileStore({ root: path.join(dir, 'restored-storage') })
+      await restoreBackup({
+        file: path.join(dir, r.body.archive),
+        databaseUrl: db.url,
+        store,
+        secret: TEST_SECRET,
+        migrations: MODULES.map((m) => ({ module: m.id, migrations: m.migrations ?? [] })),
+      })
+      const restored = createDb({ connectionString: db.url, max: 1 })
+      try {
+        const rows = await sql<{ id: string; status: string; error: string | null }>`
+          SELECT id, status, error FROM bastide.backup_runs WHERE id = ${r.body.id}`.execute(restored.db)
+        // In the snapshot it was running (its row is written before the backup starts).
+        expect(rows.rows).toEqual([
+          { id: r.body.id, status: 'failed', error: expect.stringContaining('see the source instance') },
+        ])
+      } finally {
+        await restored.close()
+      }
+    } finally {
+      await db.drop()
+    }
   })
 
   it('records a failed run with its error, and answers 503', async () => {

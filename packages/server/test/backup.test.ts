@@ -283,6 +283,22 @@ describe('backups', () => {
     expect(sha(file.bytes)).toBe(sha(hello))
   })
 
+  it('records the restore in the restored instance’s audit log, after the backup’s own entries', async () => {
+    const log = await call(restored.bastide.app, 'GET', '/api/admin/audit?perPage=200')
+    expect(log.status).toBe(200)
+    const [newest, ...older] = log.body.items
+    expect(newest).toMatchObject({
+      actor: 'cli',
+      action: 'backup.restore',
+      target: path.basename(archive),
+      details: { snapshot: manifest.created, rows: manifest.totals.rows },
+    })
+    // The source's entries came along, older than the restore's.
+    const source = await call(s.bastide.app, 'GET', '/api/admin/audit?perPage=200')
+    expect(older.length).toBeGreaterThan(0)
+    expect(older.length).toBeLessThanOrEqual(source.body.items.length)
+  })
+
   it('refuses a target that is not empty, and one with another secret', async () => {
     const store = await createLocalFileStore({ root: path.join(target.dataDir, 'storage') })
     const again = restoreBackup({

@@ -1,6 +1,7 @@
 import { accountFeature } from '../features/account/index.ts'
 import { adminsFeature } from '../features/admins/index.ts'
 import { auditFeature } from '../features/audit/index.ts'
+import { backupsFeature } from '../features/backups/index.ts'
 import { collectionsFeature } from '../features/collections/index.ts'
 import { filesFeature } from '../features/files/index.ts'
 import { keysFeature } from '../features/keys/index.ts'
@@ -22,6 +23,7 @@ export const FEATURES: readonly ConsoleFeature[] = [
   filesFeature,
   usersFeature,
   auditFeature,
+  backupsFeature,
   realtimeFeature,
   metricsFeature,
   logsFeature,

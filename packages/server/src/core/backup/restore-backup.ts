@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
+import path from 'node:path'
 import { finished } from 'node:stream/promises'
 import { type Kysely, sql } from 'kysely'
 import pg from 'pg'
@@ -29,6 +30,8 @@ export interface RestoreOptions {
   readonly secret: string
   /** The target's migrations (every module's, in order): they create the system tables. */
   readonly migrations: readonly MigrationSet[]
+  /** Who restored, for the restored instance's audit log (`backup.restore`); default `cli`. */
+  readonly actor?: string
   readonly onProgress?: (p: RestoreProgress) => void
 }
 
@@ -45,7 +48,7 @@ export interface RestoreResult {
  * taken at, and everything else happens in one transaction: collection tables created from the backup's
  * catalog through the server's DDL (core/collections/ddl.ts), rows loaded with COPY in dependency order,
  * collections' foreign keys added after the load (so cycles and self relations load, and every reference is
- * still checked), sequences set. Files are written to the FileStore, sha256 checked, before that transaction
+ * still checked), sequences set, the restore recorded in the audit log (`backup.restore`). Files are written to the FileStore, sha256 checked, before that transaction
  * commits; should anything fail, the transaction rolls back and the written blobs are removed. Migrations
  * newer than the backup run last, as an upgrade would.
  */
@@ -225,6 +228,31 @@ async function load(
       )
     await client.query('SELECT setval($1::regclass, $2::bigint, true)', [name, s.value])
   }
+  // The run that took this very backup (and any other running then) was `running` in the snapshot; here nobody
+  // will ever finish it, and its outcome belongs to the source instance.
+  const runs = await client.query(`SELECT to_regclass('bastide.backup_runs') IS NOT NULL AS yes`)
+  if (runs.rows[0].yes)
+    await client.query(
+      `UPDATE bastide.backup_runs SET status = 'failed', finished = $1::timestamptz,
+         error = 'Still running when the backup restored here was taken: see the source instance for how it ended.'
+       WHERE status = 'running'`,
+      [manifest.created],
+    )
+  // In the restore's transaction, after the sequences: the entry follows the backup's own (a higher seq) and
+  // exists exactly when the restore does. auth's first migration made the table, so every backup has it.
+  await client.query(
+    `INSERT INTO bastide.audit_log (actor, action, target, details) VALUES ($1, 'backup.restore', $2, $3::jsonb)`,
+    [
+      o.actor ?? 'cli',
+      path.basename(o.file),
+      JSON.stringify({
+        snapshot: manifest.created,
+        server: manifest.server.version,
+        rows: manifest.totals.rows,
+        files: filesDone,
+      }),
+    ],
+  )
   return {
     manifest,
     tables: manifest.tables.length,
