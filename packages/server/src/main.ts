@@ -14,6 +14,8 @@ async function main() {
   // kills the process halfway, leaving embedded PostgreSQL behind and the shell a stack of errors.
   process.on('SIGINT', () => onSignal('SIGINT'))
   process.on('SIGTERM', () => onSignal('SIGTERM'))
+  // The terminal closed: stop as for Ctrl-C (embedded PostgreSQL runs in a session of its own and would stay up).
+  process.on('SIGHUP', () => onSignal('SIGHUP'))
   const bastide = await startBastide(config)
   let stopping = false
   onSignal = (signal) => {

@@ -1,5 +1,6 @@
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
 import { createApp } from './app.ts'
+import { createLogger } from './config/create-logger.ts'
 import type { Config } from './config/load-config.ts'
 import { resolveSecret } from './core/auth/secret.ts'
 import type { AuthRuntime } from './core/auth/start-auth.ts'
@@ -51,7 +52,7 @@ export interface StartOptions {
  * unless DATABASE_URL) and every module's migrations, the port, the modules (modules/index.ts), then the app.
  */
 export async function startBastide(config: Config, opts: StartOptions = {}): Promise<Bastide> {
-  const log = opts.log ?? pino({ level: config.logLevel, base: { service: 'bastide' } })
+  const log = opts.log ?? createLogger({ level: config.logLevel, format: config.env.BASTIDE_LOG_FORMAT })
   const modules = opts.modules ?? MODULES
   const settings = readSettings(modules, config.env)
   let embedded: EmbeddedPg | undefined

@@ -155,7 +155,44 @@ export function createPool(opts: PoolOptions & { readonly types?: pg.CustomTypes
     guard.watch(client)
   })
   pool.on('remove', (client) => guard.forget(client))
+  settleEnd(pool)
   return pool
+}
+
+/**
+ * pg-pool's end() resolves as soon as it has *asked* its connections to close, not once they have: a
+ * PostgreSQL stopped right after (embedded PostgreSQL on shutdown) still finds their sessions and ends them
+ * with 57P01, which the half-closed idle clients report as a lost connection — a warning on every clean
+ * stop. Here end() resolves once every connection's socket is closed (pg-pool's 'remove'); a server that
+ * does not answer the goodbye (hung, frozen) gets its sockets cut after ACQUIRE_TIMEOUT_MS, so that a
+ * shutdown never waits on it.
+ */
+function settleEnd(pool: pg.Pool): void {
+  const open = new Set<pg.PoolClient>()
+  let settled: (() => void) | undefined
+  pool.on('connect', (client) => open.add(client))
+  pool.on('remove', (client) => {
+    open.delete(client as pg.PoolClient)
+    if (open.size === 0) settled?.()
+  })
+  const end = pool.end.bind(pool)
+  pool.end = (async () => {
+    await end()
+    if (open.size === 0) return
+    let timer: NodeJS.Timeout | undefined
+    await new Promise<void>((resolve) => {
+      settled = resolve
+      timer = setTimeout(() => {
+        for (const client of open) socketOf(client)?.destroy()
+      }, ACQUIRE_TIMEOUT_MS)
+    })
+    clearTimeout(timer)
+  }) as pg.Pool['end']
+}
+
+/** The client's socket (pg keeps it as `connection.stream`; pinned pg 8.23). */
+function socketOf(client: pg.PoolClient): { destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream
 }
 
 export function createDb(opts: DbOptions): Database {

