@@ -67,7 +67,16 @@ export function createContext(init: {
           'NO_PROFILE',
         )
       const url = o.url ?? init.env.BASTIDE_URL ?? saved?.url
-      const key = o.key ?? init.env.BASTIDE_KEY ?? saved?.key
+      const givenKey = o.key ?? init.env.BASTIDE_KEY
+      // A saved key goes only to the server it was saved for: `--url` pointing elsewhere (a typo, a test server, a
+      // hostile link in a README) must not receive production's secret.
+      if (givenKey === undefined && saved && url && !sameOrigin(url, saved.url))
+        throw new CliError(
+          `The key of profile "${saved.name}" is for ${saved.url}, not ${url}: pass --key (or BASTIDE_KEY) for that server, or use --profile.`,
+          EXIT.unreachable,
+          'KEY_FOR_ANOTHER_SERVER',
+        )
+      const key = givenKey ?? saved?.key
       if (!url || !key)
         throw new CliError(
           'No server configured: run `bastide login --url URL --key bst_sk_…`, or pass --url and --key (or set BASTIDE_URL and BASTIDE_KEY).',
@@ -85,6 +94,14 @@ export function createContext(init: {
         throw toCliError(err)
       }
     },
+  }
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin
+  } catch {
+    return false
   }
 }
 

@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import http from 'node:http'
 import path from 'node:path'
 import {
   ADMIN_KEY,
@@ -45,6 +46,35 @@ describe('bastide login', () => {
     const keys = await runCli(['keys', 'list', '--json'], { env })
     expect(keys.code, keys.stderr).toBe(0)
     expect(keys.json().items).toBeInstanceOf(Array)
+  })
+
+  it('never sends a saved key to another server named by --url or BASTIDE_URL (exit 3)', async () => {
+    const env = home()
+    expect((await runCli(['login', '--url', url, '--key', ADMIN_KEY], { env })).code).toBe(0)
+    const seen: (string | undefined)[] = []
+    const other = http.createServer((req, res) => {
+      seen.push(req.headers.authorization)
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"items":[]}')
+    })
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r))
+    const otherUrl = `http://127.0.0.1:${(other.address() as { port: number }).port}`
+    try {
+      const byFlag = await runCli(['keys', 'list', '--url', otherUrl, '--json'], { env })
+      expect(byFlag.code, byFlag.stdout).toBe(3)
+      expect(byFlag.json().error.code).toBe('KEY_FOR_ANOTHER_SERVER')
+      const byEnv = await runCli(['keys', 'list'], { env: { ...env, BASTIDE_URL: otherUrl } })
+      expect(byEnv.code).toBe(3)
+      expect(seen).toEqual([])
+      // With a key of its own for that server, it goes there (and only that key).
+      const own = await runCli(
+        ['keys', 'list', '--url', otherUrl, '--key', 'bst_sk_other_server_key_0123456789abcdef'],
+        { env },
+      )
+      expect(own.code, own.stderr).toBe(0)
+      expect(seen).toEqual(['Bearer bst_sk_other_server_key_0123456789abcdef'])
+    } finally {
+      other.close()
+    }
   })
 
   it("names a key's scopes when the key may list keys, and accepts a key without saying them otherwise", async () => {
