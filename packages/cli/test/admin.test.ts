@@ -7,11 +7,15 @@ import { runCli, tempDir } from './support/run-cli.ts'
 
 let s: TestServer
 let env: Record<string, string>
+let metricsPort: number
 
 beforeAll(async () => {
-  s = await startTestServer({ listen: true })
+  metricsPort = await freePort()
+  // The running server holds its metrics port, as in compose or k8s: the CLI is started with the same variable.
+  s = await startTestServer({ listen: true, env: { BASTIDE_METRICS_PORT: String(metricsPort) } })
   // The same database and secret as the running server: `admin create` works beside it.
   env = {
+    BASTIDE_METRICS_PORT: String(metricsPort),
     DATABASE_URL: s.dbUrl,
     BASTIDE_SECRET: s.config.secret ?? '',
     BASTIDE_DATA_DIR: s.config.dataDir,
@@ -56,6 +60,10 @@ describe('bastide admin create', () => {
     expect(admins.body.items.map((a: { email: string }) => a.email)).toContain('ops@example.com')
     const audit = await s.api('GET', `/api/admin/audit?target=${run.json().id}`)
     expect(audit.body.items[0]).toMatchObject({ actor: 'cli', action: 'admin.create' })
+    // The CLI did not try to serve the running server's metrics port, which still answers.
+    const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+    expect(scrape.status).toBe(200)
+    expect(await scrape.text()).toContain('bastide_request_log_dropped_total')
   })
 
   it('reads the password from stdin with --password -', async () => {

@@ -143,6 +143,25 @@ describe('bastide schema', () => {
     expect(again.json()).toMatchObject({ written: [], removed: [] })
   })
 
+  it('pull refuses (exit 1) objects whose names differ only in case, writing nothing', async () => {
+    const c = await startTestServer({ listen: true })
+    try {
+      for (const name of ['Shouty', 'shouty']) {
+        const r = await c.api('POST', '/api/collections', { name, fields: [{ name: 'title', type: 'text' }] })
+        expect(r.status, JSON.stringify(r.body)).toBe(201)
+      }
+      const fresh = tempDir()
+      const r = await runCli([...on(c), 'schema', 'pull', '--dir', 'bastide', '--json'], { cwd: fresh })
+      expect(r.code).toBe(1)
+      expect(r.json().error).toMatchObject({ code: 'FILE_NAME_COLLISION' })
+      expect(r.json().error.message).toContain('"Shouty" and "shouty"')
+      // Not even the objects that do not collide: a pull is all or nothing.
+      expect(fs.existsSync(path.join(fresh, 'bastide'))).toBe(false)
+    } finally {
+      await c.close()
+    }
+  })
+
   it('fails clearly without schema files, or with a file that is not JSON', async () => {
     const empty = tempDir()
     const none = await runCli([...on(b), 'schema', 'diff', '--dir', 'bastide'], { cwd: empty })

@@ -43,6 +43,12 @@ export interface StartOptions {
   readonly onQuery?: DbOptions['onQuery']
   /** Skip listening (tests drive `app.request`). */
   readonly listen?: boolean
+  /**
+   * false: modules' periodic jobs never run on their own (`scheduler.runNow` still runs them). For one-off
+   * CLI processes (`bastide admin create`, storage reconcile) that start the server's code beside a running
+   * server. Default true.
+   */
+  readonly jobs?: boolean
   /** The modules to run, in order. Default: all of them (modules/index.ts). */
   readonly modules?: readonly ModuleDefinition<any>[]
 }
@@ -96,7 +102,7 @@ async function wire(k: {
   const { db } = database
   let listener: Listener | undefined
   let rateLimiter: ReturnType<typeof createRateLimiter> | undefined
-  const scheduler = createScheduler(log)
+  const scheduler = createScheduler(log, { timers: k.opts.jobs !== false })
   try {
     const unknown = await migrate(
       db,

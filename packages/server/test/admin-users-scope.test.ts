@@ -79,6 +79,39 @@ describe('a key with the users scope', () => {
     ])
   })
 
+  it("may not change a user's email or role (account takeover, privileges): 403, and nothing changes", async () => {
+    const u = await signUp(s, 'victim@example.com')
+    for (const body of [
+      { email: 'attacker@example.com' },
+      { email: 'attacker@example.com', verified: true },
+      { role: 'admin' },
+      { name: 'Renamed', role: 'admin' },
+    ]) {
+      const r = await users('PATCH', `/${u.id}`, usersKey, body)
+      expect(r.status, JSON.stringify(body)).toBe(403)
+      expect(r.body).toMatchObject({
+        status: 403,
+        code: 'FORBIDDEN',
+        message: expect.stringMatching(/email|role/),
+      })
+    }
+    const still = (await s.api('GET', `/api/admin/users/${u.id}`)).body
+    expect(still).toMatchObject({ email: 'victim@example.com', name: 'victim' })
+    expect(still.role ?? 'user').toBe('user')
+    // The user's session is untouched and the password reset goes nowhere new.
+    expect(
+      (await s.api('GET', `/api/collections/users/records/${u.id}`, undefined, { as: u.token })).status,
+    ).toBe(200)
+
+    // Other fields stay the key's to change; the admin key may still change the email.
+    const renamed = await users('PATCH', `/${u.id}`, usersKey, { name: 'Renamed', verified: true })
+    expect(renamed.status).toBe(200)
+    expect(renamed.body).toMatchObject({ name: 'Renamed', verified: true, email: 'victim@example.com' })
+    const byAdmin = await s.api('PATCH', `/api/admin/users/${u.id}`, { email: 'moved@example.com' })
+    expect(byAdmin.status).toBe(200)
+    expect(byAdmin.body.email).toBe('moved@example.com')
+  })
+
   it('may not impersonate a user: 403, and no session is handed out', async () => {
     const u = await signUp(s, 'target@example.com')
     const imp = await users('POST', `/${u.id}/impersonate`, usersKey, {})

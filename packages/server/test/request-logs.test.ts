@@ -1,7 +1,13 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signUp } from './support/auth.ts'
-import { createCollection, createKey, startTestServer, type TestServer } from './support/harness.ts'
+import {
+  ADMIN_KEY,
+  createCollection,
+  createKey,
+  startTestServer,
+  type TestServer,
+} from './support/harness.ts'
 
 let s: TestServer
 let sqlc: pg.Client
@@ -214,6 +220,96 @@ describe('BASTIDE_REQUEST_LOG_RETENTION_HOURS=0', () => {
       expect(summary.body).toMatchObject({ retentionHours: 0, series: [], topRoutes: [] })
     } finally {
       await off.close()
+    }
+  })
+})
+
+/** The value of one sample line of `s`'s /metrics (`name{labels} value`); 0 when absent. */
+async function metric(srv: TestServer, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const r = await srv.bastide.app.request('/metrics', { headers: { authorization: `Bearer ${ADMIN_KEY}` } })
+  expect(r.status).toBe(200)
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`)
+  for (const line of (await r.text()).split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    if (want.every((w) => line.includes(w))) return Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  return 0
+}
+
+describe('what an anonymous flood cannot write', () => {
+  it('keeps anonymous 404s and 429s out of the log, counted as skipped; a signed-in 404 is still logged', async () => {
+    const p = await startTestServer({ env: { BASTIDE_AUTH_RATE_LIMIT: '2' } })
+    try {
+      const notFound = ['/api/no-such-route', '/api/collections/no_such_collection/records']
+      for (const [i, path] of notFound.entries()) {
+        const r = await p.api('GET', path, undefined, {
+          as: 'anon',
+          headers: { 'x-request-id': `anon-404-${i}` },
+        })
+        expect(r.status).toBe(404)
+      }
+      const admin404 = await p.api('GET', '/api/no-such-route', undefined, {
+        headers: { 'x-request-id': 'admin-404' },
+      })
+      expect(admin404.status).toBe(404)
+      let limited = 0
+      for (let i = 0; i < 10 && limited === 0; i++) {
+        const r = await p.api(
+          'POST',
+          '/api/auth/sign-in/email',
+          { email: 'nobody@example.com', password: 'wrong password' },
+          { as: 'anon', headers: { 'x-request-id': `anon-sign-in-${i}` } },
+        )
+        if (r.status === 429) limited = i
+      }
+      expect(limited).toBeGreaterThan(0)
+
+      await p.bastide.scheduler.runNow('metrics', 'flush-request-log')
+      await p.bastide.scheduler.runNow('metrics', 'flush-request-log')
+      const rows = (await p.api('GET', '/api/admin/logs?perPage=200')).body.items as any[]
+      const byId = new Map(rows.map((r) => [r.requestId, r]))
+      expect(byId.has('anon-404-0')).toBe(false)
+      expect(byId.has('anon-404-1')).toBe(false)
+      expect(byId.get('admin-404')).toMatchObject({ status: 404, principalKind: 'admin' })
+      // The refused sign-ins before the limit are logged (they are not 404/429); the throttled one is not.
+      expect(byId.get('anon-sign-in-0')).toMatchObject({ principalKind: 'anonymous' })
+      expect(byId.has(`anon-sign-in-${limited}`)).toBe(false)
+
+      expect(await metric(p, 'bastide_request_log_skipped_total', { reason: 'anonymous_not_found' })).toBe(2)
+      expect(await metric(p, 'bastide_request_log_skipped_total', { reason: 'anonymous_rate_limited' })).toBe(
+        1,
+      )
+      // Skipped rows are not dropped rows: nothing was lost that was meant to be kept.
+      expect(await metric(p, 'bastide_request_log_dropped_total')).toBe(0)
+    } finally {
+      await p.close()
+    }
+  })
+
+  it('writes at most BASTIDE_REQUEST_LOG_MAX_PER_SECOND rows per second per node; the rest count as dropped', async () => {
+    const p = await startTestServer({ env: { BASTIDE_REQUEST_LOG_MAX_PER_SECOND: '3' } })
+    try {
+      const n = 30
+      const before = await metric(p, 'bastide_request_log_dropped_total')
+      const firstSecond = Math.floor(Date.now() / 1000)
+      const answers = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          p.api('GET', '/api/collections', undefined, { headers: { 'x-request-id': `capped-${i}` } }),
+        ),
+      )
+      const seconds = Math.floor(Date.now() / 1000) - firstSecond + 1
+      // Every request is answered: the cap is on the log, never on the API.
+      expect(answers.every((a) => a.status === 200)).toBe(true)
+      await p.bastide.scheduler.runNow('metrics', 'flush-request-log')
+      await p.bastide.scheduler.runNow('metrics', 'flush-request-log')
+      const rows = (await p.api('GET', '/api/admin/logs?perPage=200')).body.items as any[]
+      const logged = rows.filter((r) => String(r.requestId).startsWith('capped-')).length
+      const dropped = (await metric(p, 'bastide_request_log_dropped_total')) - before
+      expect(logged).toBeGreaterThan(0)
+      expect(logged).toBeLessThanOrEqual(3 * seconds)
+      expect(logged + dropped).toBe(n)
+    } finally {
+      await p.close()
     }
   })
 })

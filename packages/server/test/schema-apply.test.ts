@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { stableJson } from '../src/core/schema/canonical-schema.ts'
 import { createKey, createRecord, startTestServer, type TestServer } from './support/harness.ts'
 
 /** A schema with relations both ways, indexes, rules, a file field, a bucket and a channel definition. */
@@ -285,6 +287,17 @@ describe('schema as code', () => {
       { allowDestructive: true },
     )
     expect(invalid.status).toBe(400)
+    // Field options are the collections API's, key by key: unknown keys and nested values are refused, however
+    // deep (a value nested thousands of levels once overflowed the stack: 500).
+    let deep: unknown = 'leaf'
+    for (let i = 0; i < 3000; i++) deep = { a: deep }
+    for (const options of [{ nested: deep }, { max: deep }, { shape: 'round' }]) {
+      const doc = { collections: [{ name: 'x', fields: [{ name: 'a', type: 'text', options }] }] }
+      for (const r of [await plan(doc), await apply(doc, { allowDestructive: true })]) {
+        expect(r.status).toBe(400)
+        expect(r.body).toMatchObject({ code: 'VALIDATION_FAILED', status: 400 })
+      }
+    }
     const key = await createKey(s, ['records:read'])
     expect((await s.api('GET', '/api/admin/schema', undefined, { as: key })).status).toBe(403)
     expect((await s.api('GET', '/api/admin/schema', undefined, { as: 'anon' })).status).toBe(401)
@@ -294,37 +307,64 @@ describe('schema as code', () => {
 })
 
 describe('schema migrations', () => {
-  const checksum = (n: number) => n.toString(16).padStart(64, '0')
+  /** What the CLI writes into a migration file: sha256 of its schema, keys sorted. */
+  const checksumOf = (schema: unknown) => createHash('sha256').update(stableJson(schema)).digest('hex')
 
   it('records a migration with its changes, once; another checksum for the same id is refused', async () => {
     const doc = clone(await exported())
     doc.collections.push({ name: 'notes', fields: [{ name: 'body', type: 'text' }], indexes: [], rules: {} })
     const first = await s.api('POST', '/api/admin/schema/migrations', {
       id: '0001_notes',
-      checksum: checksum(1),
+      checksum: checksumOf(doc),
       schema: doc,
       allowDestructive: true,
     })
     expect(first.status).toBe(200)
     expect(first.body.applied).toBe(true)
-    const again = await s.api('POST', '/api/admin/schema/migrations', {
-      id: '0001_notes',
-      checksum: checksum(1),
-      schema: doc,
-    })
-    expect(again.status).toBe(200)
-    expect(again.body.applied).toBe(false)
+    // The same content again, with or without its checksum: nothing to do.
+    for (const given of [{ checksum: checksumOf(doc) }, {}]) {
+      const again = await s.api('POST', '/api/admin/schema/migrations', {
+        id: '0001_notes',
+        schema: doc,
+        ...given,
+      })
+      expect(again.status).toBe(200)
+      expect(again.body.applied).toBe(false)
+    }
+    // Another content under the same id: the server's own hash differs, whatever checksum the client claims.
+    const edited = clone(doc)
+    edited.collections.find((c: any) => c.name === 'notes').fields.push({ name: 'extra', type: 'text' })
     const changed = await s.api('POST', '/api/admin/schema/migrations', {
       id: '0001_notes',
-      checksum: checksum(2),
-      schema: doc,
+      checksum: checksumOf(edited),
+      schema: edited,
     })
     expect(changed.status).toBe(409)
-    expect(changed.body.details.reason).toBe('checksum_mismatch')
+    expect(changed.body.details).toMatchObject({ reason: 'checksum_mismatch', given: checksumOf(edited) })
     const list = await s.api('GET', '/api/admin/schema/migrations')
     expect(list.body.items).toEqual([
-      { id: '0001_notes', checksum: checksum(1), appliedAt: expect.any(String), appliedBy: 'admin' },
+      { id: '0001_notes', checksum: checksumOf(doc), appliedAt: expect.any(String), appliedBy: 'admin' },
     ])
+  })
+
+  it('refuses (400) a checksum that does not match the schema sent, and records nothing', async () => {
+    const doc = clone(await exported())
+    doc.collections.push({ name: 'forged', fields: [], indexes: [], rules: {} })
+    // The checksum of the schema already applied, passed off for another content (or for the same id later).
+    const r = await s.api('POST', '/api/admin/schema/migrations', {
+      id: '0003_forged',
+      checksum: '0'.repeat(64),
+      schema: doc,
+    })
+    expect(r.status).toBe(400)
+    expect(r.body).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { fields: { checksum: { code: 'mismatch' } } },
+    })
+    expect((await s.api('GET', '/api/admin/schema/migrations')).body.items.map((m: any) => m.id)).toEqual([
+      '0001_notes',
+    ])
+    expect((await exported()).collections.map((c: any) => c.name)).not.toContain('forged')
   })
 
   it('records nothing when the migration fails', async () => {
@@ -333,7 +373,6 @@ describe('schema migrations', () => {
     posts.fields.push({ name: 'summary', type: 'text', required: true })
     const r = await s.api('POST', '/api/admin/schema/migrations', {
       id: '0002_summary',
-      checksum: checksum(3),
       schema: doc,
     })
     expect(r.status).toBe(409)

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { UPLOAD_LOCK_CLASS } from '../src/core/files/upload-locker.ts'
+import { UPLOAD_LOCK_CLASS, UPLOAD_LOCK_KEYS } from '../src/core/files/upload-locker.ts'
 import { createUpload, headUpload, objectOf, patchUpload, sha256 } from './support/cluster-tus.ts'
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/harness.ts'
 
@@ -37,7 +37,7 @@ describe('an upload held elsewhere', () => {
     // The lock another node would hold, taken as the locker takes it, by a session that never lets go.
     holder = new pg.Client({ connectionString: s.dbUrl })
     await holder.connect()
-    await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', [UPLOAD_LOCK_CLASS, id])
+    await holder.query(`SELECT pg_advisory_lock(${UPLOAD_LOCK_KEYS})`, [UPLOAD_LOCK_CLASS, id])
 
     const patch = await patchUpload(`${base}${path}`, admin, 0, bytes)
     expect(patch.status).toBe(409)
@@ -45,7 +45,7 @@ describe('an upload held elsewhere', () => {
     expect((await headUpload(`${base}${path}`, admin)).status).toBe(409)
 
     // Nothing was written meanwhile; once the holder is gone the same upload finishes.
-    await holder.query('SELECT pg_advisory_unlock($1, hashtext($2))', [UPLOAD_LOCK_CLASS, id])
+    await holder.query(`SELECT pg_advisory_unlock(${UPLOAD_LOCK_KEYS})`, [UPLOAD_LOCK_CLASS, id])
     const h = await headUpload(`${base}${path}`, admin)
     expect(h.status).toBe(200)
     expect(h.headers.get('upload-offset')).toBe('0')

@@ -90,6 +90,30 @@ describe('the upload locker, two nodes on one database', () => {
     expect(await heldUploadLocks(db.url)).toBe(0)
   })
 
+  it('keeps apart two uploads whose ids share a 32-bit hash: their locks are 64-bit', async () => {
+    // hashtext('upload-9796') = hashtext('upload-176233'): one lock for both under a 32-bit key.
+    const c = new pg.Client({ connectionString: db.url })
+    await c.connect()
+    const h = await c.query(`SELECT hashtext('upload-9796') = hashtext('upload-176233') AS same`)
+    await c.end()
+    expect(h.rows[0].same).toBe(true)
+    const one = locker()
+    const two = locker(300)
+    let asked = false
+    const first = one.newLock('upload-9796')
+    await first.lock(never, () => {
+      asked = true
+    })
+    // Taken at once, and the holder of the other upload is never asked to let go.
+    const second = two.newLock('upload-176233')
+    await second.lock(never, () => {})
+    expect(await heldUploadLocks(db.url)).toBe(2)
+    expect(asked).toBe(false)
+    await second.unlock()
+    await first.unlock()
+    expect(await heldUploadLocks(db.url)).toBe(0)
+  })
+
   it('fails with tus lock timeout when the holder does not let go in time', async () => {
     const one = locker()
     const two = locker(300)

@@ -48,24 +48,63 @@ export interface PullResult {
   readonly unchanged: number
 }
 
+const objectName = (obj: SchemaDocument[Kind][number]) => ('pattern' in obj ? obj.pattern : obj.name)
+
+/**
+ * Objects whose file names differ only in case (`Posts` and `posts`): on a case-insensitive file system (macOS,
+ * Windows) they are one file, and the second would silently overwrite the first. Throws CliError (exit 1) naming
+ * them, before any file is written.
+ */
+function refuseCaseCollisions(doc: SchemaDocument): void {
+  const collisions: string[] = []
+  for (const kind of KINDS) {
+    const byFile = new Map<string, string[]>()
+    for (const obj of doc[kind]) {
+      const file = fileNameFor(objectName(obj)).toLowerCase()
+      byFile.set(file, [...(byFile.get(file) ?? []), objectName(obj)])
+    }
+    for (const names of byFile.values())
+      if (names.length > 1) collisions.push(`${kind}: ${names.map((n) => `"${n}"`).join(' and ')}`)
+  }
+  if (collisions.length > 0)
+    throw new CliError(
+      `Some objects differ only in the case of their names, and would share one file on a case-insensitive ` +
+        `file system (macOS, Windows): ${collisions.join('; ')}. Rename one of each on the server, then pull ` +
+        `again. Nothing was written.`,
+      EXIT.failed,
+      'FILE_NAME_COLLISION',
+      { collisions },
+    )
+}
+
+/** Identifies a file whatever the case of the name it is reached by (case-insensitive file systems). */
+const fileId = (file: string) => {
+  const st = fs.statSync(file, { bigint: true })
+  return `${st.dev}:${st.ino}`
+}
+
 /** Writes `doc` as files under `dir/schema`, removing the files of objects it no longer has. */
 export function writeSchemaFiles(dir: string, doc: SchemaDocument): PullResult {
+  refuseCaseCollisions(doc)
   const written: string[] = []
   const removed: string[] = []
   let unchanged = 0
   for (const kind of KINDS) {
     const folder = path.join(dir, 'schema', kind)
     const keep = new Set<string>()
+    const kept = new Set<string>()
     for (const obj of doc[kind]) {
-      const name = fileNameFor('pattern' in obj ? obj.pattern : obj.name)
+      const name = fileNameFor(objectName(obj))
       keep.add(name)
       const rel = path.join('schema', kind, name)
       if (writeIfChanged(path.join(dir, rel), formatJson(obj))) written.push(rel)
       else unchanged++
+      kept.add(fileId(path.join(dir, rel)))
     }
     if (!fs.existsSync(folder)) continue
     for (const f of fs.readdirSync(folder).sort()) {
-      if (!f.endsWith('.json') || keep.has(f)) continue
+      // A file listed as `Posts.json` may be the `posts.json` just written, on a case-insensitive file system.
+      if (!f.endsWith('.json') || keep.has(f) || kept.has(fileId(path.join(folder, f)))) continue
       fs.rmSync(path.join(folder, f))
       removed.push(path.join('schema', kind, f))
     }

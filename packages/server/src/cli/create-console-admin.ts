@@ -36,7 +36,7 @@ export async function createConsoleAdmin(
   }
   // On stderr: stdout is the caller's (`bastide admin create --json` prints one JSON document there).
   const log = pino({ level: 'warn', base: { service: 'bastide-cli' } }, pino.destination(2))
-  const bastide = await startBastide(config, { listen: false, log })
+  const bastide = await startBastide(config, { listen: false, jobs: false, log })
   try {
     const adminAuth = createAdminAuth({
       config,

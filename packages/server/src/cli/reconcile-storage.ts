@@ -42,7 +42,7 @@ async function main(): Promise<number> {
     { level: 'warn', base: { service: 'bastide-cli' } },
     pino.destination({ dest: 2, sync: true }),
   )
-  const bastide = await startBastide(config, { listen: false, log })
+  const bastide = await startBastide(config, { listen: false, jobs: false, log })
   try {
     const report = await bastide.storage.reconcile(graceMs === undefined ? {} : { graceMs })
     console.log(JSON.stringify(report))

@@ -25,6 +25,17 @@ describe('the scheduler', () => {
     await s.close()
   })
 
+  it('with timers off, never runs a job on its own; runNow still runs it', async () => {
+    const s = createScheduler(quiet, { timers: false })
+    let runs = 0
+    s.add('m', { name: 'tick', firstAfterMs: 10, everyMs: 100, run: async () => void runs++ })
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(runs).toBe(0)
+    await s.runNow('m', 'tick')
+    expect(runs).toBe(1)
+    await s.close()
+  })
+
   it('never overlaps a run with the next: a slow run makes the due one skip', async () => {
     const s = createScheduler(quiet)
     let running = 0

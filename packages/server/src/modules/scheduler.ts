@@ -25,8 +25,17 @@ export interface Scheduler {
   close(): Promise<void>
 }
 
+export interface SchedulerOptions {
+  /**
+   * false: jobs are registered but never run on their own, only by `runNow` (a one-off CLI process beside a
+   * running server must not prune, reconcile or heartbeat as if it were a node). Default true.
+   */
+  readonly timers?: boolean
+}
+
 /** One place for every module's timers: unref'd (they never hold the process open), never overlapping. */
-export function createScheduler(log: Logger): Scheduler {
+export function createScheduler(log: Logger, o: SchedulerOptions = {}): Scheduler {
+  const timers = o.timers ?? true
   const entries: {
     module: string
     job: Job
@@ -55,6 +64,7 @@ export function createScheduler(log: Logger): Scheduler {
         throw new Error(`Job ${module}/${job.name} is scheduled twice.`)
       const e: (typeof entries)[number] = { module, job, timer: undefined, running: undefined }
       entries.push(e)
+      if (!timers) return
       const every = () => {
         e.timer = setInterval(() => void start(e), job.everyMs)
         e.timer.unref()

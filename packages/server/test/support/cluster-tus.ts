@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import http from 'node:http'
 import pg from 'pg'
-import { UPLOAD_LOCK_CLASS } from '../../src/core/files/upload-locker.ts'
+import { BACKUP_RUN_LOCK_CLASS } from '../../src/core/backup/backup-lock.ts'
 
 /** tus 1.0 spoken with plain fetch against any node (or the proxy): what a client library does, in the open. */
 export const TUS = { 'tus-resumable': '1.0.0' } as const
@@ -112,11 +112,13 @@ export async function heldUploadLocks(dbUrl: string): Promise<number> {
   const c = new pg.Client({ connectionString: dbUrl })
   await c.connect()
   try {
+    // Upload locks are the two-int4 advisory locks (objsubid 2) that are not backup runs' (whose first key is
+    // their class; an upload's is half of a hash).
     const r = await c.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_locks
-        WHERE locktype = 'advisory' AND granted AND classid = $1::int::oid AND objsubid = 2
+        WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid <> $1::int::oid
           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-      [UPLOAD_LOCK_CLASS],
+      [BACKUP_RUN_LOCK_CLASS],
     )
     return r.rows[0]?.n ?? 0
   } finally {

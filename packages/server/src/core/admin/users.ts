@@ -19,6 +19,9 @@ import { createUserAccessService, getUser } from './user-access.ts'
 /** Columns of data.users the console sets itself (the records API never writes them). */
 const SYSTEM_PATCH = ['email', 'verified', 'role'] as const
 
+/** System columns an API key may not set: `email` (account takeover by password reset) and `role` (privileges). */
+const KEY_REFUSED_PATCH = ['email', 'role'] as const
+
 const systemPatch = z
   .object({
     email: z.email().max(320).optional(),
@@ -119,6 +122,16 @@ export function createAdminUsersService(deps: AdminUsersDeps) {
         else rest[k] = v
       }
       const sys = systemPatch.parse(own)
+      // A key with the `users` scope is a script's credential, not a console admin: letting it change a user's
+      // email would let whoever holds it take the account over through "forgot password", and `role` is what
+      // app rules read as @request.auth.role, so setting it grants privileges. Both stay with console admins.
+      if (p.kind === 'key') {
+        const refused = KEY_REFUSED_PATCH.filter((k) => k in own)
+        if (refused.length > 0)
+          throw errors.forbidden(
+            `An API key may not change ${refused.join(' or ')} of a user; a console admin must do it.`,
+          )
+      }
       await inTransaction(db, async (tx) => {
         await getUser(tx.db as Db, id)
         const sets = [

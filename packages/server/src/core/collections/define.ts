@@ -15,7 +15,7 @@ import {
   SYSTEM_FIELDS,
 } from './types.ts'
 
-const optionsSchema = z
+export const optionsSchema = z
   .object({
     min: z
       .union([z.number(), z.string()])

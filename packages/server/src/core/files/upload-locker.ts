@@ -3,10 +3,19 @@ import pg from 'pg'
 import type { Logger } from 'pino'
 
 /**
- * First key of every upload lock (the second is `hashtext(upload id)`). Two-int4 advisory locks live in a key
- * space of their own, apart from the single-bigint ones (migrations, setup, reconciliation).
+ * The seed of every upload lock's hash. Two-int4 advisory locks live in a key space of their own, apart from the
+ * single-bigint ones (migrations, setup, reconciliation, backups); the only other two-int4 user is the backup run
+ * lock, which keeps its class constant as its first key.
  */
 export const UPLOAD_LOCK_CLASS = 0x74757331 // 'tus1'
+/**
+ * The two int4 keys of an upload's lock (parameters: $1 UPLOAD_LOCK_CLASS, $2 the upload id): the halves of a
+ * 64-bit `hashtextextended`, seeded with the class. With a 32-bit `hashtext`, two uploads could share a lock (even
+ * odds once ~77,000 are locked at once, sooner with ids made to collide): one upload's PATCH then waited on, or
+ * asked to stop, another's.
+ */
+export const UPLOAD_LOCK_KEYS =
+  '(hashtextextended($2, $1) >> 32)::int4, ((hashtextextended($2, $1) & 4294967295) - 2147483648)::int4'
 /** Where a request that wants an upload asks its holder, on whichever node, to let go. */
 const RELEASE_CHANNEL = 'bastide_tus_release'
 /** How long tus waits for a lock before failing the request (tus's own default). */
@@ -165,7 +174,7 @@ export function createUploadLocker(opts: {
         try {
           s = await current()
           const r = await s.client.query<{ ok: boolean }>(
-            'SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok',
+            `SELECT pg_try_advisory_lock(${UPLOAD_LOCK_KEYS}) AS ok`,
             [UPLOAD_LOCK_CLASS, this.id],
           )
           got = r.rows[0]?.ok === true
@@ -197,7 +206,7 @@ export function createUploadLocker(opts: {
       // A lost session freed its locks already.
       if (!s?.alive) return
       await s.client
-        .query('SELECT pg_advisory_unlock($1, hashtext($2))', [UPLOAD_LOCK_CLASS, this.id])
+        .query(`SELECT pg_advisory_unlock(${UPLOAD_LOCK_KEYS})`, [UPLOAD_LOCK_CLASS, this.id])
         .catch((err: Error) => lost(s, err.message))
     }
   }

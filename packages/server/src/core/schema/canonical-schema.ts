@@ -10,6 +10,7 @@ import { z } from 'zod'
 import { errors } from '../../errors/index.ts'
 import { parseInput } from '../../errors/parse-input.ts'
 import type { ChannelDefinition } from '../channels/channel-schema.ts'
+import { optionsSchema } from '../collections/define.ts'
 import { type Collection, FIELD_TYPES, type FieldOptions, RULE_ACTIONS } from '../collections/types.ts'
 import type { Bucket } from '../files/buckets.ts'
 
@@ -107,8 +108,9 @@ export function exportSchema(parts: {
   }
 }
 
-// The wire shape of a document sent to plan/apply: its structure only. What a value may be (names, options per
-// type, rules) is checked by the collections, buckets and channels services when the plan is applied.
+// The wire shape of a document sent to plan/apply: its structure, field options included (their keys and value
+// types). What a value may be (names, options per field type, rules) is checked by the collections, buckets and
+// channels services when the plan is applied.
 const rule = z.string().max(4096).nullable().optional()
 const fieldInput = z.strictObject({
   name: z.string().min(1).max(100),
@@ -117,7 +119,9 @@ const fieldInput = z.strictObject({
   required: z.boolean().optional(),
   unique: z.boolean().optional(),
   hidden: z.boolean().optional(),
-  options: z.record(z.string(), z.unknown()).optional(),
+  // The strict options of the collections API, not any JSON: a value nested thousands deep would otherwise reach
+  // the recursive canonical form (stableJson) and overflow the stack, a 500 instead of a 400.
+  options: optionsSchema.optional(),
   system: z.boolean().optional(),
 })
 const collectionInput = z.strictObject({

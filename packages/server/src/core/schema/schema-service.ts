@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type {
   AppliedMigration,
   SchemaApplyResult,
@@ -54,7 +55,11 @@ export const migrationInput = z.strictObject({
   checksum: z
     .string()
     .regex(/^[a-f0-9]{64}$/, 'A sha256, in hex.')
-    .describe('sha256 of the migration file’s schema; an applied id with another checksum is refused.'),
+    .optional()
+    .describe(
+      'sha256 of the migration’s schema (its keys sorted), as the file records it. The server computes it from ' +
+        '`schema` and refuses (400) a given one that differs; an applied id with another checksum is refused (409).',
+    ),
   schema: z.unknown().describe('The schema the migration leads to (a SchemaDocument).'),
   allowDestructive: z.boolean().default(false),
 })
@@ -216,8 +221,19 @@ export function createSchemaService(deps: {
       }))
     },
     async applyMigration(input, actor) {
-      const v = parseInput(migrationInput, input)
-      const desired = parseSchemaDocument(v.schema)
+      const parsed = parseInput(migrationInput, input)
+      const desired = parseSchemaDocument(parsed.schema)
+      // What is recorded is the server's hash of what it applies, never a client's word for it: a checksum that
+      // does not match its schema would let a changed migration pass for the applied one (or block the same one).
+      const checksum = migrationChecksum(parsed.schema)
+      if (parsed.checksum !== undefined && parsed.checksum !== checksum)
+        throw errors.validation({
+          checksum: {
+            code: 'mismatch',
+            message: `The migration's schema hashes to ${checksum}, not to the checksum given: its file was edited.`,
+          },
+        })
+      const v = { ...parsed, checksum }
       return collections.batch(actor, async (s) => {
         // Under the schema lock: two nodes applying the same migration at once apply it once.
         const done = (
@@ -244,6 +260,11 @@ export function createSchemaService(deps: {
       })
     },
   }
+}
+
+/** A migration's checksum: sha256 of its schema as sent, key order aside (as `bastide migrations` computes it). */
+export function migrationChecksum(schema: unknown): string {
+  return createHash('sha256').update(stableJson(schema)).digest('hex')
 }
 
 /** A field of a document as the collections API takes it (a new field: no id). */

@@ -28,9 +28,11 @@ export const metricsModule = defineModule({
     BASTIDE_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     /** Hours of request log kept (pruned every 10 minutes); 0 turns request logging off. */
     BASTIDE_REQUEST_LOG_RETENTION_HOURS: z.coerce.number().int().min(0).max(8760).default(24),
+    /** Request log rows each node writes per second at most; past it they are dropped (and counted). */
+    BASTIDE_REQUEST_LOG_MAX_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(500),
   }),
   migrations,
-  async start({ db, database, config, settings, log, authenticate, use }) {
+  async start({ db, database, config, settings, log, authenticate, use, httpServer }) {
     const realtime = use('realtime')
     const retentionHours = settings.BASTIDE_REQUEST_LOG_RETENTION_HOURS
     let buffer: RequestLogBuffer | undefined
@@ -53,7 +55,9 @@ export const metricsModule = defineModule({
     await refreshStorage().catch((err) => log.warn({ err: (err as Error).message }, 'storage totals'))
     let listener: MetricsListener | undefined
     const port = settings.BASTIDE_METRICS_PORT
-    if (port !== undefined) {
+    // Only beside a listening server: an in-process start (`bastide admin create`, tests driving app.request)
+    // is not a node to scrape, and the running server next to it already holds the port (EADDRINUSE).
+    if (port !== undefined && httpServer) {
       listener = await listenForScrapes({
         registry: metrics.registry,
         port,
@@ -62,7 +66,10 @@ export const metricsModule = defineModule({
       log.info({ port: listener.port, host: settings.BASTIDE_METRICS_HOST }, 'metrics served at /metrics')
     }
     return {
-      observe: observeRequest(metrics, buffer),
+      observe: observeRequest(metrics, {
+        logBuffer: buffer,
+        maxPerSecond: settings.BASTIDE_REQUEST_LOG_MAX_PER_SECOND,
+      }),
       routes: [
         { path: '/metrics', app: scrapeRoutes({ metrics, authenticate }) },
         { path: '/api/admin', app: observabilityRoutes({ db, metrics, retentionHours }) },

@@ -48,12 +48,25 @@ export function loggedPath(route: string, path: string): string {
 const LOGS_ROUTE = '/api/admin/logs'
 const SIGN_IN = /\/(?:sign-in|two-factor\/verify)/
 
+export interface ObserveRequestOptions {
+  /** Where rows go; undefined when request logging is off. */
+  readonly logBuffer: RequestLogBuffer | undefined
+  /** Rows this node writes per wall-clock second at most (BASTIDE_REQUEST_LOG_MAX_PER_SECOND). */
+  readonly maxPerSecond: number
+  /** The clock (ms), for the per-second cap. */
+  readonly now?: () => number
+}
+
 /**
  * The metrics module's `observe` (ModuleParts.observe): every answered request goes into the latency
  * histogram by route pattern, counts as an auth failure or a rate-limit hit when it is one, and — when
- * request logging is on — becomes a request log row.
+ * request logging is on — becomes a request log row, within bounds an anonymous flood cannot push past.
  */
-export function observeRequest(metrics: ServerMetrics, logBuffer: RequestLogBuffer | undefined) {
+export function observeRequest(metrics: ServerMetrics, o: ObserveRequestOptions) {
+  const { logBuffer, maxPerSecond } = o
+  const now = o.now ?? Date.now
+  let second = 0
+  let rowsThisSecond = 0
   return (c: Context<AppEnv>, ms: number): void => {
     const method = c.req.method
     const route = routePath(c)
@@ -69,6 +82,23 @@ export function observeRequest(metrics: ServerMetrics, logBuffer: RequestLogBuff
     // calls every few seconds per node.
     if (!logBuffer || !path.startsWith('/api/') || route === LOGS_ROUTE || isPolledPath(path)) return
     const p = c.var.principal
+    // Anonymous 404s and 429s cost the caller nothing and would cost us a row each (a scanner or a flood at
+    // 1,000 requests/s is 86M rows a day); the histogram and the skipped counter still show them.
+    if ((!p || p.kind === 'anonymous') && (status === 404 || status === 429)) {
+      metrics.logSkipped(status === 404 ? 'anonymous_not_found' : 'anonymous_rate_limited')
+      return
+    }
+    // A fixed one-second window per node: what passes the cap is counted as dropped, like a full buffer.
+    const t = Math.floor(now() / 1000)
+    if (t !== second) {
+      second = t
+      rowsThisSecond = 0
+    }
+    if (rowsThisSecond >= maxPerSecond) {
+      metrics.logDropped(1)
+      return
+    }
+    rowsThisSecond++
     const length = c.res.headers.get('content-length')
     const ua = c.req.header('user-agent')
     logBuffer.push({

@@ -111,7 +111,13 @@ export function createServerMetrics(deps: ServerMetricsDeps) {
   })
   const logDropped = new Counter({
     name: 'bastide_request_log_dropped_total',
-    help: 'Request log rows dropped because the buffer was full or a flush failed.',
+    help: 'Request log rows dropped: over BASTIDE_REQUEST_LOG_MAX_PER_SECOND, buffer full or a flush failed.',
+    registers: [registry],
+  })
+  const logSkipped = new Counter({
+    name: 'bastide_request_log_skipped_total',
+    help: 'Requests kept out of the request log on purpose (anonymous 404s and 429s), by reason.',
+    labelNames: ['reason'] as const,
     registers: [registry],
   })
   new Gauge({
@@ -157,6 +163,9 @@ export function createServerMetrics(deps: ServerMetricsDeps) {
     },
     logDropped(n: number): void {
       logDropped.inc(n)
+    },
+    logSkipped(reason: 'anonymous_not_found' | 'anonymous_rate_limited'): void {
+      logSkipped.inc({ reason })
     },
     /** Current values for the console's summary (GET /api/admin/metrics). */
     async snapshot() {
