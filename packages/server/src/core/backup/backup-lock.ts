@@ -4,7 +4,7 @@
  * node never exclude one another), so blobs a running backup may still read stay until it ends; see
  * docs/backups.md. Two backups at once take turns.
  */
-export const BACKUP_LOCK_KEY = 7261536845
+export const BACKUP_LOCK_KEY = 7261536848 // not 7261536845: that is the storage reconciler's
 
 /**
  * First key of a backup run's lock (the second is `hashtext(run id)`): the node running a recorded run holds it
