@@ -53,6 +53,26 @@ describe('bastide backup', () => {
     const ok = await runCli(['backup', 'verify', archive])
     expect(ok.code, ok.stderr).toBe(0)
     expect(ok.stdout).toContain('every checksum matches')
+    // Without the secret the manifest itself could be anyone's: said, not hidden.
+    expect(ok.stderr).toContain('The manifest is unauthenticated')
+  })
+
+  it('verify authenticates the manifest with the source’s secret (--secret-file or BASTIDE_SECRET)', async () => {
+    const secretFile = path.join(dir, 'secret')
+    await writeFile(secretFile, `${TEST_SECRET}\n`, { mode: 0o600 })
+    const ok = await runCli(['backup', 'verify', archive, '--secret-file', secretFile, '--json'])
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(ok.json()).toMatchObject({ ok: true, authenticated: true })
+    const byEnv = await runCli(['backup', 'verify', archive], { env: { BASTIDE_SECRET: TEST_SECRET } })
+    expect(byEnv.code, byEnv.stderr).toBe(0)
+    expect(byEnv.stdout).toContain('manifest authenticated')
+    const other = await runCli(['backup', 'verify', archive, '--json'], {
+      env: { BASTIDE_SECRET: 'y'.repeat(40) },
+    })
+    expect(other.code).toBe(1)
+    expect(other.json().error.details.problems).toEqual([
+      expect.stringMatching(/HMAC does not match this BASTIDE_SECRET/),
+    ])
   })
 
   it('verify exits 1 naming what does not match', async () => {

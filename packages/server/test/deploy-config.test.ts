@@ -111,6 +111,42 @@ describe('docker/compose.yml', () => {
     expect(init.restart).toBe('no')
   })
 
+  it('keeps backups in a bucket of their own that Bastide’s user may write, never the storage bucket', () => {
+    const c = composeConfig(['compose.yml'], ENV, tmp)
+    const init = c.services['minio-init']
+    const script = init.entrypoint.join('\n')
+    expect(init.environment.BACKUP_BUCKET).toBe('bastide-backups')
+    expect(init.environment.BACKUP_BUCKET).not.toBe(init.environment.BUCKET)
+    // `$$` as docker-compose config prints it: the container's shell expands it.
+    expect(script).toContain('mc mb --ignore-existing "local/$$BACKUP_BUCKET"')
+    // The one policy the user has covers both buckets and their objects.
+    expect(script).toContain('"$$BUCKET" "$$BUCKET" "$$BACKUP_BUCKET" "$$BACKUP_BUCKET"')
+    // The backup settings reach the server when set in docker/.env.
+    const withBackups = composeConfig(
+      ['compose.yml'],
+      {
+        ...ENV,
+        BASTIDE_BACKUP_CRON: '0 3 * * *',
+        BASTIDE_BACKUP_TARGET: 's3://bastide-backups/',
+        BASTIDE_BACKUP_KEEP: '14',
+        BASTIDE_BACKUP_S3_ENDPOINT: 'https://s3.example.test',
+        BASTIDE_BACKUP_S3_REGION: 'eu-west-3',
+        BASTIDE_BACKUP_S3_ACCESS_KEY: 'backup-ak',
+        BASTIDE_BACKUP_S3_SECRET_KEY: 'backup-sk',
+      },
+      tmp,
+    ).services.bastide.environment
+    expect(withBackups).toMatchObject({
+      BASTIDE_BACKUP_CRON: '0 3 * * *',
+      BASTIDE_BACKUP_TARGET: 's3://bastide-backups/',
+      BASTIDE_BACKUP_KEEP: '14',
+      BASTIDE_BACKUP_S3_ENDPOINT: 'https://s3.example.test',
+      BASTIDE_BACKUP_S3_REGION: 'eu-west-3',
+      BASTIDE_BACKUP_S3_ACCESS_KEY: 'backup-ak',
+      BASTIDE_BACKUP_S3_SECRET_KEY: 'backup-sk',
+    })
+  })
+
   it('refuses to start without BASTIDE_SECRET (or any other required secret), naming it', () => {
     for (const missing of [
       'BASTIDE_SECRET',

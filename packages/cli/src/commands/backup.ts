@@ -22,7 +22,13 @@ interface Engine {
   backupVerify(
     file: string,
     onBytes?: (read: number, total: number) => void,
-  ): Promise<{ ok: boolean; manifest: Manifest | undefined; problems: readonly string[] }>
+    secret?: string,
+  ): Promise<{
+    ok: boolean
+    manifest: Manifest | undefined
+    authenticated: boolean
+    problems: readonly string[]
+  }>
   backupRestore(o: {
     env: NodeJS.ProcessEnv
     file: string
@@ -88,9 +94,15 @@ export const backupCommand: RegisterCommand = (program, ctx) => {
     .action(async () => list(ctx))
   backup
     .command('verify')
-    .description('Check every entry of an archive against its manifest (exit 1 on any mismatch).')
+    .description(
+      'Check every entry of an archive against its manifest (exit 1 on any mismatch); with the source’s ' +
+        'BASTIDE_SECRET (environment or --secret-file), authenticate the manifest too.',
+    )
     .argument('<file>', 'the archive')
-    .action(async (file: string) => verify(ctx, path.resolve(ctx.cwd, file)))
+    .option('--secret-file <file>', 'a file holding the source instance’s BASTIDE_SECRET')
+    .action(async (file: string, opts: { secretFile?: string }) =>
+      verify(ctx, path.resolve(ctx.cwd, file), verifySecret(ctx, opts.secretFile)),
+    )
   backup
     .command('restore')
     .description('Restore an archive into the configured instance, which must be empty.')
@@ -157,7 +169,7 @@ async function createRemote(ctx: CliContext, file: string): Promise<void> {
     bar.done()
   }
   const engine = await loadServer<Engine>('cli/backup.js')
-  const r = await engine.backupVerify(file)
+  const r = await engine.backupVerify(file, undefined, ctx.env.BASTIDE_SECRET || undefined)
   if (!r.ok)
     throw new CliError(
       `The downloaded backup does not match its manifest:\n  ${r.problems.join('\n  ')}`,
@@ -196,11 +208,21 @@ async function list(ctx: CliContext): Promise<void> {
   ])
 }
 
-async function verify(ctx: CliContext, file: string): Promise<void> {
+/** --secret-file's content (trimmed, as the data directory's secret file is read), else BASTIDE_SECRET. */
+function verifySecret(ctx: CliContext, file: string | undefined): string | undefined {
+  if (file === undefined) return ctx.env.BASTIDE_SECRET || undefined
+  try {
+    return fs.readFileSync(path.resolve(ctx.cwd, file), 'utf8').trim()
+  } catch (err) {
+    throw new CliError(`Cannot read --secret-file: ${(err as Error).message}`, EXIT.usage, 'USAGE')
+  }
+}
+
+async function verify(ctx: CliContext, file: string, secret: string | undefined): Promise<void> {
   const engine = await loadServer<Engine>('cli/backup.js')
   const bars = phases(ctx)
   const r = await engine
-    .backupVerify(file, (done, total) => bars.tick({ phase: 'verify', done, total }))
+    .backupVerify(file, (done, total) => bars.tick({ phase: 'verify', done, total }), secret)
     .catch(mapError)
     .finally(bars.done)
   if (!r.ok)
@@ -211,11 +233,29 @@ async function verify(ctx: CliContext, file: string): Promise<void> {
       { problems: r.problems },
     )
   const m = r.manifest!
-  ctx.out.result({ ok: true, file, created: m.created, server: m.server, totals: m.totals }, [
-    `OK: ${file}`,
-    `  taken ${m.created} by Bastide ${m.server.version} on PostgreSQL ${m.postgres.version}`,
-    `  ${m.totals.tables} tables, ${m.totals.rows} rows, ${m.totals.files} files: every checksum matches`,
-  ])
+  if (!r.authenticated)
+    ctx.out.warn(
+      'The manifest is unauthenticated: entries match it, but anyone could have written it. Give the source’s ' +
+        'BASTIDE_SECRET (environment or --secret-file) to check its HMAC.',
+    )
+  ctx.out.result(
+    {
+      ok: true,
+      authenticated: r.authenticated,
+      file,
+      created: m.created,
+      server: m.server,
+      totals: m.totals,
+    },
+    [
+      `OK: ${file}`,
+      `  taken ${m.created} by Bastide ${m.server.version} on PostgreSQL ${m.postgres.version}`,
+      `  ${m.totals.tables} tables, ${m.totals.rows} rows, ${m.totals.files} files: every checksum matches`,
+      r.authenticated
+        ? '  manifest authenticated (HMAC under this BASTIDE_SECRET)'
+        : '  manifest unauthenticated',
+    ],
+  )
 }
 
 async function restore(ctx: CliContext, file: string): Promise<void> {

@@ -9,7 +9,7 @@ import type { BackupManifest } from '../core/backup/manifest.ts'
 import { type RestoreProgress, type RestoreResult, restoreBackup } from '../core/backup/restore-backup.ts'
 import { type VerifyResult, verifyBackup } from '../core/backup/verify-backup.ts'
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts'
-import { backupS3, openBackupTarget } from '../modules/backups/backup-target.ts'
+import { backupS3, openBackupTarget, targetConflict } from '../modules/backups/backup-target.ts'
 import { backupsModule } from '../modules/backups/index.ts'
 import { MODULES } from '../modules/index.ts'
 import { readSettings } from '../modules/settings.ts'
@@ -77,6 +77,9 @@ export async function backupCreate(o: {
       })
     const s3 = splitS3(o.file)
     if (!s3) return await write(o.file)
+    // Kept in the storage bucket, the archive would be deleted by the server's storage reconciler.
+    const conflict = targetConflict(s3.folder, backupS3Of(o.env), loadConfig(o.env))
+    if (conflict) throw new Error(conflict.replace('BASTIDE_BACKUP_TARGET', '--out'))
     let manifest: BackupManifest | undefined
     const target = await openBackupTarget(s3.folder, backupS3Of(o.env))
     await target.store(s3.name, async (file) => {
@@ -104,12 +107,16 @@ function backupS3Of(env: NodeJS.ProcessEnv) {
   return backupS3(settings, loadConfig(env))
 }
 
-/** `bastide backup verify`: needs no instance. */
+/**
+ * `bastide backup verify`: needs no instance. With the source's BASTIDE_SECRET the manifest is authenticated
+ * too; without it, entries are checked against a manifest anyone could have written (`authenticated: false`).
+ */
 export function backupVerify(
   file: string,
   onBytes?: (read: number, total: number) => void,
+  secret?: string,
 ): Promise<VerifyResult> {
-  return verifyBackup(file, onBytes)
+  return verifyBackup(file, { onBytes, secret })
 }
 
 /** `bastide backup restore`: into the configured instance, which must be empty; `file` may be on S3. */

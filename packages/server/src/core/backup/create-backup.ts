@@ -4,7 +4,7 @@ import { to as copyTo } from 'pg-copy-streams'
 import type { FileStore } from '../../storage/file-store.ts'
 import { type ArchiveWriter, openArchiveWriter } from './archive.ts'
 import { BACKUP_LOCK_KEY } from './backup-lock.ts'
-import { listSequences, listTables, qualified } from './list-tables.ts'
+import { listSequences, listTables, qualified, REDACTED_COLUMNS } from './list-tables.ts'
 import {
   BACKUP_FORMAT,
   BackupError,
@@ -13,8 +13,9 @@ import {
   type FileManifest,
   fileEntryName,
   MANIFEST_ENTRY,
-  MANIFEST_SUM_ENTRY,
-  secretCheck,
+  MANIFEST_MAC_ENTRY,
+  MANIFEST_MAX_BYTES,
+  manifestMac,
   serverVersion,
   type TableManifest,
   tableEntryPrefix,
@@ -33,7 +34,7 @@ export interface BackupProgress {
 export interface CreateBackupOptions {
   readonly databaseUrl: string
   readonly store: FileStore
-  /** BASTIDE_SECRET: recorded as a check value only (see secretCheck). */
+  /** BASTIDE_SECRET: keys the manifest's HMAC (see manifestMac); never written. */
   readonly secret: string
   /** The archive's path; it appears only once complete. */
   readonly file: string
@@ -102,7 +103,6 @@ export async function createBackup(o: CreateBackupOptions): Promise<BackupManife
       postgres: { version: h.pgv },
       created: snapshot.takenAt,
       snapshot,
-      secretCheck: secretCheck(o.secret),
       migrations,
       collections,
       tables: tableManifests,
@@ -116,10 +116,17 @@ export async function createBackup(o: CreateBackupOptions): Promise<BackupManife
         missingFiles: files.filter((f) => 'missing' in f).length,
       },
     }
-    const text = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)
+    // Compact: the manifest's size bounds how many files one archive can list (MANIFEST_MAX_BYTES).
+    const text = Buffer.from(`${JSON.stringify(manifest)}\n`)
+    if (text.length > MANIFEST_MAX_BYTES)
+      throw new BackupError(
+        'BACKUP_FAILED',
+        `The manifest would take ${text.length} bytes, more than a restore reads (${MANIFEST_MAX_BYTES}): ` +
+          `${files.length} files are too many for one archive.`,
+      )
     await archive.add(MANIFEST_ENTRY, text.length, text)
-    const sum = Buffer.from(`${createHash('sha256').update(text).digest('hex')}\n`)
-    await archive.add(MANIFEST_SUM_ENTRY, sum.length, sum)
+    const mac = Buffer.from(`${manifestMac(o.secret, text)}\n`)
+    await archive.add(MANIFEST_MAC_ENTRY, mac.length, mac)
     await archive.finish()
     return manifest
   } catch (err) {
@@ -136,8 +143,13 @@ async function copyTable(
   archive: ArchiveWriter,
   t: { schema: string; name: string; columns: readonly string[] },
 ): Promise<TableManifest> {
-  const cols = t.columns.map((c) => client.escapeIdentifier(c)).join(', ')
-  const stream = client.query(copyTo(`COPY ${qualified(client, t.schema, t.name)} (${cols}) TO STDOUT`))
+  const redacted = REDACTED_COLUMNS.get(`${t.schema}.${t.name}`)
+  const cols = t.columns
+    .map((c) => (redacted?.has(c) ? `NULL AS ${client.escapeIdentifier(c)}` : client.escapeIdentifier(c)))
+    .join(', ')
+  const stream = client.query(
+    copyTo(`COPY (SELECT ${cols} FROM ${qualified(client, t.schema, t.name)}) TO STDOUT`),
+  )
   const whole = createHash('sha256')
   const entries: EntryDigest[] = []
   let rows = 0

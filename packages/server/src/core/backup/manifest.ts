@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto'
+import { createHmac, hkdfSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 
 /** Bumped when the archive's layout changes; a restore refuses formats it does not know. */
@@ -6,8 +6,22 @@ export const BACKUP_FORMAT = 1
 
 /** The archive's last entry: written once everything it describes is in, so it can list every checksum. */
 export const MANIFEST_ENTRY = 'manifest.json'
-/** The manifest's own sha256 (hex), the very last entry: a damaged manifest is detected too. */
-export const MANIFEST_SUM_ENTRY = 'manifest.json.sha256'
+/**
+ * HMAC-SHA256 (hex) of manifest.json under a key derived from BASTIDE_SECRET, the very last entry. A sha256 of
+ * the manifest would only be self-consistent (anyone editing the manifest recomputes it); the HMAC proves the
+ * manifest was written by an instance holding the secret, and a restore needs that secret anyway.
+ */
+export const MANIFEST_MAC_ENTRY = 'manifest.json.hmac'
+/**
+ * The manifest is read whole (it is JSON): an archive claiming a bigger one is refused unread, and a backup whose
+ * manifest would be bigger fails rather than write an archive no restore reads (about 300,000 files).
+ */
+export const MANIFEST_MAX_BYTES = 64 * 1024 * 1024
+/**
+ * Entries an archive may hold (tables' chunks and files): past this, verify stops rather than grow its maps. Above
+ * what a manifest within MANIFEST_MAX_BYTES can list (each entry takes well over 64 bytes of it).
+ */
+export const MAX_ENTRIES = 1_000_000
 
 /** One entry of the archive: a chunk of a table's COPY output, or a file's bytes. */
 export interface EntryDigest {
@@ -42,8 +56,6 @@ export interface BackupManifest {
   readonly created: string
   /** `pg_current_snapshot()` of the backup's transaction: every transaction it lists as done is in. */
   readonly snapshot: { readonly id: string; readonly xmin: string; readonly takenAt: string }
-  /** HMAC of a constant under BASTIDE_SECRET: a restore checks the target has the same secret. */
-  readonly secretCheck: string
   readonly migrations: readonly {
     readonly module: string
     readonly seq: number
@@ -79,12 +91,26 @@ export class BackupError extends Error {
 }
 
 /**
- * Proves which secret the source used without revealing it: an HMAC keyed by the secret. Settings' sealed
- * values and JWT keys are encrypted under keys derived from it, so a target with another secret could not
- * read them.
+ * The manifest's HMAC key: HKDF of BASTIDE_SECRET, so the secret itself never keys anything outside its own
+ * purpose, and the HMAC of a known text offers no shortcut to guessing the secret beyond HKDF's own cost.
  */
-export function secretCheck(secret: string): string {
-  return createHmac('sha256', secret).update('bastide backup secret check v1').digest('hex')
+function manifestKey(secret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'bastide backup v1', 32))
+}
+
+/** The HMAC (hex) written as MANIFEST_MAC_ENTRY: a restore checks it, proving both integrity and same secret. */
+export function manifestMac(secret: string, manifestText: Buffer | string): string {
+  return createHmac('sha256', manifestKey(secret)).update(manifestText).digest('hex')
+}
+
+/**
+ * An id of the instance's secret, for archive names: instances sharing a target folder (and not a secret) prune
+ * only their own archives. Derived with its own HKDF label, so it says nothing about the manifest key.
+ */
+export function instanceTag(secret: string): string {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'bastide backup instance v1', 4)).toString(
+    'hex',
+  )
 }
 
 /** The server package's version (package.json beside src/ and dist/). */

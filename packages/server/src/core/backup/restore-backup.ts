@@ -9,10 +9,11 @@ import { createDb } from '../../db/create-db.ts'
 import type { MigrationSet } from '../../db/define-migration.ts'
 import { migrate, migrationChecksum } from '../../db/migrate.ts'
 import type { FileStore } from '../../storage/file-store.ts'
+import type { Collection } from '../collections/types.ts'
 import { readArchive } from './archive.ts'
-import { qualified } from './list-tables.ts'
-import { BackupError, type BackupManifest, secretCheck, type TableManifest } from './manifest.ts'
-import { planCollections } from './plan-collections.ts'
+import { listAllSequences, listTables, qualified, type TableInfo } from './list-tables.ts'
+import { BackupError, type BackupManifest, MANIFEST_ENTRY, type TableManifest } from './manifest.ts'
+import { planCollections, sameDefinition } from './plan-collections.ts'
 import { verifyBackup } from './verify-backup.ts'
 
 export interface RestoreProgress {
@@ -53,20 +54,22 @@ export interface RestoreResult {
  * newer than the backup run last, as an upgrade would.
  */
 export async function restoreBackup(o: RestoreOptions): Promise<RestoreResult> {
-  const verified = await verifyBackup(o.file, (done, total) =>
-    o.onProgress?.({ phase: 'verify', done, total }),
-  )
-  if (!verified.ok || !verified.manifest)
+  const verified = await verifyBackup(o.file, {
+    secret: o.secret,
+    onBytes: (done, total) => o.onProgress?.({ phase: 'verify', done, total }),
+  })
+  // Entries intact but the manifest's HMAC wrong: another secret (or a manifest rewritten by someone without it).
+  if (verified.problems.length === 1 && !verified.authenticated && verified.manifest)
+    throw new BackupError(
+      'BACKUP_REFUSED',
+      'The backup was taken with another BASTIDE_SECRET (or its manifest was altered): settings secrets and signing ' +
+        'keys in it are encrypted under the source’s secret. Start the target with the source instance’s BASTIDE_SECRET.',
+    )
+  if (!verified.ok || !verified.manifest || !verified.authenticated)
     throw new BackupError('BACKUP_DAMAGED', `The backup is damaged: ${verified.problems.join('; ')}`, {
       problems: verified.problems,
     })
   const manifest = verified.manifest
-  if (manifest.secretCheck !== secretCheck(o.secret))
-    throw new BackupError(
-      'BACKUP_REFUSED',
-      'The backup was taken with another BASTIDE_SECRET: settings secrets and signing keys in it are encrypted ' +
-        'under it. Start the target with the source instance’s BASTIDE_SECRET.',
-    )
   const atBackup = migrationsAtBackup(manifest, o.migrations)
   const database = createDb({ connectionString: o.databaseUrl, max: 2, statementTimeoutMs: 0 })
   const client = new pg.Client({
@@ -168,13 +171,24 @@ async function load(
   written: string[],
 ): Promise<RestoreResult> {
   const plan = await planCollections(client, db, manifest.collections)
+  // Only tables the target itself has (Bastide's schemas, as a backup lists them) are ever written: names come
+  // from the target's catalog, never from the manifest alone.
+  const before = byName(await listTables(client))
   // Rows the target's migrations seeded (the users collection, signing keys made at start) give way to the
   // backup's; last loaded first, so that no foreign key stands in the way.
   for (const t of [...manifest.tables].reverse()) {
-    if (await tableExists(client, t)) await client.query(`DELETE FROM ${qualified(client, t.schema, t.name)}`)
+    const here = before.get(`${t.schema}.${t.name}`)
+    if (here) await client.query(`DELETE FROM ${qualified(client, here.schema, here.name)}`)
   }
   for (const s of plan.create) await client.query(s)
-  for (const t of manifest.tables) await checkColumns(client, t)
+  const tables = byName(await listTables(client))
+  const seenTables = new Set<string>()
+  for (const t of manifest.tables) {
+    checkColumns(tables, t)
+    if (seenTables.has(`${t.schema}.${t.name}`))
+      throw new BackupError('BACKUP_REFUSED', `Table ${t.schema}.${t.name} is listed twice in the backup.`)
+    seenTables.add(`${t.schema}.${t.name}`)
+  }
   const byEntry = new Map<string, { table: TableManifest; index: number }>()
   for (const t of manifest.tables)
     t.entries.forEach((e, index) => {
@@ -217,15 +231,17 @@ async function load(
       throw new BackupError('BACKUP_DAMAGED', `File ${file.key} changed while restoring (sha256 mismatch).`)
     o.onProgress?.({ phase: 'files', done: ++filesDone, total: files.size })
   }
+  await checkFilesReferenced(client, written)
+  await checkCatalogLoaded(client, plan.collections)
   for (const s of plan.afterLoad) await client.query(s)
+  const sequences = await listAllSequences(client)
   for (const s of manifest.sequences) {
-    const name = qualified(client, s.schema, s.name)
-    const found = await client.query('SELECT to_regclass($1) IS NOT NULL AS yes', [name])
-    if (!found.rows[0].yes)
+    if (!sequences.has(`${s.schema}.${s.name}`))
       throw new BackupError(
         'BACKUP_FAILED',
         `Sequence ${s.schema}.${s.name} of the backup does not exist here.`,
       )
+    const name = qualified(client, s.schema, s.name)
     await client.query('SELECT setval($1::regclass, $2::bigint, true)', [name, s.value])
   }
   // The run that took this very backup (and any other running then) was `running` in the snapshot; here nobody
@@ -261,30 +277,64 @@ async function load(
   }
 }
 
-async function tableExists(client: pg.Client, t: { schema: string; name: string }): Promise<boolean> {
-  const r = await client.query('SELECT to_regclass($1) IS NOT NULL AS yes', [
-    qualified(client, t.schema, t.name),
-  ])
-  return r.rows[0].yes
+/**
+ * Every file written must be the bytes of a restored object or image variant: the manifest's file list is not a
+ * licence to write arbitrary keys into the target's storage.
+ */
+async function checkFilesReferenced(client: pg.Client, written: readonly string[]): Promise<void> {
+  const r = await client.query<{ key: string }>(
+    `SELECT k AS key FROM unnest($1::text[]) AS k
+     WHERE NOT EXISTS (SELECT 1 FROM bastide.objects WHERE blob = k)
+       AND NOT EXISTS (SELECT 1 FROM bastide.object_variants WHERE blob = k)
+     LIMIT 5`,
+    [written],
+  )
+  if (r.rows.length > 0)
+    throw new BackupError(
+      'BACKUP_REFUSED',
+      `The backup holds files no restored object names: ${r.rows.map((x) => x.key).join(', ')}.`,
+    )
 }
 
-/** Every column the backup holds must exist in the target (a newer target may have more). */
-async function checkColumns(client: pg.Client, t: TableManifest): Promise<void> {
-  const r = await client.query<{ name: string }>(
-    `SELECT a.attname AS name FROM pg_attribute a
-     WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
-    [qualified(client, t.schema, t.name)],
-  )
-  if (r.rows.length === 0)
+const byName = (tables: TableInfo[]) => new Map(tables.map((t) => [`${t.schema}.${t.name}`, t]))
+
+/**
+ * The backup's table must be one the target backs up itself, and every column it holds one of the target's
+ * (a newer target may have more).
+ */
+function checkColumns(tables: ReadonlyMap<string, TableInfo>, t: TableManifest): void {
+  const here = tables.get(`${t.schema}.${t.name}`)
+  if (!here)
     throw new BackupError(
       'BACKUP_FAILED',
       `Table ${t.schema}.${t.name} of the backup has no counterpart here.`,
     )
-  const have = new Set(r.rows.map((x) => x.name))
+  const have = new Set(here.columns)
   const lacking = t.columns.filter((c) => !have.has(c))
-  if (lacking.length > 0)
+  if (lacking.length > 0 || new Set(t.columns).size !== t.columns.length)
     throw new BackupError(
       'BACKUP_FAILED',
       `Table ${t.schema}.${t.name} here lacks column(s) ${lacking.join(', ')} of the backup.`,
+    )
+}
+
+/**
+ * The catalog rows loaded into bastide.collections must be the definitions validated and created from the
+ * manifest: the server reads them from there, and a crafted archive could otherwise describe tables other than
+ * those it made.
+ */
+async function checkCatalogLoaded(client: pg.Client, validated: readonly Collection[]): Promise<void> {
+  const rows = await client.query('SELECT id, name, fields, indexes, rules, system FROM bastide.collections')
+  const want = new Map(validated.map((c) => [c.name, c]))
+  const differs = rows.rows
+    .filter((r) => {
+      const c = want.get(r.name)
+      return !c || !sameDefinition(c, { ...r, system: r.system || undefined })
+    })
+    .map((r) => r.name)
+  if (differs.length > 0 || rows.rows.length !== validated.length)
+    throw new BackupError(
+      'BACKUP_REFUSED',
+      `The backup's bastide.collections rows differ from its ${MANIFEST_ENTRY} catalog (${differs.join(', ') || 'count'}).`,
     )
 }

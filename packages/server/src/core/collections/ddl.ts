@@ -44,7 +44,8 @@ const URL_RE = '^https?://[^\\s]+$'
 
 /** The CHECK expression for a field, or undefined. Required text is non-empty; required arrays non-empty. */
 function checkExpr(f: Field): string | undefined {
-  const c = `"${f.name}"`
+  // The expression is raw SQL: the name is quoted as an identifier (a `"` doubled), whatever validated it.
+  const c = `"${f.name.replace(/"/g, '""')}"`
   const parts: string[] = []
   const o = f.options
   if (f.type === 'text') {

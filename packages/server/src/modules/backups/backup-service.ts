@@ -4,9 +4,10 @@ import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import { BACKUP_RUN_LOCK_CLASS } from '../../core/backup/backup-lock.ts'
 import { createBackup } from '../../core/backup/create-backup.ts'
+import { instanceTag } from '../../core/backup/manifest.ts'
 import type { Db } from '../../db/create-db.ts'
 import type { FileStore } from '../../storage/file-store.ts'
-import { type ArchiveInfo, archiveName, type BackupTarget } from './backup-target.ts'
+import { type ArchiveInfo, archiveName, type BackupTarget, isOwnArchive } from './backup-target.ts'
 import type { CronSchedule } from './cron.ts'
 
 export interface BackupRun {
@@ -58,6 +59,7 @@ export function createBackupService(deps: {
 }): BackupService {
   const { db, target, log } = deps
   const node = `${os.hostname()}:${process.pid}`
+  const tag = instanceTag(deps.secret)
 
   /**
    * The run's lock is taken on a connection kept for the whole run (and used for nothing else), before its row
@@ -87,7 +89,7 @@ export function createBackupService(deps: {
       VALUES (${id}, ${slot?.toISOString() ?? null}, ${slot ? 'schedule' : 'request'}, ${node}, ${target.description}, 'running')
       ON CONFLICT (slot) DO NOTHING RETURNING id`.execute(db)
     if (claimed.rows.length === 0) return false
-    const name = archiveName(new Date())
+    const name = archiveName(new Date(), tag)
     log.info({ run: id, target: target.description, archive: name }, 'backup started')
     try {
       let manifest: Awaited<ReturnType<typeof createBackup>> | undefined
@@ -138,8 +140,12 @@ export function createBackupService(deps: {
       log.warn({ run: run.id, node: run.node }, 'backup run left running by a stopped node marked failed')
   }
 
+  /** Keeps our newest `keep` archives; another instance's (another tag) in the same target are not ours to remove. */
   async function prune(): Promise<void> {
-    const old = (await target.list()).slice(deps.keep).map((a) => a.name)
+    const swept = await target.sweepPartials(tag)
+    if (swept.length > 0) log.info({ swept }, 'partial backups left by a crash removed')
+    const own = (await target.list()).filter((a) => isOwnArchive(a.name, tag))
+    const old = own.slice(deps.keep).map((a) => a.name)
     if (old.length === 0) return
     await target.remove(old)
     log.info({ removed: old, keep: deps.keep }, 'old backups removed')

@@ -26,6 +26,8 @@ export interface BackupTarget {
   /** Bastide's archives only (ARCHIVE_NAME), newest first. */
   list(): Promise<ArchiveInfo[]>
   remove(names: readonly string[]): Promise<void>
+  /** Removes the instance's own partial archives older than PARTIAL_MAX_AGE_MS (a folder target's crash leftovers). */
+  sweepPartials(tag: string, now?: Date): Promise<string[]>
 }
 
 /** The S3 account for backups: BASTIDE_BACKUP_S3_* when set, else the server's storage account (BASTIDE_S3_*). */
@@ -48,9 +50,54 @@ export function backupS3(
   }
 }
 
-/** `bastide-backup-20261203T091500.123Z.tar.gz`: sorts by time; retention only ever touches names like it. */
-export const ARCHIVE_NAME = /^bastide-backup-\d{8}T\d{6}\.\d{3}Z\.tar\.gz$/
-export const archiveName = (at: Date) => `bastide-backup-${at.toISOString().replace(/[-:]/g, '')}.tar.gz`
+/**
+ * Why a target must not be used, or undefined: the storage reconciler (core/files/reconcile.ts) deletes every
+ * key of the storage bucket (or folder) that no object row names, so archives kept there would be gone within
+ * the hour. Refused at start-up, naming both variables.
+ */
+export function targetConflict(
+  spec: string,
+  s3: Omit<S3Config, 'bucket'> | undefined,
+  config: { readonly s3: S3Config | undefined; readonly dataDir: string },
+): string | undefined {
+  if (spec.startsWith('s3://')) {
+    const bucket = new URL(spec).hostname
+    const host = (e: string) => e.replace(/\/+$/, '').toLowerCase()
+    if (config.s3 && s3 && bucket === config.s3.bucket && host(s3.endpoint) === host(config.s3.endpoint))
+      return (
+        `BASTIDE_BACKUP_TARGET (${spec}) is in the storage bucket of BASTIDE_S3_BUCKET (${config.s3.bucket}) on the ` +
+        'same endpoint, whose unreferenced keys the storage reconciler deletes: use a bucket of its own ' +
+        '(for instance s3://bastide-backups/).'
+      )
+    return undefined
+  }
+  if (config.s3) return undefined
+  const dir = spec.startsWith('file:') ? fileURLToPath(spec) : path.resolve(spec)
+  const storage = path.resolve(config.dataDir, 'storage')
+  if (dir === storage || dir.startsWith(storage + path.sep))
+    return (
+      `BASTIDE_BACKUP_TARGET (${dir}) is inside the storage folder of BASTIDE_DATA_DIR (${storage}), whose ` +
+      'unreferenced files the storage reconciler deletes: use a folder outside it (the default is ' +
+      '<BASTIDE_DATA_DIR>/backups).'
+    )
+  return undefined
+}
+
+/**
+ * `bastide-backup-<tag>-20261203T091500.123Z.tar.gz`, where tag is instanceTag(BASTIDE_SECRET): listed
+ * whatever the tag, but retention only ever removes names with our own tag, so instances sharing a target
+ * never prune each other's archives.
+ */
+export const ARCHIVE_NAME = /^bastide-backup-([0-9a-f]{8})-(\d{8}T\d{6}\.\d{3}Z)\.tar\.gz$/
+export const archiveName = (at: Date, tag: string) =>
+  `bastide-backup-${tag}-${at.toISOString().replace(/[-:]/g, '')}.tar.gz`
+/** Whether `name` is one of the archives of the instance tagged `tag`. */
+export const isOwnArchive = (name: string, tag: string) => ARCHIVE_NAME.exec(name)?.[1] === tag
+/** Newest first, by the time in the name (tags differ between instances). */
+const byTime = (a: ArchiveInfo, b: ArchiveInfo) =>
+  (ARCHIVE_NAME.exec(b.name)?.[2] ?? '').localeCompare(ARCHIVE_NAME.exec(a.name)?.[2] ?? '')
+/** A partial archive (see openArchiveWriter) older than this was left by a crash: swept. */
+export const PARTIAL_MAX_AGE_MS = 24 * 3600_000
 
 /**
  * `file:///dir` or a path: archives are written there directly (under a temporary name, renamed when done).
@@ -88,9 +135,11 @@ export async function openBackupTarget(
           if (ARCHIVE_NAME.test(b.key))
             out.push({ name: b.key, size: b.size, modified: b.modified.toISOString() })
         }
-        return out.sort((a, b) => b.name.localeCompare(a.name))
+        return out.sort(byTime)
       },
       remove: (names) => store.removeMany(names),
+      // Uploads are written to a temporary file first, never partially under the prefix.
+      sweepPartials: async () => [],
     }
   }
   const dir = spec.startsWith('file:') ? fileURLToPath(spec) : path.resolve(spec)
@@ -112,10 +161,22 @@ export async function openBackupTarget(
         const st = await stat(path.join(dir, name)).catch(() => undefined)
         if (st) out.push({ name, size: st.size, modified: st.mtime.toISOString() })
       }
-      return out.sort((a, b) => b.name.localeCompare(a.name))
+      return out.sort(byTime)
     },
     async remove(names) {
       for (const n of names) await rm(path.join(dir, n), { force: true })
+    },
+    async sweepPartials(tag, now = new Date()) {
+      const partial = new RegExp(`^\\.bastide-backup-${tag}-.*\\.partial-[0-9a-f]+$`)
+      const swept: string[] = []
+      for (const n of await readdir(dir).catch(() => [] as string[])) {
+        if (!partial.test(n)) continue
+        const st = await stat(path.join(dir, n)).catch(() => undefined)
+        if (!st || now.getTime() - st.mtime.getTime() < PARTIAL_MAX_AGE_MS) continue
+        await rm(path.join(dir, n), { force: true })
+        swept.push(n)
+      }
+      return swept
     },
   }
 }

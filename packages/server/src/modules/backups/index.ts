@@ -1,8 +1,9 @@
 import { z } from 'zod'
+import { ConfigError } from '../../config/load-config.ts'
 import { createBackup } from '../../core/backup/create-backup.ts'
 import { defineModule } from '../define-module.ts'
 import { createBackupService } from './backup-service.ts'
-import { backupS3, openBackupTarget } from './backup-target.ts'
+import { backupS3, openBackupTarget, targetConflict } from './backup-target.ts'
 import { parseCron } from './cron.ts'
 import { migrations } from './migrations/index.ts'
 import { backupsOpenApi } from './openapi.ts'
@@ -47,6 +48,8 @@ export const backupsModule = defineModule({
     const cron = settings.BASTIDE_BACKUP_CRON ? parseCron(settings.BASTIDE_BACKUP_CRON) : undefined
     const spec = settings.BASTIDE_BACKUP_TARGET ?? (cron ? `${config.dataDir}/backups` : undefined)
     const s3 = backupS3(settings, config)
+    const conflict = spec ? targetConflict(spec, s3, config) : undefined
+    if (conflict) throw new ConfigError([{ variable: 'BASTIDE_BACKUP_TARGET', message: conflict }])
     const target = spec ? await openBackupTarget(spec, s3) : undefined
     const service = target
       ? createBackupService({
