@@ -120,6 +120,10 @@ describe('console setup', () => {
     const line = logs.find((l) => l.setupToken === token)!
     expect(line.msg).toContain('/api/admin/setup')
     expect(line.msg).toContain(token)
+    // The console link first (most operators paste the token there), then how to get the token again.
+    const msg = String(line.msg)
+    expect(msg.indexOf('/_/')).toBeLessThan(msg.indexOf('/api/admin/setup'))
+    expect(line.msg).toContain('`bastide setup-token` shows it again')
 
     const cli = await cliToken()
     expect(cli.code, cli.stderr).toBe(0)
@@ -148,12 +152,12 @@ describe('console setup', () => {
     const anon = await setup(node, ADMIN)
     expect(anon.status).toBe(401)
     expect(anon.body).toMatchObject({ code: 'UNAUTHORIZED', status: 401 })
-    expect(anon.body.message).toContain('setup:token')
+    expect(anon.body.message).toContain('bastide setup-token')
     expect(anon.body.message).toContain('server log')
 
     const wrong = await setup(node, { ...ADMIN, setupToken: `${token.slice(0, -1)}x` })
     expect(wrong.status).toBe(401)
-    expect(wrong.body.message).toContain('setup:token')
+    expect(wrong.body.message).toContain('bastide setup-token')
     expect((await setup(node, { ...ADMIN, setupToken: '' })).status).toBe(401)
 
     const key = await node.app.request('/api/admin/keys', {
@@ -163,7 +167,7 @@ describe('console setup', () => {
     })
     const partial = await setup(node, ADMIN, ((await key.json()) as any).key)
     expect(partial.status).toBe(403)
-    expect(partial.body.message).toContain('setup:token')
+    expect(partial.body.message).toContain('bastide setup-token')
     expect(await admins()).toBe(0)
   })
 

@@ -62,7 +62,7 @@ describe('the home page at /', () => {
     expect(html).toMatch(/data-testid="fact-realtime">socket\.io at \/realtime, one node</)
     expect(html).toMatch(/data-testid="fact-email">Sent over SMTP</)
     expect(html).toContain('setup token printed in the server log at start-up')
-    expect(html).toContain('npx -y pnpm@10 --filter @bastide/server setup:token')
+    expect(html).toContain('npx bastide setup-token')
     expect(html).toContain(`B=${origin}/api`)
     expect(html).toContain('@bastide/sdk')
     // Self-contained: no script at all, nothing loaded from anywhere.

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { CliError, EXIT } from '../lib/exit-codes.ts'
 import { findProject, projectEnv } from '../lib/project.ts'
 import { loadServer } from '../lib/server.ts'
+import { asCliError } from '../lib/server-errors.ts'
 import type { RegisterCommand } from './index.ts'
 
 interface CreateOptions {
@@ -63,24 +64,4 @@ export const adminCommand: RegisterCommand = (program, ctx) => {
       }
       ctx.out.result(created, `Created console admin ${created.email} (${created.id}).`)
     })
-}
-
-/** The server's ConfigError (a bad variable: usage) and AppError (a refusal: failed), as the CLI reports them. */
-function asCliError(err: unknown): unknown {
-  if (!(err instanceof Error)) return err
-  const e = err as Error & {
-    issues?: unknown
-    code?: unknown
-    status?: unknown
-    details?: Record<string, unknown>
-  }
-  if (Array.isArray(e.issues)) return new CliError(e.message, EXIT.usage, 'CONFIG', { issues: e.issues })
-  if (typeof e.code === 'string' && typeof e.status === 'number')
-    return new CliError(
-      e.details ? `${e.message} ${JSON.stringify(e.details)}` : e.message,
-      EXIT.failed,
-      e.code,
-      { status: e.status, ...e.details },
-    )
-  return err
 }

@@ -8,6 +8,8 @@ import { loginCommand } from './login.ts'
 import { migrationsCommand } from './migrations.ts'
 import { schemaCommand } from './schema.ts'
 import { serveCommand } from './serve.ts'
+import { setupTokenCommand } from './setup-token.ts'
+import { storageCommand } from './storage.ts'
 import { typegenCommand } from './typegen.ts'
 import { usersCommand } from './users.ts'
 
@@ -23,7 +25,9 @@ export const COMMANDS: readonly RegisterCommand[] = [
   migrationsCommand,
   typegenCommand,
   adminCommand,
+  setupTokenCommand,
   keysCommand,
   usersCommand,
   backupCommand,
+  storageCommand,
 ]

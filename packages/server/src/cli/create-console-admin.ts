@@ -62,7 +62,7 @@ export async function createConsoleAdmin(
  * The URL of the embedded PostgreSQL a running server holds in `dataDir`, or undefined when none runs there
  * (starting a second one on the same files would be refused).
  */
-function runningEmbeddedUrl(dataDir: string): string | undefined {
+export function runningEmbeddedUrl(dataDir: string): string | undefined {
   let lines: string[]
   let password: string
   try {

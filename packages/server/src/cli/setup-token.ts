@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs'
-import path from 'node:path'
-import { resolveSecret } from '../core/auth/secret.ts'
-import { setupToken } from '../core/auth/setup-token.ts'
-import { readConfig } from './read-config.ts'
+import { ConfigError } from '../config/load-config.ts'
+import { AppError } from '../errors/app-error.ts'
+import { consoleSetupToken, SETUP_TOKEN_HINT } from './console-setup-token.ts'
 
-const USAGE = `Usage: pnpm --filter @bastide/server setup:token
+const USAGE = `Usage: pnpm --filter @bastide/server setup:token   (the same as \`bastide setup-token\`)
 Prints the console setup token, the one the server logs at start-up while no console admin exists, alone on
 stdout (TOKEN=$(pnpm -s --filter @bastide/server setup:token) works). It derives from BASTIDE_SECRET (or the
 secret kept in the data directory), so run it with the server's environment; it needs no database and works
@@ -21,25 +19,20 @@ async function main(): Promise<number> {
     console.error(`Unexpected arguments: ${args.join(' ')}\n\n${USAGE}`)
     return 2
   }
-  const config = readConfig(process.env)
-  if (!config) return 2
-  // Without BASTIDE_SECRET the server keeps one in its data directory. Never create one here: a command run
-  // from the wrong directory would print a token that opens nothing.
-  const kept = path.join(config.dataDir, 'secret')
-  if (!config.secret && !existsSync(kept)) {
-    console.error(
-      `No BASTIDE_SECRET and no ${kept}: run this with the server's BASTIDE_SECRET or BASTIDE_DATA_DIR ` +
-        '(the server keeps its secret there from its first start).',
-    )
-    return 1
+  try {
+    console.log(await consoleSetupToken(process.env))
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message)
+      return 2
+    }
+    if (err instanceof AppError) {
+      console.error(err.message)
+      return 1
+    }
+    throw err
   }
-  const secret = await resolveSecret(config.secret, config.dataDir)
-  console.log(setupToken(secret))
-  console.error(
-    'Create the first console admin with POST /api/admin/setup and the JSON body ' +
-      '{"email": "…", "password": "…", "setupToken": "<the token above>"}. ' +
-      'It works only while the console has no admin.',
-  )
+  console.error(SETUP_TOKEN_HINT)
   return 0
 }
 

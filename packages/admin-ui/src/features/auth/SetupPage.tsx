@@ -45,8 +45,7 @@ export function SetupPage() {
         <h1 id="setup-title">Create the first admin</h1>
         <p className="muted">
           The server printed a setup token (<code>bst_setup_…</code>) in its log when it started. It works
-          once, until the first admin exists. <code>pnpm --filter @bastide/server setup:token</code> prints it
-          again.
+          once, until the first admin exists. <code>bastide setup-token</code> prints it again.
         </p>
         <ErrorNote error={setup.error} />
         <TextField

@@ -5,11 +5,11 @@ import type { Db } from '../../db/create-db.ts'
 
 /** How to get a setup token, for log lines and refusals alike. */
 export const SETUP_TOKEN_HOW =
-  'the setup token printed in the server log at start-up (or shown by `pnpm --filter @bastide/server setup:token`)'
+  'the setup token printed in the server log at start-up (or shown by `bastide setup-token`)'
 
 /**
  * The console setup token: an HMAC keyed with BASTIDE_SECRET, so that every node sharing the secret, after
- * any restart, and the setup:token command derive the same one, and nothing stores it. The command needs
+ * any restart, and `bastide setup-token` derive the same one, and nothing stores it. The command needs
  * only the secret, not the database: it works beside a running server that holds the embedded PostgreSQL.
  * It opens POST /api/admin/setup only while the console has no admin; after that it is refused (409).
  */
@@ -41,6 +41,6 @@ export async function announceSetupToken(db: Db, secret: string, log: Logger, ba
     `No console admin yet. Open ${baseUrl}/_/ and paste this setup token to create the first one, or POST ` +
       `${baseUrl}/api/admin/setup with the JSON body ` +
       `{"email": "…", "password": "…", "setupToken": "${token}"} (or with the admin key as bearer token). ` +
-      'The token works until the first admin exists; `pnpm --filter @bastide/server setup:token` shows it again.',
+      'The token works until the first admin exists; `bastide setup-token` shows it again.',
   )
 }

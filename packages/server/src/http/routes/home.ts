@@ -144,7 +144,7 @@ export function homeHtml(facts: ServerFacts, o: { origin: string; linkError?: st
   <ol>
     <li>
       <p><strong>Create the first console admin</strong> with the setup token printed in the server log at start-up
-      (or <code>npx -y pnpm@10 --filter @bastide/server setup:token</code>):</p>
+      (or <code>npx bastide setup-token</code>):</p>
       <pre>B=${escapeHtml(api)}
 J='Content-Type: application/json'
 curl -s -XPOST $B/admin/setup -H "$J" -d '{"setupToken":"PASTE_THE_TOKEN",
