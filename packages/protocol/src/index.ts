@@ -1,3 +1,4 @@
+export { type CronFields, type CronSchedule, parseCron } from './cron.ts'
 export {
   AUTH_ERROR_STATUS,
   type AuthErrorCode,
@@ -75,5 +76,6 @@ export {
   type SchemaField,
   type SchemaIndex,
   type SchemaPlan,
+  stableJson,
 } from './schema-document.ts'
 export type { Bucket, BucketRules, ListObjectsResult, StorageObject } from './storage.ts'

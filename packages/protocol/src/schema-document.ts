@@ -116,3 +116,18 @@ export interface AppliedMigration {
   readonly appliedAt: string
   readonly appliedBy: string
 }
+
+/**
+ * The same JSON for the same value, whatever the key order, `undefined` members left out. What schema checksums are
+ * taken of, by the server and by the CLI alike: one implementation, so a migration file's checksum is the server's.
+ */
+export function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`
+  return JSON.stringify(v)
+}

@@ -1,22 +1,14 @@
-import { randomBytes } from 'node:crypto'
-import fs from 'node:fs'
-import { freePort } from '@bastide/server/src/db/embedded-postgres.ts'
 import {
-  requireHaproxy,
-  SERVED_BY,
-  startHaproxy,
-  type TestProxy,
-} from '@bastide/server/test/support/cluster-proxy.ts'
-import { probeRedis, REDIS_URL } from '@bastide/server/test/support/cluster-redis.ts'
+  adminPost,
+  clusterRedis,
+  NODE_NAMES,
+  startCluster,
+  stopEach,
+  type TestCluster,
+} from '@bastide/server/test/support/cluster.ts'
+import { requireHaproxy, SERVED_BY } from '@bastide/server/test/support/cluster-proxy.ts'
 import { type RecordWriter, startRecordWriter } from '@bastide/server/test/support/cluster-writer.ts'
-import { ADMIN_KEY, createTestDatabase, TEST_SECRET } from '@bastide/server/test/support/harness.ts'
-import {
-  type ChildServer,
-  REDIS_SERVER,
-  startChildServer,
-  startRedis,
-  type TestRedis,
-} from '@bastide/server/test/support/processes.ts'
+import { ADMIN_KEY } from '@bastide/server/test/support/harness.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BastideClient, RecordChange } from '../src/index.ts'
 import type { RealtimeStatus } from '../src/realtime/types.ts'
@@ -28,19 +20,9 @@ import { clientFor } from './support/server.ts'
  * it works there. The node it is on is killed with SIGKILL; the SDK reconnects through the proxy to another
  * node by itself and the app gets every change committed meanwhile, by replay, each once.
  */
-const redisDown = await probeRedis()
-/** REDIS_URL when it answers; otherwise a redis-server of the test's own; skipped only when neither is there. */
-const skip = redisDown
-  ? (() => {
-      if (fs.existsSync(REDIS_SERVER)) return undefined
-      const why = `${REDIS_URL} is unreachable (${redisDown}) and ${REDIS_SERVER} is missing (apt-get install redis-server)`
-      console.warn(`[cluster-proxy] skipped: ${why}`)
-      return why
-    })()
-  : undefined
-
-const NAMES = ['n1', 'n2', 'n3'] as const
-const admin = { authorization: `Bearer ${ADMIN_KEY}` }
+// REDIS_URL when it answers; otherwise a redis-server of the test's own; skipped only when neither is there.
+const redis = await clusterRedis('cluster-proxy')
+const skip = redis.skip
 
 interface Item {
   id: string
@@ -48,76 +30,41 @@ interface Item {
   version: number
 }
 
-let db: { url: string; drop(): Promise<void> } | undefined
-const nodes = new Map<string, ChildServer>()
-let proxy: TestProxy | undefined
+const admin = { authorization: `Bearer ${ADMIN_KEY}` }
+
+let cluster: TestCluster | undefined
 let writer: RecordWriter | undefined
 let client: BastideClient<any> | undefined
-let ownRedis: TestRedis | undefined
 
 beforeAll(async () => {
   if (skip) return
   // Before anything is started: a missing proxy fails the test at once, saying what to install.
   requireHaproxy()
-  db = await createTestDatabase('bst_sdkcluster')
-  const proxyPort = await freePort()
-  if (redisDown) ownRedis = await startRedis()
-  const env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: ownRedis?.url ?? REDIS_URL,
-    BASTIDE_REDIS_PREFIX: `s${randomBytes(3).toString('hex')}:`,
-    BASTIDE_ADMIN_KEY: ADMIN_KEY,
-    BASTIDE_SECRET: TEST_SECRET,
-    BASTIDE_PUBLIC_URL: `http://127.0.0.1:${proxyPort}`,
-  }
-  // One after the other: the first runs the migrations, the others find them done.
-  for (const name of NAMES) nodes.set(name, await startChildServer(env))
-  proxy = await startHaproxy({
-    port: proxyPort,
-    nodes: NAMES.map((name) => ({ name, port: nodes.get(name)!.port })),
-  })
-  const c = await fetch(`${proxy.url}/api/collections`, {
-    method: 'POST',
-    headers: { ...admin, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      name: 'items',
-      fields: [{ name: 'label', type: 'text' }],
-      rules: { list: '', view: '', create: '' },
-    }),
+  cluster = await startCluster({ suite: 'cluster-proxy', database: 'bst_sdkcluster', redis })
+  const c = await adminPost(cluster, '/api/collections', {
+    name: 'items',
+    fields: [{ name: 'label', type: 'text' }],
+    rules: { list: '', view: '', create: '' },
   })
   expect(c.status).toBe(201)
 }, 180_000)
 
-afterAll(async () => {
-  // Each step on its own: one failure must leave nothing else running or on disk.
-  const steps: (() => Promise<unknown> | undefined)[] = [
-    () => client?.close(),
-    () => writer?.stop(),
-    () => proxy?.stop(),
-    ...[...nodes.values()].map((n) => () => n.stop()),
-    () => ownRedis?.stop(),
-    () => db?.drop(),
-  ]
-  for (const step of steps) {
-    try {
-      await step()
-    } catch (e) {
-      console.error('[cluster-proxy] cleanup step failed', e)
-    }
-  }
-}, 60_000)
+afterAll(
+  () => stopEach('cluster-proxy', [() => client?.close(), () => writer?.stop(), () => cluster?.stop()]),
+  60_000,
+)
 
 /** The nodes that accepted a WebSocket upgrade through the proxy (a 101 answer), with how many. */
 async function upgradedNodes(): Promise<Record<string, number>> {
   const out: Record<string, number> = {}
-  for (const [name, s] of Object.entries(await proxy!.stats()))
+  for (const [name, s] of Object.entries(await cluster!.proxy.stats()))
     if (s.responses1xx > 0) out[name] = s.responses1xx
   return out
 }
 
 describe.skipIf(skip !== undefined)('the SDK behind a round-robin proxy, its node killed', () => {
   it('reconnects through the proxy and delivers every change committed meanwhile, each once', async () => {
-    const base = proxy!.url
+    const base = cluster!.proxy.url
     // The app: the proxy's URL and nothing else (no routing header, no transport option).
     client = clientFor({ url: base })
     const got: RecordChange<Item>[] = []
@@ -137,13 +84,13 @@ describe.skipIf(skip !== undefined)('the SDK behind a round-robin proxy, its nod
     writer = startRecordWriter({ base, headers: admin, collection: 'items', servedBy: SERVED_BY })
     await expect.poll(() => writer!.acked.length).toBeGreaterThanOrEqual(20)
     await expect.poll(() => got.length).toBeGreaterThanOrEqual(10)
-    expect(new Set(writer.acked.map((w) => w.node))).toEqual(new Set(NAMES))
+    expect(new Set(writer.acked.map((w) => w.node))).toEqual(new Set(NODE_NAMES))
 
     // SIGKILL: no goodbye to the proxy, Redis, PostgreSQL or the SDK.
     const connectionBefore = client.realtime.connectionId
     const statusesAtKill = statuses.length
-    await nodes.get(victim)!.kill()
-    nodes.delete(victim)
+    await cluster!.nodes.get(victim)!.kill()
+    cluster!.nodes.delete(victim)
     // The SDK notices, and comes back by itself (socket.io's reconnection, through the proxy, to a survivor)
     // while the writer goes on.
     await expect.poll(() => statuses.slice(statusesAtKill)).toContain('connecting')

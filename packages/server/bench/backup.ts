@@ -14,19 +14,25 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { backupCreate, backupRestore, backupVerify } from '../src/cli/backup.ts'
-import { type EmbeddedPg, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
-import { cleanup, cleanups, installCleanupHandlers, stopChild, tempDir, trackChild } from './lib.ts'
-
-const SERVER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const ADMIN_KEY = `bst_sk_bench_${randomBytes(16).toString('hex')}`
-const SECRET = randomBytes(32).toString('hex')
-const MB = 1024 * 1024
+import { freePort } from '../src/db/embedded-postgres.ts'
+import {
+  ADMIN_KEY,
+  createDatabase,
+  installCleanupHandlers,
+  MB,
+  machineLine,
+  printTable,
+  runMain,
+  SECRET,
+  SERVER_DIR,
+  stopChild,
+  tempDir,
+  trackChild,
+} from './lib.ts'
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -51,36 +57,6 @@ for (const [k, v] of Object.entries({ rows: ROWS, files: FILES, 'file-kib': FILE
   }
 
 installCleanupHandlers()
-
-let adminUrl: string | undefined = process.env.DATABASE_URL
-
-/** A fresh database (on DATABASE_URL's server, or an embedded one started here), dropped in the clean-up. */
-async function createDatabase(): Promise<string> {
-  if (!adminUrl) {
-    const dir = tempDir('pg')
-    fs.chmodSync(dir, 0o755)
-    process.stdout.write('starting embedded PostgreSQL… ')
-    const embedded: EmbeddedPg = await startEmbeddedPostgres({ dataDir: dir, port: 0 })
-    cleanups.push(() => embedded.stop())
-    console.log(`port ${embedded.port}`)
-    adminUrl = embedded.url
-  }
-  const admin = adminUrl
-  const name = `bst_bench_${randomBytes(5).toString('hex')}`
-  const c = new pg.Client({ connectionString: admin })
-  await c.connect()
-  await c.query(`CREATE DATABASE "${name}"`)
-  await c.end()
-  cleanups.push(async () => {
-    const d = new pg.Client({ connectionString: admin })
-    await d.connect()
-    await d.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-    await d.end()
-  })
-  const u = new URL(admin)
-  u.pathname = `/${name}`
-  return u.toString()
-}
 
 /** The instance a CLI command would open: its database, data directory (local storage) and secret. */
 interface Instance {
@@ -217,7 +193,7 @@ async function measured<T>(
   }
 }
 
-function printTable(phases: readonly Phase[], archiveBytes: number): void {
+function printPhases(phases: readonly Phase[], archiveBytes: number): void {
   const head = ['phase', 'seconds', 'archive MB/s', 'rows/s', 'archive MB', 'RSS MB (before → peak)']
   const lines = phases.map((p) => [
     p.name,
@@ -227,25 +203,14 @@ function printTable(phases: readonly Phase[], archiveBytes: number): void {
     (archiveBytes / MB).toFixed(1),
     `${(p.rssBefore / MB).toFixed(0)} → ${(p.peakRss / MB).toFixed(0)}`,
   ])
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
-  const fmt = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
-  console.log(`\n${fmt(head)}`)
-  console.log(
-    `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
-  )
-  for (const l of lines) console.log(fmt(l))
+  console.log('')
+  printTable(head, lines)
 }
 
 async function main(): Promise<void> {
   const started = Date.now()
   console.log(
-    `machine: ${os.cpus().length} cores, load average ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(
-        ' ',
-      )}, Node ${process.version}; ${ROWS.toLocaleString('en')} rows, ${FILES} files of ${FILE_BYTES / 1024} KiB`,
+    `${machineLine()}; ${ROWS.toLocaleString('en')} rows, ${FILES} files of ${FILE_BYTES / 1024} KiB`,
   )
   const source = await newInstance('source')
   process.stdout.write('seeding… ')
@@ -308,18 +273,10 @@ async function main(): Promise<void> {
   if (n.rows !== ROWS || n.files !== FILES)
     throw new Error(`restored ${n.rows} rows and ${n.files} files, expected ${ROWS} and ${FILES}`)
 
-  printTable(phases, size)
+  printPhases(phases, size)
   console.log(
     `rows/s counts every row of the archive (${t.rows.toLocaleString('en')}, system tables included); files: ${FILES} × ${FILE_BYTES / 1024} KiB = ${((FILES * FILE_BYTES) / MB).toFixed(1)} MB (random bytes, which gzip cannot shrink). Total time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
   )
 }
 
-main()
-  .catch((err) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err)
-    process.exitCode = 1
-  })
-  .finally(async () => {
-    await cleanup()
-    process.exit(process.exitCode ?? 0)
-  })
+runMain(main)

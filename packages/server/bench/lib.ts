@@ -1,11 +1,31 @@
 /**
- * What every benchmark needs around its measurements: children that never outlive it, and clean-up (children,
- * databases, temp dirs) on success, failure and Ctrl-C.
+ * What every benchmark needs around its measurements: children that never outlive it, clean-up (children,
+ * databases, temp dirs) on success, failure and Ctrl-C, fresh databases, and its result as a Markdown table.
  */
 import type { ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { type EmbeddedPg, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
+
+/** packages/server: where the benchmarks start Bastide (`src/main.ts`) from. */
+export const SERVER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+/** This run's admin key and secret: random, so that no benchmark instance is reachable with a known one. */
+export const ADMIN_KEY = `bst_sk_bench_${randomBytes(16).toString('hex')}`
+export const SECRET = randomBytes(32).toString('hex')
+export const MB = 1024 * 1024
+
+/** The first line of a report: the machine and how busy it was, which the numbers depend on. */
+export function machineLine(): string {
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')
+  return `machine: ${os.cpus().length} cores, load average ${load}, Node ${process.version}`
+}
 
 /** Clean-up steps, run newest first. */
 export const cleanups: (() => Promise<void> | void)[] = []
@@ -68,9 +88,87 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
+/**
+ * Runs a benchmark's `main`: an error is printed with its stack and exits 1; either way `beforeCleanup` (closing
+ * what is not a clean-up step, an HTTP agent) and every clean-up run first.
+ */
+export function runMain(main: () => Promise<void>, beforeCleanup?: () => void): void {
+  main()
+    .catch((err) => {
+      console.error(err instanceof Error ? (err.stack ?? err.message) : err)
+      process.exitCode = 1
+    })
+    .finally(async () => {
+      beforeCleanup?.()
+      await cleanup()
+      process.exit(process.exitCode ?? 0)
+    })
+}
+
 /** A temp directory removed in the clean-up. */
 export function tempDir(name: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bastide-bench-${name}-`))
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }))
   return dir
+}
+
+let serverUrl: string | undefined = process.env.DATABASE_URL
+let starting: Promise<string> | undefined
+
+/**
+ * The PostgreSQL benchmarks create their databases on: DATABASE_URL, or an embedded one started on first call
+ * and stopped in the clean-up. Call it before registering per-run clean-ups that must not stop it.
+ */
+export function ensurePostgres(): Promise<string> {
+  if (serverUrl) return Promise.resolve(serverUrl)
+  starting ??= (async () => {
+    const dir = tempDir('pg')
+    // Running as root, PostgreSQL runs as the postgres user, which must reach the data dir.
+    fs.chmodSync(dir, 0o755)
+    process.stdout.write('starting embedded PostgreSQL… ')
+    const embedded: EmbeddedPg = await startEmbeddedPostgres({ dataDir: dir, port: 0 })
+    cleanups.push(() => embedded.stop())
+    console.log(`port ${embedded.port}`)
+    serverUrl = embedded.url
+    return embedded.url
+  })()
+  return starting
+}
+
+/** A fresh database on {@link ensurePostgres}'s server, dropped (WITH FORCE) in the clean-up; its URL. */
+export async function createDatabase(): Promise<string> {
+  const admin = await ensurePostgres()
+  const name = `bst_bench_${randomBytes(5).toString('hex')}`
+  const c = new pg.Client({ connectionString: admin })
+  await c.connect()
+  await c.query(`CREATE DATABASE "${name}"`)
+  await c.end()
+  cleanups.push(async () => {
+    const d = new pg.Client({ connectionString: admin })
+    await d.connect()
+    await d.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+    await d.end()
+  })
+  const u = new URL(admin)
+  u.pathname = `/${name}`
+  return u.toString()
+}
+
+/**
+ * Prints a Markdown table: columns in `left` (by index, default the first) aligned left, the others (numbers)
+ * right, the same in the alignment row so that it renders as it reads in a terminal.
+ */
+export function printTable(
+  head: readonly string[],
+  body: readonly string[][],
+  left: readonly number[] = [0],
+): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
+  console.log(line(head))
+  console.log(
+    `|${widths.map((w, i) => (left.includes(i) ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+  )
+  for (const row of body) console.log(line(row))
 }

@@ -24,14 +24,24 @@ import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { io as connect, type Socket } from 'socket.io-client'
-import { type EmbeddedPg, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
-import { cleanup, cleanups, installCleanupHandlers, runCleanups, tempDir, trackChild } from './lib.ts'
+import { freePort } from '../src/db/embedded-postgres.ts'
+import {
+  cleanup,
+  cleanups,
+  createDatabase,
+  ensurePostgres,
+  installCleanupHandlers,
+  machineLine,
+  printTable,
+  runCleanups,
+  SERVER_DIR,
+  tempDir,
+  trackChild,
+} from './lib.ts'
 
-const SERVER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SELF = 'bench/realtime.ts'
 const COLLECTION = 'bench_items'
 /** Share of the writes that update a record written before (the rest create one). */
@@ -423,40 +433,6 @@ function cores(a: CpuSnapshot, b: CpuSnapshot, seconds: number): Record<string, 
 // ---------------------------------------------------------------------------------------------------------
 // Database, Redis, servers
 
-let adminUrl: string | undefined = process.env.DATABASE_URL
-
-/** DATABASE_URL, or an embedded PostgreSQL for the whole run (started before any setup, stopped last). */
-async function ensurePostgres(): Promise<void> {
-  if (adminUrl) return
-  const dir = tempDir('pg')
-  // Running as root, PostgreSQL runs as the postgres user, which must reach the data dir.
-  fs.chmodSync(dir, 0o755)
-  process.stdout.write('starting embedded PostgreSQL… ')
-  const embedded: EmbeddedPg = await startEmbeddedPostgres({ dataDir: dir, port: 0 })
-  cleanups.push(() => embedded.stop())
-  console.log(`port ${embedded.port}`)
-  adminUrl = embedded.url
-}
-
-async function createDatabase(): Promise<string> {
-  if (!adminUrl) throw new Error('no PostgreSQL')
-  const admin = adminUrl
-  const name = `bst_bench_${randomBytes(5).toString('hex')}`
-  const c = new pg.Client({ connectionString: admin })
-  await c.connect()
-  await c.query(`CREATE DATABASE "${name}"`)
-  await c.end()
-  cleanups.push(async () => {
-    const d = new pg.Client({ connectionString: admin })
-    await d.connect()
-    await d.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-    await d.end()
-  })
-  const u = new URL(admin)
-  u.pathname = `/${name}`
-  return u.toString()
-}
-
 /** A private redis-server on a free port, nothing on disk (as test/support/processes.ts). */
 async function startRedis(): Promise<{ url: string; pid: number }> {
   const port = await freePort()
@@ -634,7 +610,7 @@ async function runSetup(nodes: number, conns: number, rate: number, duration: nu
     const adminKey = `bst_sk_bench_${randomBytes(16).toString('hex')}`
     const dbUrl = await createDatabase()
     const dbName = new URL(dbUrl).pathname.slice(1)
-    const pgc = new pg.Client({ connectionString: adminUrl })
+    const pgc = new pg.Client({ connectionString: await ensurePostgres() })
     await pgc.connect()
     cleanups.push(() => pgc.end())
     const snapshot = () => cpuSnapshot(pids(), pgc, dbName)
@@ -783,15 +759,6 @@ async function runSetup(nodes: number, conns: number, rate: number, duration: nu
 // ---------------------------------------------------------------------------------------------------------
 // Report
 
-function renderTable(head: string[], body: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
-  console.log(line(head))
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
-  for (const row of body) console.log(line(row))
-}
-
 const mb = (b: number) => (b / 1024 / 1024).toFixed(0)
 const f1 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(1))
 const f2 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(2))
@@ -802,7 +769,7 @@ function report(results: Result[], rate: number, duration: number): void {
   const nodeCores = (c: Record<string, number | undefined>, n: number) =>
     perNode(Array.from({ length: n }, (_, i) => f2(c[`node${i + 1}`])))
   console.log()
-  renderTable(
+  printTable(
     [
       'setup',
       'connections',
@@ -829,7 +796,7 @@ function report(results: Result[], rate: number, duration: number): void {
     ]),
   )
   console.log(`\nCPU, cores used while connecting (ramp) and while writing (load), of ${os.cpus().length}:`)
-  renderTable(
+  printTable(
     ['setup', 'phase', 'node(s)', 'PostgreSQL', 'Redis', 'clients', 'writer', 'machine', 'other procs'],
     results.flatMap((r) =>
       (['ramp', 'load'] as const).map((phase) => {
@@ -902,12 +869,7 @@ async function main(): Promise<void> {
     .filter((n) => n === 1 || n === 2)
   if (setups.length === 0) throw new Error('--only: give 1, 2 or 1,2 (nodes)')
   const started = Date.now()
-  console.log(
-    `machine: ${os.cpus().length} cores, load average ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}, Node ${process.version}`,
-  )
+  console.log(machineLine())
   console.log(
     `${conns} connections (${RAMP_CONCURRENCY} connecting at once), ${rate} writes/s for ${duration} s, setups: ${setups.join(', ')} node(s)`,
   )

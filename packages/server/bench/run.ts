@@ -17,17 +17,25 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon, { type Request, type Result } from 'autocannon'
 import pg from 'pg'
-import { type EmbeddedPg, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
-import { cleanup, cleanups, installCleanupHandlers, stopChild, trackChild } from './lib.ts'
+import { freePort } from '../src/db/embedded-postgres.ts'
+import {
+  ADMIN_KEY,
+  cleanups,
+  createDatabase,
+  installCleanupHandlers,
+  machineLine,
+  printTable,
+  runMain,
+  SERVER_DIR,
+  stopChild,
+  trackChild,
+} from './lib.ts'
 
-const SERVER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 /** Where Bastide runs from: this package, or (A/B experiments) a copy of it with a change applied. */
 const BASTIDE_DIR = process.env.BENCH_BASTIDE_DIR ? path.resolve(process.env.BENCH_BASTIDE_DIR) : SERVER_DIR
-const ADMIN_KEY = `bst_sk_bench_${randomBytes(16).toString('hex')}`
 const COLLECTION = 'bench_posts'
 const LIST_QUERY = `filter=${encodeURIComponent('score > 500')}&sort=-score&perPage=20`
 
@@ -181,36 +189,6 @@ async function waitReady(url: string, child: ChildProcess, what: string): Promis
 
 // ---------------------------------------------------------------------------------------------------------
 // Database
-
-async function prepareDatabase(): Promise<string> {
-  let adminUrl = process.env.DATABASE_URL
-  if (!adminUrl) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastide-bench-pg-'))
-    // Running as root, PostgreSQL runs as the postgres user, which must reach the data dir.
-    fs.chmodSync(dir, 0o755)
-    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }))
-    process.stdout.write('starting embedded PostgreSQL… ')
-    const embedded: EmbeddedPg = await startEmbeddedPostgres({ dataDir: dir, port: 0 })
-    cleanups.push(() => embedded.stop())
-    console.log(`port ${embedded.port}`)
-    adminUrl = embedded.url
-  }
-  const name = `bst_bench_${randomBytes(5).toString('hex')}`
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE "${name}"`)
-  await admin.end()
-  cleanups.push(async () => {
-    const c = new pg.Client({ connectionString: adminUrl })
-    await c.connect()
-    await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-    await c.end()
-  })
-  const u = new URL(adminUrl)
-  u.pathname = `/${name}`
-  console.log(`database ${name}`)
-  return u.toString()
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Servers
@@ -501,18 +479,9 @@ async function measure(
   }
 }
 
-function renderTable(head: string[], body: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)))
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
-  console.log(line(head))
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
-  for (const row of body) console.log(line(row))
-}
-
-function printTable(rows: { s: Scenario; b: Measure; r: Measure }[]): void {
+function printResults(rows: { s: Scenario; b: Measure; r: Measure }[]): void {
   console.log()
-  renderTable(
+  printTable(
     [
       'scenario',
       'Bastide req/s',
@@ -544,7 +513,7 @@ function printTable(rows: { s: Scenario; b: Measure; r: Measure }[]): void {
   )
   const us = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(0))
   console.log('\nCPU time per request, µs (server process / PostgreSQL / load generator):')
-  renderTable(
+  printTable(
     [
       'scenario',
       'Bastide',
@@ -628,7 +597,7 @@ async function benchAuth(b: Target, ids: readonly string[]): Promise<void> {
   }
   const anon = rows[0]![1]
   console.log()
-  renderTable(
+  printTable(
     ['credential', 'req/s', 'p50 ms', 'p99 ms', 'vs anonymous', 'server µs/req', 'PG µs/req', 'non-2xx'],
     rows.map(([name, m]) => [
       name,
@@ -776,13 +745,9 @@ async function profile(dbUrl: string, scenarioName: string): Promise<void> {
 
 async function main(): Promise<void> {
   const started = Date.now()
-  console.log(
-    `machine: ${os.cpus().length} cores, load average ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}, Node ${process.version}`,
-  )
-  const dbUrl = await prepareDatabase()
+  console.log(machineLine())
+  const dbUrl = await createDatabase()
+  console.log(`database ${new URL(dbUrl).pathname.slice(1)}`)
   await findPostmaster(dbUrl)
   if (args.profile) {
     await profile(dbUrl, args.profile)
@@ -827,18 +792,10 @@ async function main(): Promise<void> {
     }
     rows.push({ s, b: out.Bastide!, r: out.raw! })
   }
-  printTable(rows)
+  printResults(rows)
   console.log(
     `ratio = Bastide req/s ÷ raw req/s. Total time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
   )
 }
 
-main()
-  .catch((err) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err)
-    process.exitCode = 1
-  })
-  .finally(async () => {
-    await cleanup()
-    process.exit(process.exitCode ?? 0)
-  })
+runMain(main)

@@ -20,21 +20,27 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import http from 'node:http'
 import { createRequire } from 'node:module'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Client } from 'minio'
-import pg from 'pg'
-import { type EmbeddedPg, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
-import { cleanup, cleanups, installCleanupHandlers, stopChild, tempDir, trackChild } from './lib.ts'
+import { freePort } from '../src/db/embedded-postgres.ts'
+import {
+  ADMIN_KEY,
+  createDatabase,
+  installCleanupHandlers,
+  MB,
+  machineLine,
+  printTable,
+  runMain,
+  SECRET,
+  SERVER_DIR,
+  stopChild,
+  tempDir,
+  trackChild,
+} from './lib.ts'
 
-const SERVER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const ADMIN_KEY = `bst_sk_bench_${randomBytes(16).toString('hex')}`
-const SECRET = randomBytes(32).toString('hex')
-const MB = 1024 * 1024
 const SMALL = 1 * MB
 const LARGE = 100 * MB
 /** The S3 part size, Bastide's default. */
@@ -105,35 +111,6 @@ function spawnNode(
 
 // ---------------------------------------------------------------------------------------------------------
 // Database, s3rver, Bastide
-
-let adminUrl: string | undefined = process.env.DATABASE_URL
-
-async function createDatabase(): Promise<string> {
-  if (!adminUrl) {
-    const dir = tempDir('pg')
-    fs.chmodSync(dir, 0o755)
-    process.stdout.write('starting embedded PostgreSQL… ')
-    const embedded: EmbeddedPg = await startEmbeddedPostgres({ dataDir: dir, port: 0 })
-    cleanups.push(() => embedded.stop())
-    console.log(`port ${embedded.port}`)
-    adminUrl = embedded.url
-  }
-  const admin = adminUrl
-  const name = `bst_bench_${randomBytes(5).toString('hex')}`
-  const c = new pg.Client({ connectionString: admin })
-  await c.connect()
-  await c.query(`CREATE DATABASE "${name}"`)
-  await c.end()
-  cleanups.push(async () => {
-    const d = new pg.Client({ connectionString: admin })
-    await d.connect()
-    await d.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-    await d.end()
-  })
-  const u = new URL(admin)
-  u.pathname = `/${name}`
-  return u.toString()
-}
 
 async function startS3rverChild(): Promise<{ endpoint: string; port: number }> {
   const child = spawnNode('bench/storage.ts', ['--serve-s3', tempDir('s3')], {}, 'pipe')
@@ -516,7 +493,7 @@ async function benchS3(): Promise<{ rows: Row[]; notes: string[] }> {
   }
 }
 
-function printTable(rows: Row[]): void {
+function printRows(rows: Row[]): void {
   const head = [
     'scenario',
     'Bastide MB/s',
@@ -541,25 +518,14 @@ function printTable(rows: Row[]): void {
       : '',
     r.bastide.cpuPerGb === undefined ? 'n/a' : r.bastide.cpuPerGb.toFixed(2),
   ])
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
-  const fmt = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
-  console.log(`\n${fmt(head)}`)
-  console.log(
-    `|${widths.map((w, i) => (i === 0 || i === 4 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
-  )
-  for (const l of lines) console.log(fmt(l))
+  console.log('')
+  printTable(head, lines, [0, 4])
 }
 
 async function main(): Promise<void> {
   const started = Date.now()
   console.log(
-    `machine: ${os.cpus().length} cores, load average ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(
-        ' ',
-      )}, Node ${process.version}; 1 MB: ${CONCURRENCY} at a time for ${DURATION} s; 100 MB: ${LARGE_COUNT} one at a time`,
+    `${machineLine()}; 1 MB: ${CONCURRENCY} at a time for ${DURATION} s; 100 MB: ${LARGE_COUNT} one at a time`,
   )
   const only = args.only?.split(',').map((s) => s.trim()) ?? ['local', 's3']
   const rows: Row[] = []
@@ -574,20 +540,11 @@ async function main(): Promise<void> {
     notes.push(...r.notes)
   }
   if (rows.length === 0) throw new Error(`--only: no store among ${args.only}`)
-  printTable(rows)
+  printRows(rows)
   for (const n of notes) console.log(n)
   console.log(
     `ratio = Bastide MB/s ÷ baseline MB/s; p50/p99 are per-object latencies (1 MB rows). Total time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
   )
 }
 
-main()
-  .catch((err) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err)
-    process.exitCode = 1
-  })
-  .finally(async () => {
-    agent.destroy()
-    await cleanup()
-    process.exit(process.exitCode ?? 0)
-  })
+runMain(main, () => agent.destroy())

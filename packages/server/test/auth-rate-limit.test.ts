@@ -4,6 +4,7 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { addressGroup, endpointKey } from '../src/http/middleware/rate-limit.ts'
 import { authCall } from './support/auth.ts'
+import { probeRedis, REDIS_URL } from './support/cluster-redis.ts'
 import { startTestServer, type TestServer } from './support/harness.ts'
 
 // BASTIDE_AUTH_RATE_LIMIT=5: 5/min per address on ordinary endpoints, ceil(5/3) = 2 on sign-in and other
@@ -12,27 +13,9 @@ import { startTestServer, type TestServer } from './support/harness.ts'
 const PER_IP = 5
 const STRICT = 2
 const ACCOUNT_FAILURES = 10 * STRICT
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const PASSWORD = 'a long and unusual passphrase'
 const WRONG = 'not the passphrase at all'
 
-/** Whether Redis answers, and why not when it does not. */
-async function probeRedis(): Promise<string | undefined> {
-  const r = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1_000, retryStrategy: () => null })
-  let cause: Error | undefined
-  r.on('error', (err: Error) => {
-    cause ??= err
-  })
-  try {
-    await r.connect()
-    await r.ping()
-    return undefined
-  } catch (err) {
-    return (cause ?? (err as Error)).message || String(err)
-  } finally {
-    r.disconnect()
-  }
-}
 const redisDown = await probeRedis()
 if (redisDown)
   console.warn(`[auth-rate-limit] Redis suite skipped: ${REDIS_URL} is unreachable (${redisDown})`)

@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import fs from 'node:fs'
 import * as Minio from 'minio'
 import pg from 'pg'
 import { io as connect, type Socket } from 'socket.io-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort } from '../src/db/embedded-postgres.ts'
 import {
-  PIN_HEADER,
-  requireHaproxy,
-  SERVED_BY,
-  startHaproxy,
-  type TestProxy,
-} from './support/cluster-proxy.ts'
-import { probeRedis, REDIS_URL } from './support/cluster-redis.ts'
+  adminPost,
+  clusterRedis,
+  NODE_NAMES,
+  startCluster,
+  stopEach,
+  type TestCluster,
+} from './support/cluster.ts'
+import { PIN_HEADER, requireHaproxy, SERVED_BY } from './support/cluster-proxy.ts'
 import {
   createUpload,
   headUpload,
@@ -23,14 +22,7 @@ import {
   stalledPatch,
 } from './support/cluster-tus.ts'
 import { type RecordWriter, startRecordWriter } from './support/cluster-writer.ts'
-import { ADMIN_KEY, createTestDatabase, TEST_SECRET } from './support/harness.ts'
-import {
-  type ChildServer,
-  REDIS_SERVER,
-  startChildServer,
-  startRedis,
-  type TestRedis,
-} from './support/processes.ts'
+import { ADMIN_KEY } from './support/harness.ts'
 import { bastideS3Env, startS3rver, type TestS3 } from './support/s3.ts'
 
 /**
@@ -40,97 +32,52 @@ import { bastideS3Env, startS3rver, type TestS3 } from './support/s3.ts'
  * realtime client and the upload is killed with SIGKILL. Every acknowledged write is kept, the client
  * reconnects to another node and gets what it missed by replay, and the upload resumes through another node.
  */
-const redisDown = await probeRedis()
-/**
- * REDIS_URL when it answers; otherwise a redis-server of the test's own (Debian's package, which .ci/run
- * installs); skipped, saying why, only when neither is there.
- */
-const skip = redisDown
-  ? (() => {
-      if (fs.existsSync(REDIS_SERVER)) return undefined
-      const why = `${REDIS_URL} is unreachable (${redisDown}) and ${REDIS_SERVER} is missing (apt-get install redis-server)`
-      console.warn(`[cluster-three-nodes] skipped: ${why}`)
-      return why
-    })()
-  : undefined
+// REDIS_URL when it answers; otherwise a redis-server of the test's own (Debian's package, which .ci/run
+// installs); skipped, saying why, only when neither is there.
+const redis = await clusterRedis('cluster-three-nodes')
+const skip = redis.skip
 
-const NAMES = ['n1', 'n2', 'n3'] as const
 /** The node that dies: the realtime client and the upload's first PATCH are sent to it. */
 const VICTIM = 'n2'
 const MiB = 1024 * 1024
 const admin = { authorization: `Bearer ${ADMIN_KEY}` }
 
-let db: { url: string; drop(): Promise<void> } | undefined
+let cluster: TestCluster | undefined
 let s3: TestS3 | undefined
 let s3Env: Record<string, string> = {}
-const nodes = new Map<string, ChildServer>()
-let proxy: TestProxy | undefined
 let writer: RecordWriter | undefined
 let socket: Socket | undefined
-let ownRedis: TestRedis | undefined
 
 beforeAll(async () => {
   if (skip) return
   // Before anything is started: a missing proxy fails the test at once, saying what to install.
   requireHaproxy()
-  db = await createTestDatabase('bst_cluster')
   s3 = await startS3rver()
   s3Env = bastideS3Env(s3)
-  const proxyPort = await freePort()
-  if (redisDown) ownRedis = await startRedis()
-  const env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: ownRedis?.url ?? REDIS_URL,
-    BASTIDE_REDIS_PREFIX: `c${randomBytes(3).toString('hex')}:`,
-    BASTIDE_ADMIN_KEY: ADMIN_KEY,
-    BASTIDE_SECRET: TEST_SECRET,
-    // What clients are told (tus Location): the proxy, whichever node answers.
-    BASTIDE_PUBLIC_URL: `http://127.0.0.1:${proxyPort}`,
-    ...s3Env,
-  }
-  // One after the other: the first runs the migrations, the others find them done.
-  for (const name of NAMES) nodes.set(name, await startChildServer(env))
-  proxy = await startHaproxy({
-    port: proxyPort,
-    nodes: NAMES.map((name) => ({ name, port: nodes.get(name)!.port })),
-  })
-  const c = await fetch(`${proxy.url}/api/collections`, {
-    method: 'POST',
-    headers: { ...admin, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      name: 'items',
-      fields: [{ name: 'label', type: 'text' }],
-      rules: { list: '', view: '', create: '' },
-    }),
+  cluster = await startCluster({ suite: 'cluster-three-nodes', database: 'bst_cluster', redis, env: s3Env })
+  const c = await adminPost(cluster, '/api/collections', {
+    name: 'items',
+    fields: [{ name: 'label', type: 'text' }],
+    rules: { list: '', view: '', create: '' },
   })
   expect(c.status).toBe(201)
-  const b = await fetch(`${proxy.url}/api/storage/buckets`, {
-    method: 'POST',
-    headers: { ...admin, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'files', rules: { read: '', write: '' } }),
+  const b = await adminPost(cluster, '/api/storage/buckets', {
+    name: 'files',
+    rules: { read: '', write: '' },
   })
   expect(b.status).toBe(201)
 }, 180_000)
 
-afterAll(async () => {
-  // Each step on its own: one failure must leave nothing else running or on disk.
-  const steps: (() => Promise<unknown> | undefined)[] = [
-    async () => socket?.disconnect(),
-    () => writer?.stop(),
-    () => proxy?.stop(),
-    ...[...nodes.values()].map((n) => () => n.stop()),
-    () => s3?.close(),
-    () => ownRedis?.stop(),
-    () => db?.drop(),
-  ]
-  for (const step of steps) {
-    try {
-      await step()
-    } catch (e) {
-      console.error('[cluster-three-nodes] cleanup step failed', e)
-    }
-  }
-}, 60_000)
+afterAll(
+  () =>
+    stopEach('cluster-three-nodes', [
+      async () => socket?.disconnect(),
+      () => writer?.stop(),
+      () => cluster?.stop(),
+      () => s3?.close(),
+    ]),
+  60_000,
+)
 
 interface Change {
   action: string
@@ -142,7 +89,7 @@ interface Change {
 
 describe.skipIf(skip !== undefined)('three nodes behind haproxy, one killed', () => {
   it('loses no acknowledged write, replays missed changes to the reconnected client, resumes the upload', async () => {
-    const base = proxy!.url
+    const base = cluster!.proxy.url
 
     // The realtime client: WebSocket only (a round-robin proxy has no stickiness for long polling), on the
     // victim; reconnection is driven below, once the node is gone and writes went on without it.
@@ -186,22 +133,24 @@ describe.skipIf(skip !== undefined)('three nodes behind haproxy, one killed', ()
     const bytes = randomBytes(10 * MiB)
     const path = await createUpload(base, admin, bytes.length, { bucket: 'files', key: 'cluster.bin' })
     const firstPatch = await stalledPatch(`${base}${path}`, admin, bytes, 9 * MiB, { [PIN_HEADER]: VICTIM })
-    await expect.poll(() => heldUploadLocks(db!.url)).toBe(1)
+    await expect.poll(() => heldUploadLocks(cluster!.db.url)).toBe(1)
     await expect.poll(() => storedParts(path), { timeout: 30_000 }).toBeGreaterThan(0)
 
     await expect.poll(() => writer!.acked.length).toBeGreaterThanOrEqual(20)
     await expect.poll(() => got.length).toBeGreaterThanOrEqual(10)
 
     // Writes were spread over the three nodes.
-    expect(new Set(writer.acked.map((w) => w.node))).toEqual(new Set(NAMES))
+    expect(new Set(writer.acked.map((w) => w.node))).toEqual(new Set(NODE_NAMES))
 
     // SIGKILL: no goodbye to the proxy, Redis, PostgreSQL or the clients.
     const ackedAtKill = writer.acked.length
-    await nodes.get(VICTIM)!.kill()
-    nodes.delete(VICTIM)
+    await cluster!.nodes.get(VICTIM)!.kill()
+    cluster!.nodes.delete(VICTIM)
     await expect.poll(() => disconnected).toBe(true)
     await firstPatch.done
-    await expect.poll(async () => (await proxy!.states())[VICTIM], { timeout: 20_000 }).toMatch(/^DOWN/)
+    await expect
+      .poll(async () => (await cluster!.proxy.states())[VICTIM], { timeout: 20_000 })
+      .toMatch(/^DOWN/)
     // Writes go on while the client is away; then it comes back, through the proxy, to another node.
     const ackedWhileAway = writer.acked.length
     await expect.poll(() => writer!.acked.length).toBeGreaterThanOrEqual(ackedWhileAway + 15)
@@ -230,7 +179,7 @@ describe.skipIf(skip !== undefined)('three nodes behind haproxy, one killed', ()
 
     // The survivors took over the writes.
     const after = writer.acked.slice(ackedWhileAway)
-    expect(new Set(after.map((w) => w.node))).toEqual(new Set(NAMES.filter((n) => n !== VICTIM)))
+    expect(new Set(after.map((w) => w.node))).toEqual(new Set(NODE_NAMES.filter((n) => n !== VICTIM)))
     expect(writer.acked.length).toBeGreaterThan(ackedAtKill)
 
     // Every acknowledged write is in the database.
@@ -269,7 +218,7 @@ describe.skipIf(skip !== undefined)('three nodes behind haproxy, one killed', ()
 
 /** The labels of every record in the test's database. */
 async function labelsInDb(): Promise<Set<string>> {
-  const c = new pg.Client({ connectionString: db!.url })
+  const c = new pg.Client({ connectionString: cluster!.db.url })
   await c.connect()
   try {
     const r = await c.query<{ label: string }>('SELECT label FROM data.items')

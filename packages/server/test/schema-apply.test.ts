@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
+import { stableJson } from '@bastide/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { stableJson } from '../src/core/schema/canonical-schema.ts'
 import { createKey, createRecord, startTestServer, type TestServer } from './support/harness.ts'
 
 /** A schema with relations both ways, indexes, rules, a file field, a bucket and a channel definition. */

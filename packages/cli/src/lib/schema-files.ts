@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { SchemaChange, SchemaDocument } from '@bastide/protocol'
+import { type SchemaChange, type SchemaDocument, stableJson } from '@bastide/protocol'
 import { CliError, EXIT } from './exit-codes.ts'
 import { findProject, PROJECT_DIR } from './project.ts'
 
@@ -143,18 +143,6 @@ function readJson(file: string): unknown {
   } catch (err) {
     throw new CliError(`${file} is not valid JSON: ${(err as Error).message}`, EXIT.failed, 'BAD_SCHEMA_FILE')
   }
-}
-
-/** The same JSON for the same value, whatever the key order: what checksums are taken of. */
-export function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`
-  if (v && typeof v === 'object')
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`
-  return JSON.stringify(v)
 }
 
 /** A migration's checksum: sha256 of its schema, key order aside (a reformatted file keeps its checksum). */

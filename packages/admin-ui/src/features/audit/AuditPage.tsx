@@ -1,9 +1,11 @@
 import type { AuditEntry, AuditQuery } from '@bastide/sdk'
-import { useInfiniteQuery } from '@tanstack/react-query'
 import { Link } from '@tanstack/react-router'
-import { type FormEvent, useId, useState } from 'react'
+import { useId, useState } from 'react'
+import { DataTable } from '../../components/ui/DataTable.tsx'
 import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
 import { TextField } from '../../components/ui/Field.tsx'
+import { FilterForm, useFilters } from '../../components/ui/FilterForm.tsx'
+import { LoadMore, useCursorPages } from '../../components/ui/LoadMore.tsx'
 import { Loading, Page } from '../../components/ui/Page.tsx'
 import { useClient } from '../../lib/client.tsx'
 import { formatTime } from '../../lib/format.ts'
@@ -37,27 +39,14 @@ function toQuery(f: Filters): AuditQuery {
 /** The audit log: who did what to which target, newest first, filtered, a page at a time ("Load more"). */
 export function AuditPage() {
   const client = useClient()
-  const [draft, setDraft] = useState<Filters>(EMPTY)
-  const [filters, setFilters] = useState<Filters>(EMPTY)
-  const query = toQuery(filters)
-  const log = useInfiniteQuery({
+  const f = useFilters(EMPTY)
+  const { draft, set } = f
+  const query = toQuery(f.filters)
+  const { query: log, items } = useCursorPages({
     queryKey: ['audit', query],
-    queryFn: ({ pageParam, signal }) =>
-      client.admin.audit.list({
-        ...query,
-        perPage: PER_PAGE,
-        signal,
-        ...(pageParam ? { cursor: pageParam } : {}),
-      }),
-    initialPageParam: '' as string,
-    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    page: (p) => client.admin.audit.list({ ...query, ...p }),
+    perPage: PER_PAGE,
   })
-  const items = log.data?.pages.flatMap((p) => p.items) ?? []
-  const set = (k: keyof Filters) => (v: string) => setDraft({ ...draft, [k]: v })
-  const apply = (e: FormEvent) => {
-    e.preventDefault()
-    setFilters(draft)
-  }
   return (
     <Page
       title="Audit log"
@@ -68,7 +57,7 @@ export function AuditPage() {
         </button>
       }
     >
-      <form className="panel audit-filters" onSubmit={apply} aria-label="Filters">
+      <FilterForm state={f} className="panel audit-filters" buttonsClassName="row audit-filter-buttons">
         <TextField
           label="Actor"
           value={draft.actor}
@@ -84,22 +73,7 @@ export function AuditPage() {
         <TextField label="Target" value={draft.target} onChange={set('target')} placeholder="id or name" />
         <TextField label="Since" type="datetime-local" value={draft.since} onChange={set('since')} />
         <TextField label="Until" type="datetime-local" value={draft.until} onChange={set('until')} />
-        <div className="row audit-filter-buttons">
-          <button type="submit" className="btn primary">
-            Apply filters
-          </button>
-          <button
-            type="button"
-            className="btn"
-            onClick={() => {
-              setDraft(EMPTY)
-              setFilters(EMPTY)
-            }}
-          >
-            Clear
-          </button>
-        </div>
-      </form>
+      </FilterForm>
       <ErrorNote error={log.error} />
       {log.isPending ? (
         <Loading />
@@ -108,33 +82,11 @@ export function AuditPage() {
       ) : (
         <ol className="audit-list" aria-label="Audit entries">
           {items.map((e) => (
-            <AuditRow
-              key={e.seq}
-              entry={e}
-              onFilter={(f) => {
-                const next = { ...filters, ...f }
-                setDraft(next)
-                setFilters(next)
-              }}
-            />
+            <AuditRow key={e.seq} entry={e} onFilter={f.only} />
           ))}
         </ol>
       )}
-      {log.hasNextPage ? (
-        <div className="row">
-          <button
-            type="button"
-            className="btn"
-            disabled={log.isFetchingNextPage}
-            onClick={() => void log.fetchNextPage()}
-          >
-            {log.isFetchingNextPage ? 'Loading…' : 'Load more'}
-          </button>
-          <span className="muted">{items.length} shown</span>
-        </div>
-      ) : items.length > 0 ? (
-        <p className="muted">{items.length} shown: the end of the log.</p>
-      ) : null}
+      <LoadMore pages={log} shown={items.length} end="the end of the log" />
     </Page>
   )
 }
@@ -207,25 +159,16 @@ function DiffTable(props: { before: unknown; after: unknown }) {
   const lines = diffValues(props.before, props.after)
   if (lines.length === 0) return <p className="muted">Before and after are the same.</p>
   return (
-    <table className="table audit-diff" aria-label="Changes">
-      <thead>
-        <tr>
-          <th scope="col">Path</th>
-          <th scope="col">Before</th>
-          <th scope="col">After</th>
+    <DataTable label="Changes" className="audit-diff" columns={['Path', 'Before', 'After']}>
+      {lines.map((l) => (
+        <tr key={`${l.kind}:${l.path}`} className={`audit-diff-${l.kind}`}>
+          <td className="mono">
+            {l.path} <span className="sr-only">({l.kind})</span>
+          </td>
+          <td className="mono audit-before">{l.kind === 'added' ? '' : showJson(l.before)}</td>
+          <td className="mono audit-after">{l.kind === 'removed' ? '' : showJson(l.after)}</td>
         </tr>
-      </thead>
-      <tbody>
-        {lines.map((l) => (
-          <tr key={`${l.kind}:${l.path}`} className={`audit-diff-${l.kind}`}>
-            <td className="mono">
-              {l.path} <span className="sr-only">({l.kind})</span>
-            </td>
-            <td className="mono audit-before">{l.kind === 'added' ? '' : showJson(l.before)}</td>
-            <td className="mono audit-after">{l.kind === 'removed' ? '' : showJson(l.after)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </DataTable>
   )
 }

@@ -1,4 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { DataTable } from '../../components/ui/DataTable.tsx'
 import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
 import { Loading, Page } from '../../components/ui/Page.tsx'
 import { useClient } from '../../lib/client.tsx'
@@ -174,26 +175,17 @@ function Overview(props: { data: BackupsOverview }) {
           {archives.length === 0 ? (
             <p className="muted">None yet.</p>
           ) : (
-            <table className="table" aria-label="Archives">
-              <thead>
-                <tr>
-                  <th scope="col">Archive</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">Written</th>
+            <DataTable label="Archives" columns={['Archive', 'Size', 'Written']}>
+              {archives.map((a) => (
+                <tr key={a.name}>
+                  <td className="mono">{a.name}</td>
+                  <td>{formatBytes(a.size)}</td>
+                  <td>
+                    <time dateTime={a.modified}>{formatTime(a.modified)}</time>
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {archives.map((a) => (
-                  <tr key={a.name}>
-                    <td className="mono">{a.name}</td>
-                    <td>{formatBytes(a.size)}</td>
-                    <td>
-                      <time dateTime={a.modified}>{formatTime(a.modified)}</time>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </DataTable>
           )}
         </section>
       ) : null}

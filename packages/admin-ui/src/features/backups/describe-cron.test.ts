@@ -14,12 +14,15 @@ describe('describeCron', () => {
     expect(describeCron('15 1 1 * *')).toBe('on the 1st of every month at 01:15 UTC')
     expect(describeCron('0 0 22 jan *')).toBe('on the 22nd of Jan at 00:00 UTC')
     expect(describeCron('@weekly')).toBe('every Sunday at 00:00 UTC')
+    // Words come from the parsed fields, so a step over days is as sayable as the list it stands for.
+    expect(describeCron('0 3 * * */2')).toBe('every Sunday, Tuesday, Thursday, Saturday at 03:00 UTC')
   })
 
   it('gives up on what it cannot say exactly', () => {
     expect(describeCron('0 */6 * * *')).toBeUndefined()
     expect(describeCron('0 3 1-7 * mon')).toBeUndefined()
-    expect(describeCron('0 3 * * */2')).toBeUndefined()
+    // Not a cron expression the server accepts: no words that pretend it is.
+    expect(describeCron('60 * * * *')).toBeUndefined()
     expect(describeCron('0 3 * *')).toBeUndefined()
   })
 })

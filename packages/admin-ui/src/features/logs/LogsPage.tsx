@@ -1,8 +1,10 @@
 import type { RequestLogEntry, RequestLogFilters } from '@bastide/protocol'
-import { useInfiniteQuery } from '@tanstack/react-query'
-import { type FormEvent, useState } from 'react'
+import { useState } from 'react'
+import { DataTable } from '../../components/ui/DataTable.tsx'
 import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
 import { Field, TextField } from '../../components/ui/Field.tsx'
+import { FilterForm, useFilters } from '../../components/ui/FilterForm.tsx'
+import { LoadMore, useCursorPages } from '../../components/ui/LoadMore.tsx'
 import { Loading, Page } from '../../components/ui/Page.tsx'
 import { useClient } from '../../lib/client.tsx'
 import { formatBytes, formatTime } from '../../lib/format.ts'
@@ -53,34 +55,16 @@ export function toFilters(f: Filters): RequestLogFilters {
 /** The request log: every node's recent API requests, newest first, filtered, with a live tail. */
 export function LogsPage() {
   const client = useClient()
-  const [draft, setDraft] = useState<Filters>(EMPTY)
-  const [filters, setFilters] = useState<Filters>(EMPTY)
+  const f = useFilters(EMPTY)
+  const { draft, set } = f
   const [live, setLive] = useState(false)
-  const query = toFilters(filters)
-  const log = useInfiniteQuery({
+  const query = toFilters(f.filters)
+  const { query: log, items } = useCursorPages({
     queryKey: ['request-log', query],
-    queryFn: ({ pageParam, signal }) =>
-      client.admin.logs.list({
-        ...query,
-        perPage: PER_PAGE,
-        signal,
-        ...(pageParam ? { cursor: pageParam } : {}),
-      }),
-    initialPageParam: '' as string,
-    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    page: (p) => client.admin.logs.list({ ...query, ...p }),
+    perPage: PER_PAGE,
     refetchInterval: live ? TAIL_MS : false,
   })
-  const items = log.data?.pages.flatMap((p) => p.items) ?? []
-  const set = (k: keyof Filters) => (v: string) => setDraft({ ...draft, [k]: v })
-  const only = (f: Partial<Filters>) => {
-    const next = { ...filters, ...f }
-    setDraft(next)
-    setFilters(next)
-  }
-  const apply = (e: FormEvent) => {
-    e.preventDefault()
-    setFilters(draft)
-  }
   return (
     <Page
       title="Request log"
@@ -96,10 +80,8 @@ export function LogsPage() {
         </>
       }
     >
-      <form
-        className="panel"
-        onSubmit={apply}
-        aria-label="Filters"
+      <FilterForm
+        state={f}
         style={{
           display: 'grid',
           gridTemplateColumns: 'repeat(auto-fill, minmax(170px, 1fr))',
@@ -141,22 +123,7 @@ export function LogsPage() {
           onChange={set('minDurationMs')}
         />
         <TextField label="Request id" value={draft.requestId} onChange={set('requestId')} />
-        <div className="row">
-          <button type="submit" className="btn primary">
-            Apply filters
-          </button>
-          <button
-            type="button"
-            className="btn"
-            onClick={() => {
-              setDraft(EMPTY)
-              setFilters(EMPTY)
-            }}
-          >
-            Clear
-          </button>
-        </div>
-      </form>
+      </FilterForm>
       <ErrorNote error={log.error} />
       {log.isPending ? (
         <Loading />
@@ -164,42 +131,17 @@ export function LogsPage() {
         <p className="muted">No request matches.</p>
       ) : (
         <div className="panel" style={{ overflowX: 'auto' }}>
-          <table className="table" aria-label="Requests">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Method</th>
-                <th scope="col">Path</th>
-                <th scope="col">Status</th>
-                <th scope="col">Duration</th>
-                <th scope="col">Size</th>
-                <th scope="col">Who</th>
-                <th scope="col">Request id</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((r) => (
-                <LogRow key={r.id} entry={r} onFilter={only} />
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            label="Requests"
+            columns={['Time', 'Method', 'Path', 'Status', 'Duration', 'Size', 'Who', 'Request id']}
+          >
+            {items.map((r) => (
+              <LogRow key={r.id} entry={r} onFilter={f.only} />
+            ))}
+          </DataTable>
         </div>
       )}
-      {log.hasNextPage ? (
-        <div className="row">
-          <button
-            type="button"
-            className="btn"
-            disabled={log.isFetchingNextPage}
-            onClick={() => void log.fetchNextPage()}
-          >
-            {log.isFetchingNextPage ? 'Loading…' : 'Load more'}
-          </button>
-          <span className="muted">{items.length} shown</span>
-        </div>
-      ) : items.length > 0 ? (
-        <p className="muted">{items.length} shown: the end of the log.</p>
-      ) : null}
+      <LoadMore pages={log} shown={items.length} end="the end of the log" />
     </Page>
   )
 }

@@ -2,6 +2,7 @@ import type { BroadcastSender, PresenceState } from '@bastide/sdk'
 import { useQuery } from '@tanstack/react-query'
 import { Link } from '@tanstack/react-router'
 import { type FormEvent, useEffect, useState } from 'react'
+import { DataTable } from '../../components/ui/DataTable.tsx'
 import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
 import { TextField } from '../../components/ui/Field.tsx'
 import { Loading } from '../../components/ui/Page.tsx'
@@ -45,38 +46,28 @@ export function ChannelsPanel() {
         ) : defs.data && defs.data.length === 0 ? (
           <p className="muted">No channel is defined: every channel is locked to admins and API keys.</p>
         ) : (
-          <table className="table" aria-label="Channel definitions">
-            <thead>
-              <tr>
-                <th scope="col">Pattern</th>
-                <th scope="col">Join</th>
-                <th scope="col">Send</th>
-                <th scope="col">Presence</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
+          <DataTable
+            label="Channel definitions"
+            columns={['Pattern', 'Join', 'Send', 'Presence', { hidden: 'Actions' }]}
+          >
+            {defs.data?.map((d) => (
+              <tr key={d.id}>
+                <td className="mono">{d.pattern}</td>
+                <td className="mono">{showRule(d.rules.join)}</td>
+                <td className="mono">{showRule(d.rules.send)}</td>
+                <td>{d.presence ? 'kept' : 'off'}</td>
+                <td>
+                  <button
+                    type="button"
+                    className="btn small"
+                    onClick={() => setName(exampleChannel(d.pattern))}
+                  >
+                    Inspect<span className="sr-only"> a channel of {d.pattern}</span>
+                  </button>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {defs.data?.map((d) => (
-                <tr key={d.id}>
-                  <td className="mono">{d.pattern}</td>
-                  <td className="mono">{showRule(d.rules.join)}</td>
-                  <td className="mono">{showRule(d.rules.send)}</td>
-                  <td>{d.presence ? 'kept' : 'off'}</td>
-                  <td>
-                    <button
-                      type="button"
-                      className="btn small"
-                      onClick={() => setName(exampleChannel(d.pattern))}
-                    >
-                      Inspect<span className="sr-only"> a channel of {d.pattern}</span>
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         )}
       </div>
       <form className="panel stack" onSubmit={open} aria-label="Inspect a channel">
@@ -159,34 +150,25 @@ function ChannelWatch(props: { name: string; onLeave: () => void }) {
         <>
           <h3>Presence ({members.length})</h3>
           {members.length === 0 ? <p className="muted">Nobody has published a presence state here.</p> : null}
-          <table className="table" aria-label="Presence">
-            <thead>
-              <tr>
-                <th scope="col">Connection</th>
-                <th scope="col">User</th>
-                <th scope="col">State</th>
+          <DataTable label="Presence" columns={['Connection', 'User', 'State']}>
+            {members.map(([conn, m]) => (
+              <tr key={conn}>
+                <td className="mono">
+                  {conn} {conn === me ? <span className="badge">this console</span> : null}
+                </td>
+                <td className="mono">
+                  {m.user ? (
+                    <Link to="/users/$id" params={{ id: m.user }}>
+                      {m.user}
+                    </Link>
+                  ) : (
+                    <span className="muted">admin or key</span>
+                  )}
+                </td>
+                <td className="mono">{m.state === undefined ? '' : JSON.stringify(m.state)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {members.map(([conn, m]) => (
-                <tr key={conn}>
-                  <td className="mono">
-                    {conn} {conn === me ? <span className="badge">this console</span> : null}
-                  </td>
-                  <td className="mono">
-                    {m.user ? (
-                      <Link to="/users/$id" params={{ id: m.user }}>
-                        {m.user}
-                      </Link>
-                    ) : (
-                      <span className="muted">admin or key</span>
-                    )}
-                  </td>
-                  <td className="mono">{m.state === undefined ? '' : JSON.stringify(m.state)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
           <h3>Broadcasts</h3>
           {broadcasts.length === 0 ? (
             <p className="muted">None since joining.</p>

@@ -1,6 +1,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { Link, useNavigate } from '@tanstack/react-router'
 import { type FormEvent, useEffect, useState } from 'react'
+import { DataTable } from '../../components/ui/DataTable.tsx'
 import { Dialog } from '../../components/ui/Dialog.tsx'
 import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
 import { TextField } from '../../components/ui/Field.tsx'
@@ -71,32 +72,22 @@ export function UsersPage() {
         <p className="muted">{q ? `No user matches “${q}”.` : 'No user yet.'}</p>
       ) : data ? (
         <>
-          <table className="table" aria-label="Users">
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
+          <DataTable label="Users" columns={['Email', 'Name', 'Status', 'Created']}>
+            {data.items.map((u) => (
+              <tr key={u.id}>
+                <td>
+                  <Link to="/users/$id" params={{ id: u.id }}>
+                    {u.email ?? <span className="muted">(no email)</span>}
+                  </Link>
+                </td>
+                <td>{u.name || <span className="muted">—</span>}</td>
+                <td>
+                  <UserBadges user={u} />
+                </td>
+                <td>{formatTime(u.created)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {data.items.map((u) => (
-                <tr key={u.id}>
-                  <td>
-                    <Link to="/users/$id" params={{ id: u.id }}>
-                      {u.email ?? <span className="muted">(no email)</span>}
-                    </Link>
-                  </td>
-                  <td>{u.name || <span className="muted">—</span>}</td>
-                  <td>
-                    <UserBadges user={u} />
-                  </td>
-                  <td>{formatTime(u.created)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
           <Pager
             page={page}
             totalPages={data.totalPages}

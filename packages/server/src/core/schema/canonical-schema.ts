@@ -120,7 +120,7 @@ const fieldInput = z.strictObject({
   unique: z.boolean().optional(),
   hidden: z.boolean().optional(),
   // The strict options of the collections API, not any JSON: a value nested thousands deep would otherwise reach
-  // the recursive canonical form (stableJson) and overflow the stack, a 500 instead of a 400.
+  // the recursive canonical form (stableJson, @bastide/protocol) and overflow the stack, a 500 instead of a 400.
   options: optionsSchema.optional(),
   system: z.boolean().optional(),
 })
@@ -187,16 +187,4 @@ export function parseSchemaDocument(raw: unknown): SchemaDocument {
 function duplicates(names: readonly string[]): string[] {
   const seen = new Set<string>()
   return [...new Set(names.filter((n) => seen.has(n) || !seen.add(n)))]
-}
-
-/** The same JSON for the same value, whatever the key order (hashes, comparisons). */
-export function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`
-  if (v && typeof v === 'object')
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`
-  return JSON.stringify(v)
 }

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto'
-import type {
-  SchemaBucket,
-  SchemaChange,
-  SchemaChannel,
-  SchemaCollection,
-  SchemaDocument,
-  SchemaField,
+import {
+  type SchemaBucket,
+  type SchemaChange,
+  type SchemaChannel,
+  type SchemaCollection,
+  type SchemaDocument,
+  type SchemaField,
+  stableJson,
 } from '@bastide/protocol'
 import { RULE_ACTIONS } from '../collections/types.ts'
-import { stableJson } from './canonical-schema.ts'
 
 /**
  * What turning the instance's schema (`current`) into `desired` takes, one entry per DDL-level change, in the

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto'
-import type {
-  AppliedMigration,
-  SchemaApplyResult,
-  SchemaCollection,
-  SchemaDocument,
-  SchemaPlan,
+import {
+  type AppliedMigration,
+  type SchemaApplyResult,
+  type SchemaCollection,
+  type SchemaDocument,
+  type SchemaPlan,
+  stableJson,
 } from '@bastide/protocol'
 import { sql } from 'kysely'
 import { z } from 'zod'
@@ -16,7 +17,7 @@ import type { ChannelDefinitions } from '../channels/channel-definitions.ts'
 import type { CollectionsService, SchemaSession } from '../collections/service.ts'
 import type { Collection } from '../collections/types.ts'
 import type { BucketsService } from '../files/buckets.ts'
-import { canonicalCollection, exportSchema, parseSchemaDocument, stableJson } from './canonical-schema.ts'
+import { canonicalCollection, exportSchema, parseSchemaDocument } from './canonical-schema.ts'
 import { matchCollections, matchField, planHash, planSchema } from './plan-schema.ts'
 
 export interface ApplyOptions {
