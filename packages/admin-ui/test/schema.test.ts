@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import type { SchemaDocument } from '@bastide/protocol'
+import { type SchemaDocument, stableJson } from '@bastide/protocol'
 import { type BastideClient, createClient } from '@bastide/sdk'
 import { ADMIN_KEY } from '@bastide/server/test/support/harness.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -27,7 +27,8 @@ beforeAll(async () => {
   await sdk.admin.collections.create({ name: 'drafts', fields: [{ name: 'note', type: 'text' }] })
   // One migration recorded, as `bastide migrations up` does.
   const schema = await sdk.admin.schema.export()
-  const checksum = createHash('sha256').update(JSON.stringify(schema)).digest('hex')
+  // The server's own checksum: sha256 of the schema with its keys sorted (a different one is refused).
+  const checksum = createHash('sha256').update(stableJson(schema)).digest('hex')
   await sdk.admin.schema.applyMigration({ id: '0001_init', checksum, schema })
 })
 afterAll(async () => {
