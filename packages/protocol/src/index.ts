@@ -1,3 +1,4 @@
+export type { BackupRun, BackupsOverview } from './backups.ts'
 export { type CronFields, type CronSchedule, parseCron } from './cron.ts'
 export {
   AUTH_ERROR_STATUS,

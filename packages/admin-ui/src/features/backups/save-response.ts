@@ -1,3 +1,5 @@
+import { download } from '../../lib/download.ts'
+
 /** The file name a response's `content-disposition: attachment; filename="…"` gives; `fallback` otherwise. */
 export function attachmentName(res: Response, fallback: string): string {
   const m = /filename="([^"/\\]+)"/.exec(res.headers.get('content-disposition') ?? '')
@@ -11,14 +13,6 @@ export function attachmentName(res: Response, fallback: string): string {
 export async function saveResponse(res: Response, fallback: string): Promise<{ name: string; size: number }> {
   const blob = await res.blob()
   const name = attachmentName(res, fallback)
-  const url = URL.createObjectURL(blob)
-  const a = document.createElement('a')
-  a.href = url
-  a.download = name
-  document.body.append(a)
-  a.click()
-  a.remove()
-  // Revoked later, not now: the browser may still be starting the download when click() returns.
-  setTimeout(() => URL.revokeObjectURL(url), 60_000)
+  download(blob, name)
   return { name, size: blob.size }
 }

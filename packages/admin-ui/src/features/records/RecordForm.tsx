@@ -12,9 +12,9 @@ import { Dialog } from '../../components/ui/Dialog.tsx'
 import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
 import { Field } from '../../components/ui/Field.tsx'
 import { useClient } from '../../lib/client.tsx'
+import { download } from '../../lib/download.ts'
 import { formatBytes, formatTime } from '../../lib/format.ts'
 import type { Conflict } from './ConflictDialog.tsx'
-import { download } from './export-data.ts'
 import {
   cellText,
   displayField,

@@ -55,15 +55,3 @@ export async function exportRecords(
   }
   return new Blob([recordsToCsv(columns, rows)], { type: 'text/csv' })
 }
-
-/** Offers a Blob as a file download (an object URL on a link; no navigation). */
-export function download(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob)
-  const a = document.createElement('a')
-  a.href = url
-  a.download = name
-  document.body.append(a)
-  a.click()
-  a.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 10_000)
-}

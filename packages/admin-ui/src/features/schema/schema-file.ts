@@ -1,4 +1,5 @@
 import type { SchemaDocument } from '@bastide/protocol'
+import { download } from '../../lib/download.ts'
 
 const LISTS = ['collections', 'buckets', 'channels'] as const
 
@@ -58,17 +59,9 @@ export function parseSchemaText(text: string): ParsedSchema {
   }
 }
 
-/** Offers text as a file download (an object URL on a link; no navigation, nothing inline for the CSP). */
+/** Offers text as a file download. */
 export function downloadText(text: string, name: string, type = 'application/json'): void {
-  const url = URL.createObjectURL(new Blob([text], { type }))
-  const a = document.createElement('a')
-  a.href = url
-  a.download = name
-  document.body.append(a)
-  a.click()
-  a.remove()
-  // Revoked later, not now: the browser may still be starting the download when click() returns.
-  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+  download(new Blob([text], { type }), name)
 }
 
 /** The reason a 409 from apply carries (`plan_changed`, `destructive`), if any. */

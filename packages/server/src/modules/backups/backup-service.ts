@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
+import type { BackupRun } from '@bastide/protocol'
 import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import { BACKUP_RUN_LOCK_CLASS } from '../../core/backup/backup-lock.ts'
@@ -10,22 +11,7 @@ import type { FileStore } from '../../storage/file-store.ts'
 import { type ArchiveInfo, archiveName, type BackupTarget, isOwnArchive } from './backup-target.ts'
 import type { CronSchedule } from './cron.ts'
 
-export interface BackupRun {
-  readonly id: string
-  /** The cron minute it ran for; null for a run asked for through the API. */
-  readonly slot: string | null
-  readonly trigger: 'schedule' | 'request'
-  readonly node: string
-  readonly target: string
-  readonly archive: string | null
-  readonly status: 'running' | 'done' | 'failed'
-  readonly started: string
-  readonly finished: string | null
-  readonly size: number | null
-  readonly totals: Record<string, number> | null
-  readonly snapshot: Record<string, string> | null
-  readonly error: string | null
-}
+export type { BackupRun }
 
 export interface BackupService {
   /**
