@@ -20,6 +20,8 @@ export const SERVER_ERROR_STATUS = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNPROCESSABLE_IMAGE: 422,
+  /** An outbound request (function fetch, webhook) to a loopback, private or link-local address, not allow-listed. */
+  DESTINATION_REFUSED: 422,
   IDEMPOTENCY_KEY_REUSED: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
@@ -73,11 +75,25 @@ export const REALTIME_ERROR_STATUS = {
 
 export type RealtimeErrorCode = keyof typeof REALTIME_ERROR_STATUS
 
+/** The codes of functions (`/api/functions`, `/api/admin/functions`). */
+export const FUNCTIONS_ERROR_STATUS = {
+  FUNCTION_NOT_FOUND: 404,
+  /** The module does not load, or its `defineFunction` declaration is not valid. */
+  FUNCTION_INVALID: 400,
+  /** An HTTP-triggered function threw, or answered something that is not a Response. */
+  FUNCTION_FAILED: 502,
+  /** An HTTP-triggered function ran out of wall time, or its sandbox went over its memory cap. */
+  FUNCTION_TIMEOUT: 504,
+} as const
+
+export type FunctionsErrorCode = keyof typeof FUNCTIONS_ERROR_STATUS
+
 /** Every code a Bastide server sends, with its default status. */
 export const ERROR_STATUS = {
   ...SERVER_ERROR_STATUS,
   ...AUTH_ERROR_STATUS,
   ...REALTIME_ERROR_STATUS,
+  ...FUNCTIONS_ERROR_STATUS,
 } as const
 
 export type WireErrorCode = keyof typeof ERROR_STATUS

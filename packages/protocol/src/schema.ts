@@ -95,6 +95,7 @@ export const KEY_SCOPES = [
   'keys',
   'metrics',
   'users',
+  'functions',
 ] as const
 export type KeyScope = (typeof KEY_SCOPES)[number]
 
