@@ -131,6 +131,7 @@ async function wire(k: {
         baseUrl: config.publicUrl ?? `http://localhost:${port || 8787}`,
         rateLimiter,
         httpServer: listener?.server,
+        runsJobs: k.opts.jobs !== false,
       },
       { log, settings: k.settings, scheduler },
     )
@@ -142,6 +143,7 @@ async function wire(k: {
       authenticators: modules.authenticators,
       modules: modules.started,
     })
+    modules.bindFetch(async (request) => app.fetch(request))
     // better-auth checks its tables in the background: the server counts as up (and answers) once every
     // module's last start-up work is done, so a stop right after start does not cut it off into errors.
     await modules.ready()

@@ -52,8 +52,15 @@ export interface ModuleContext<S> {
   readonly rateLimiter: RateLimiter
   /** The listening HTTP server; undefined when the app is only driven in-process (`listen: false`). */
   readonly httpServer: Server | undefined
+  /** false when started with `jobs: false` (a one-off CLI process): no workers, no periodic work of its own. */
+  readonly runsJobs: boolean
   /** Resolves a credential as HTTP does, with every module's authenticators; call it after start. */
   authenticate(token: string): Promise<Principal | undefined>
+  /**
+   * Answers `request` with the server's own app, in-process (no socket, every middleware on the way: a
+   * function's `ctx.client`); call it after start.
+   */
+  fetch(request: Request): Promise<Response>
   /** The OpenAPI parts of every module, for the API document; call it after start. */
   openApiParts(): Promise<readonly OpenApiPart[]>
   /** A service provided by a module earlier in the list; throws when none did (a module-order mistake). */

@@ -6,6 +6,7 @@ import { consoleAppModule } from './console-app/index.ts'
 import { coreModule } from './core/index.ts'
 import type { ModuleDefinition } from './define-module.ts'
 import { homeModule } from './home/index.ts'
+import { jobsModule } from './jobs/index.ts'
 import { metaModule } from './meta/index.ts'
 import { metricsModule } from './metrics/index.ts'
 import { realtimeModule } from './realtime/index.ts'
@@ -25,6 +26,7 @@ export const MODULES: readonly ModuleDefinition<any>[] = [
   authModule, //     app users: better-auth, account page                  /api/auth, /account
   storageModule, //  buckets, objects, signed URLs, tus uploads            /api/storage
   recordsModule, //  records CRUD under rules, record files, batches       /api/collections/:c/records, /api/batch
+  jobsModule, //     durable job queue, cron, durable record events         /api/admin/jobs
   realtimeModule, // live changes, channels, presence (socket.io)          /realtime, /api/realtime/channels
   schemaModule, //   schema as code: export, plan, atomic apply, migrations /api/admin/schema
   consoleModule, //  console admins' sign-in, setup, user management       /api/admin/auth, /api/admin/{setup,users,admins}

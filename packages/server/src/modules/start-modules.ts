@@ -9,7 +9,7 @@ import type { Scheduler } from './scheduler.ts'
 /** What every module's context shares (see ModuleContext); the rest is per module. */
 export type SharedContext = Omit<
   ModuleContext<unknown>,
-  'settings' | 'log' | 'use' | 'authenticate' | 'openApiParts'
+  'settings' | 'log' | 'use' | 'authenticate' | 'openApiParts' | 'fetch'
 >
 
 export interface StartedModule {
@@ -22,6 +22,8 @@ export interface StartedModules {
   readonly services: Partial<Services>
   /** Every module's authenticators, in module order. */
   readonly authenticators: readonly Authenticator[]
+  /** Gives the modules the app they answer requests in (ModuleContext.fetch), once it is built. */
+  bindFetch(fetch: (request: Request) => Promise<Response>): void
   /** Runs each module's `ready` in order; a failure is logged, not fatal. */
   ready(): Promise<void>
   /** Ends long-lived client connections, last module first. */
@@ -46,6 +48,9 @@ export async function startModules(
   // Bound once every module has started: a module may hold these, and call them later (at request time).
   let authenticate: (token: string) => Promise<Principal | undefined> = async () => undefined
   let parts: Promise<readonly OpenApiPart[]> | undefined
+  let appFetch: (request: Request) => Promise<Response> = async () => {
+    throw new Error('The app is not built yet: call fetch after start.')
+  }
   const close = async () => {
     for (const u of unsubscribe.splice(0)) u()
     for (const m of [...started].reverse()) await m.parts.close?.()
@@ -57,6 +62,7 @@ export async function startModules(
         settings: k.settings.get(m.id),
         log: k.log.child({ module: m.id }),
         authenticate: (t) => authenticate(t),
+        fetch: (r) => appFetch(r),
         // Generated once, on first use: fixed for the life of the process.
         openApiParts: () =>
           (parts ??= Promise.all(started.flatMap((s) => (s.parts.openapi ? [s.parts.openapi()] : [])))),
@@ -84,6 +90,9 @@ export async function startModules(
     started,
     services,
     authenticators,
+    bindFetch(f) {
+      appFetch = f
+    },
     async ready() {
       for (const m of started)
         await m.parts

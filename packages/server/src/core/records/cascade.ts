@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import type { Tx } from '../../db/transaction.ts'
 import { errors } from '../../errors/index.ts'
 import { linkTable } from '../collections/tables.ts'
@@ -6,7 +6,12 @@ import type { Collection, Field } from '../collections/types.ts'
 import { selectList, tableOf } from './select.ts'
 
 export type Rec = Record<string, unknown>
-export type Emit = (action: 'update' | 'delete', c: Collection, row: Rec) => void
+export interface CascadeHooks {
+  /** A record changed or deleted by the cascade; `previous`, on update, when `wantsPrevious` asked for it. */
+  emit(action: 'update' | 'delete', c: Collection, row: Rec, previous?: Rec): void
+  /** Whether updates of `c`'s records need the record as it was (a durable subscriber): one more read. */
+  readonly wantsPrevious?: (c: Collection) => boolean
+}
 
 /** Relation fields (in any collection) that point at `target`. */
 export function dependentsOf(all: readonly Collection[], target: string): { c: Collection; f: Field }[] {
@@ -28,7 +33,7 @@ export async function applyOnDelete(
   all: readonly Collection[],
   target: Collection,
   ids: readonly string[],
-  emit: Emit,
+  on: CascadeHooks,
   depth = 0,
   seen: Set<string> = new Set(ids.map((id) => `${target.name}:${id}`)),
 ): Promise<void> {
@@ -41,6 +46,13 @@ export async function applyOnDelete(
     if (f.options.multiple) {
       // The link disappears; the record that held it changes.
       const jt = linkTable(f)
+      const before = on.wantsPrevious?.(c)
+        ? await previousRows(
+            tx,
+            c,
+            sql`r.id IN (SELECT source FROM ${jt} WHERE target = ANY(${ids}::uuid[]))`,
+          )
+        : undefined
       const unlinked = await sql<{
         source: string
       }>`DELETE FROM ${jt} WHERE target = ANY(${ids}::uuid[]) RETURNING source`.execute(tx.db)
@@ -51,17 +63,20 @@ export async function applyOnDelete(
       const res =
         await sql<Rec>`UPDATE ${tableOf(c)} AS r SET updated = now(), version = r.version + 1 WHERE r.id = ANY(${sources}::uuid[])
         RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(tx.db)
-      for (const row of res.rows) emit('update', c, row)
+      for (const row of res.rows) on.emit('update', c, row, before?.get(String(row.id)))
       continue
     }
     const col = sql.ref(`r.${f.name}`)
     if (action === 'set_null') {
+      const before = on.wantsPrevious?.(c)
+        ? await previousRows(tx, c, sql`${col} = ANY(${ids}::uuid[])`)
+        : undefined
       const res =
         await sql<Rec>`UPDATE ${tableOf(c)} AS r SET ${sql.id(f.name)} = NULL, updated = now(), version = r.version + 1
         WHERE ${col} = ANY(${ids}::uuid[]) RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(
           tx.db,
         )
-      for (const row of res.rows) emit('update', c, row)
+      for (const row of res.rows) on.emit('update', c, row, before?.get(String(row.id)))
       continue
     }
     // cascade: their own dependents first, then the rows themselves.
@@ -71,9 +86,16 @@ export async function applyOnDelete(
     const next = doomed.rows.map((r) => r.id).filter((id) => !seen.has(`${c.name}:${id}`))
     if (next.length === 0) continue
     for (const id of next) seen.add(`${c.name}:${id}`)
-    await applyOnDelete(tx, all, c, next, emit, depth + 1, seen)
+    await applyOnDelete(tx, all, c, next, on, depth + 1, seen)
     const res = await sql<Rec>`DELETE FROM ${tableOf(c)} AS r WHERE r.id = ANY(${next}::uuid[])
       RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(tx.db)
-    for (const row of res.rows) emit('delete', c, row)
+    for (const row of res.rows) on.emit('delete', c, row)
   }
+}
+
+/** The rows matching `where`, as they are before an update, locked, by id. */
+async function previousRows(tx: Tx, c: Collection, where: RawBuilder<unknown>): Promise<Map<string, Rec>> {
+  const res =
+    await sql<Rec>`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r WHERE ${where} FOR UPDATE`.execute(tx.db)
+  return new Map(res.rows.map((r) => [String(r.id), r]))
 }

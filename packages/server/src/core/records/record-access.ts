@@ -4,6 +4,7 @@ import type { EventBus } from '../../events/bus.ts'
 import type { Principal } from '../auth/principal.ts'
 import type { CollectionsService } from '../collections/service.ts'
 import type { Collection, RuleAction } from '../collections/types.ts'
+import type { RecordOutboxSink } from '../jobs/record-outbox.ts'
 import { authorize, type Decision } from '../rules/authorize.ts'
 import type { Lookup, RuleRequest } from '../rules/index.ts'
 import type { FileHooks } from './file-fields.ts'
@@ -15,6 +16,8 @@ export interface RecordsContext {
   readonly bus: EventBus
   /** Storage for `file` fields; without it their keys are kept as plain values. */
   readonly files?: FileHooks | undefined
+  /** Durable record events (core/jobs/record-outbox.ts): changes a module subscribed to, enqueued in the write. */
+  readonly outbox?: RecordOutboxSink | undefined
   readonly lookup: Lookup
   /**
    * Who may do `action` on `c`'s records (see authorize): a locked list or create is refused outright
@@ -33,6 +36,7 @@ export function recordsContext(deps: {
   collections: CollectionsService
   bus: EventBus
   files?: FileHooks
+  outbox?: RecordOutboxSink
 }): RecordsContext {
   const lookup: Lookup = (n) => deps.collections.find(n)
   return {

@@ -3,6 +3,7 @@ import type { Tx } from '../../db/transaction.ts'
 import type { EventBus } from '../../events/bus.ts'
 import type { Principal } from '../auth/principal.ts'
 import type { CollectionsService } from '../collections/service.ts'
+import type { RecordOutboxSink } from '../jobs/record-outbox.ts'
 import type { FileHooks, Uploads } from './file-fields.ts'
 import { createRecordReader } from './read-records.ts'
 import { recordsContext } from './record-access.ts'
@@ -68,6 +69,8 @@ export function createRecordsService(deps: {
   bus: EventBus
   /** Storage for `file` fields; without it their keys are kept as plain values. */
   files?: FileHooks
+  /** Durable record events: without it, changes only go to the bus (after commit). */
+  outbox?: RecordOutboxSink
 }): RecordsService {
   const ctx = recordsContext(deps)
   const { readShaped, ...read } = createRecordReader(ctx)

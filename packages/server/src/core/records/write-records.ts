@@ -1,3 +1,4 @@
+import type { RecordEvent } from '@bastide/protocol'
 import { type RawBuilder, sql } from 'kysely'
 import { autocommit, inTransaction, type Tx } from '../../db/transaction.ts'
 import { type AppError, errors } from '../../errors/index.ts'
@@ -25,13 +26,16 @@ export function createRecordWriter(
   ctx: RecordsContext,
   readShaped: ReadShaped,
 ): Pick<RecordsService, 'create' | 'update' | 'remove'> {
-  const { db, collections, bus, access } = ctx
+  const { db, collections, bus, access, outbox } = ctx
 
-  function emit(tx: Tx, action: RecordAction, c: Collection, row: Rec) {
+  /** Whether a module subscribed to this change durably (then the write is a transaction that enqueues it). */
+  const durable = (c: Collection, action: RecordAction) => outbox?.wants(c.name, action) ?? false
+
+  function emit(u: Unit, action: RecordAction, c: Collection, row: Rec, before?: Rec) {
     const { _seq, ...rec } = row
     // Events carry the whole record, hidden fields included: consumers are server-side and filter per audience.
     const record = Object.freeze(shapeRecord(c, rec, true))
-    tx.afterCommit(() =>
+    u.tx.afterCommit(() =>
       bus.emit(RECORD_EVENT_BY_ACTION[action], {
         seq: Number(_seq),
         action,
@@ -40,20 +44,39 @@ export function createRecordWriter(
         at: new Date().toISOString(),
       }),
     )
+    if (!durable(c, action)) return
+    const { _seq: _, ...old } = before ?? {}
+    u.events.push({
+      seq: Number(_seq),
+      action,
+      collection: c.name,
+      record,
+      ...(before ? { previous: Object.freeze(shapeRecord(c, old, true)) } : {}),
+      at: new Date().toISOString(),
+    })
   }
 
-  /** Runs a write: in the caller's transaction, in a new one when it takes several statements, or alone. */
+  /**
+   * Runs a write: in the caller's transaction, in a new one when it takes several statements (or its changes
+   * are subscribed to durably), or alone. Durable events are enqueued in that transaction, at its end.
+   */
   async function write<T>(
     single: boolean,
     outer: Tx | undefined,
     c: Collection,
     seeHidden: boolean,
-    fn: (tx: Tx) => Promise<T>,
+    fn: (u: Unit) => Promise<T>,
   ): Promise<T> {
+    const run = async (tx: Tx) => {
+      const u: Unit = { tx, events: [] }
+      const out = await fn(u)
+      if (u.events.length) await outbox!.enqueue(tx, u.events)
+      return out
+    }
     try {
-      if (outer || !single) return await inTransaction(db, fn, outer)
+      if (outer || !single) return await inTransaction(db, run, outer)
       const tx = autocommit(db)
-      const out = await fn(tx)
+      const out = await run(tx)
       tx.commit()
       return out
     } catch (err) {
@@ -83,8 +106,9 @@ export function createRecordWriter(
       const id = input.id ?? uuidv7()
       const rule = a.kind === 'expression' ? a.predicate : undefined
       const attaching = files.some((f) => keysOf(input.columns[f.name]).length > 0)
-      const single = !rule && input.links.size === 0 && !attaching
-      const row = await write(single, o.tx, c, bypass, async (tx) => {
+      const single = !rule && input.links.size === 0 && !attaching && !durable(c, 'create')
+      const row = await write(single, o.tx, c, bypass, async (u) => {
+        const { tx } = u
         const cols = ['id', ...Object.keys(input.columns)]
         const vals = [sql`${id}::uuid`, ...Object.keys(input.columns).map((k) => sql.val(input.columns[k]))]
         const insert = sql<Rec>`INSERT INTO ${tableOf(c)} AS r (${sql.join(cols.map((x) => sql.id(x)))})
@@ -124,7 +148,7 @@ export function createRecordWriter(
         // Only once the rule has allowed the write: a denied caller learns nothing about objects.
         if (attaching)
           await checkAttached(ctx.files!, diffKeys(files, undefined, inserted).added, o.uploads, p)
-        emit(tx, 'create', c, inserted)
+        emit(u, 'create', c, inserted)
         return inserted
       })
       delete row._seq
@@ -148,8 +172,10 @@ export function createRecordWriter(
       const input = validateInput(c, body, true, bypass)
       const expected = o.ifMatch ?? input.version
       const touched = files.filter((f) => Object.hasOwn(input.columns, f.name) || append.has(f))
-      const single = input.links.size === 0 && touched.length === 0
-      const row = await write(single, o.tx, c, bypass, async (tx) => {
+      const withPrevious = durable(c, 'update')
+      const single = input.links.size === 0 && touched.length === 0 && !withPrevious
+      const row = await write(single, o.tx, c, bypass, async (u) => {
+        const { tx } = u
         // The keys before the change, locked with the row: those the change lets go of are deleted with it.
         const before = touched.length
           ? (
@@ -169,6 +195,13 @@ export function createRecordWriter(
         const rule = predicateOf(a)
         if (rule) conds.push(rule)
         if (expected !== undefined) conds.push(sql`r.version = ${expected}`)
+        // The record as it was, for a durable subscriber: locked, under the same conditions as the update.
+        const previous = withPrevious
+          ? (
+              await sql<Rec>`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r
+                WHERE ${sql.join(conds, sql` AND `)} FOR UPDATE`.execute(tx.db)
+            ).rows[0]
+          : undefined
         const res =
           await sql<Rec>`UPDATE ${tableOf(c)} AS r SET ${sql.join(sets)} WHERE ${sql.join(conds, sql` AND `)}
           RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(tx.db)
@@ -183,7 +216,7 @@ export function createRecordWriter(
           await checkAttached(ctx.files!, added, o.uploads, p)
           await releaseKeys(ctx.files!, tx, removed)
         }
-        emit(tx, 'update', c, updated)
+        emit(u, 'update', c, updated, previous)
         return updated
       })
       delete row._seq
@@ -197,7 +230,9 @@ export function createRecordWriter(
       const all = collections.list()
       const hasDependents = dependentsOf(all, c.name).some((d) => d.f.options.onDelete !== 'restrict')
       const hasFiles = ctx.files !== undefined && fileFields(c).length > 0
-      await write(!hasDependents && !hasFiles, o.tx, c, a.kind === 'bypass', async (tx) => {
+      const single = !hasDependents && !hasFiles && !durable(c, 'delete')
+      await write(single, o.tx, c, a.kind === 'bypass', async (u) => {
+        const { tx } = u
         /** Records deleted by this write (cascades included): their files go with them. */
         const gone: [Collection, Rec][] = []
         const conds = [sql`r.id = ${id}::uuid`]
@@ -209,9 +244,12 @@ export function createRecordWriter(
           // Allowed and present (locked until commit)? Then the relations' on-delete actions run first.
           const ok = await sql`SELECT 1 FROM ${tableOf(c)} AS r WHERE ${guard} FOR UPDATE`.execute(tx.db)
           if (ok.rows.length === 0) throw await whyNoRow(tx, c, id, a, o.ifMatch)
-          await applyOnDelete(tx, all, c, [id], (action, dc, row) => {
-            emit(tx, action, dc, row)
-            if (action === 'delete') gone.push([dc, row])
+          await applyOnDelete(tx, all, c, [id], {
+            emit(action, dc, row, before) {
+              emit(u, action, dc, row, before)
+              if (action === 'delete') gone.push([dc, row])
+            },
+            wantsPrevious: (dc) => durable(dc, 'update'),
           })
         }
         // Checked and locked above when there are dependents: the on-delete actions may have changed what the
@@ -221,7 +259,7 @@ export function createRecordWriter(
           RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(tx.db)
         const deleted = res.rows[0]
         if (!deleted) throw await whyNoRow(tx, c, id, a, o.ifMatch)
-        emit(tx, 'delete', c, deleted)
+        emit(u, 'delete', c, deleted)
         gone.push([c, deleted])
         if (ctx.files) {
           for (const [dc, r] of gone)
@@ -230,6 +268,12 @@ export function createRecordWriter(
       })
     },
   }
+}
+
+/** One write's transaction and the durable events it produced (enqueued in it before it ends). */
+interface Unit {
+  readonly tx: Tx
+  readonly events: RecordEvent[]
 }
 
 async function writeLinks(tx: Tx, f: Field, source: string, targets: readonly string[], replace: boolean) {

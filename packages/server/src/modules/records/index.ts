@@ -1,4 +1,5 @@
 import { purgeIdempotencyKeys } from '../../core/idempotency/run-idempotent.ts'
+import { createRecordOutbox, type RecordOutboxHub } from '../../core/jobs/record-outbox.ts'
 import { createRecordsService, type RecordsService } from '../../core/records/service.ts'
 import { batchRoutes } from '../../http/routes/batch.ts'
 import { isRecordUpload, recordFileRoutes } from '../../http/routes/record-files.ts'
@@ -9,6 +10,11 @@ declare module '../define-module.ts' {
   interface Services {
     /** List, view, create, update and delete records under their collection's rules. */
     records: RecordsService
+    /**
+     * Durable record events: `subscribe(queue, wants)` enqueues matching changes in the writing transaction
+     * (connected to the job queue by the jobs module, which starts right after).
+     */
+    recordOutbox: RecordOutboxHub
   }
 }
 
@@ -18,9 +24,16 @@ export const recordsModule = defineModule({
   start({ db, bus, use }) {
     const collections = use('collections')
     const storage = use('storage')
-    const records = createRecordsService({ db, collections, bus, files: storage.attachments })
+    const recordOutbox = createRecordOutbox()
+    const records = createRecordsService({
+      db,
+      collections,
+      bus,
+      files: storage.attachments,
+      outbox: recordOutbox,
+    })
     return {
-      provides: { records },
+      provides: { records, recordOutbox },
       routes: [
         { path: '/api/collections', app: recordRoutes({ db, records, collections, storage }) },
         { path: '/api/collections', app: recordFileRoutes({ records, collections, storage }) },
