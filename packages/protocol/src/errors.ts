@@ -56,6 +56,8 @@ export const AUTH_ERROR_STATUS = {
   INVALID_CALLBACK_URL: 403,
   ACCOUNT_HAS_RESTRICTED_RECORDS: 409,
   ANONYMOUS_LINK_CONFLICT: 409,
+  /** A before-sign-up or before-sign-in hook (a function with an `auth` trigger) refused, failed or timed out. */
+  HOOK_REFUSED: 403,
 } as const
 
 export type AuthErrorCode = keyof typeof AUTH_ERROR_STATUS

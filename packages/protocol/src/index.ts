@@ -105,3 +105,16 @@ export {
   stableJson,
 } from './schema-document.ts'
 export type { Bucket, BucketRules, ListObjectsResult, StorageObject } from './storage.ts'
+export {
+  WEBHOOK_EVENTS,
+  WEBHOOK_SIGNATURE_HEADER,
+  type Webhook,
+  type WebhookAttempt,
+  type WebhookDelivery,
+  type WebhookDeliveryPage,
+  type WebhookDeliveryStatus,
+  type WebhookEvent,
+  type WebhookInput,
+  type WebhookPayload,
+  type WebhookWithSecret,
+} from './webhooks.ts'

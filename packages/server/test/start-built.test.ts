@@ -22,8 +22,14 @@ interface Run {
   readonly readyMs: number
 }
 
-/** Runs the start script until /api/health answers, then presses Ctrl-C and waits for the exit. */
-async function startAndInterrupt(env: Record<string, string>): Promise<Run> {
+/**
+ * Runs the start script until /api/health answers, then `whileUp` (requests to the running server), then presses
+ * Ctrl-C and waits for the exit.
+ */
+async function startAndInterrupt(
+  env: Record<string, string>,
+  whileUp?: (base: string) => Promise<void>,
+): Promise<Run> {
   const port = await freePort()
   const t0 = performance.now()
   const child = spawn('sh', ['-c', START], {
@@ -50,6 +56,7 @@ async function startAndInterrupt(env: Record<string, string>): Promise<Run> {
   }
   try {
     if (readyMs === undefined) throw new Error(`the server did not answer /api/health:\n${output}`)
+    await whileUp?.(`http://127.0.0.1:${port}`)
   } finally {
     if (child.exitCode === null) process.kill(-child.pid!, 'SIGINT')
   }
@@ -92,7 +99,29 @@ describe('pnpm start', () => {
       expect(noise(first.output), first.output).toEqual([])
       expect(first.output).toMatch(/shutting down/)
 
-      const second = await startAndInterrupt(env)
+      // The build runs functions too: the sandbox's runner and the SDK bundle behind ctx.client are found from dist/.
+      const adminKey = `bst_sk_start_${'0'.repeat(32)}`
+      let answer: { status: number; body: string } | undefined
+      const second = await startAndInterrupt({ ...env, BASTIDE_ADMIN_KEY: adminKey }, async (base) => {
+        const auth = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }
+        const source = `export default {
+          on: { http: true },
+          privileged: true,
+          async handler(event, ctx) {
+            const { items } = await ctx.client.collection('users').list()
+            return Response.json({ users: items.length })
+          },
+        }`
+        const deployed = await fetch(`${base}/api/admin/functions/probe`, {
+          method: 'PUT',
+          headers: auth,
+          body: JSON.stringify({ source }),
+        })
+        expect(deployed.status, await deployed.clone().text()).toBeLessThan(300)
+        const r = await fetch(`${base}/api/functions/probe`)
+        answer = { status: r.status, body: await r.text() }
+      })
+      expect(answer).toEqual({ status: 200, body: '{"users":0}' })
       expect({ code: second.code, signal: second.signal }, second.output).toEqual({ code: 0, signal: null })
       expect(noise(second.output), second.output).toEqual([])
       // Nothing changed in between: no compilation, neither the build's nor tsx's.

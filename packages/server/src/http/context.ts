@@ -12,5 +12,10 @@ export interface AppEnv {
      */
     clientIp: () => string | undefined
     log: Logger
+    /**
+     * Set by a route whose answer is someone else's (a function's HTTP response, or its 502/504): a 5xx then is
+     * not a fault of the server's, and is logged as a warning instead of an error.
+     */
+    upstream: true
   }
 }

@@ -5,6 +5,7 @@ import { consoleModule } from './console/index.ts'
 import { consoleAppModule } from './console-app/index.ts'
 import { coreModule } from './core/index.ts'
 import type { ModuleDefinition } from './define-module.ts'
+import { functionsModule } from './functions/index.ts'
 import { homeModule } from './home/index.ts'
 import { jobsModule } from './jobs/index.ts'
 import { metaModule } from './meta/index.ts'
@@ -27,6 +28,7 @@ export const MODULES: readonly ModuleDefinition<any>[] = [
   storageModule, //  buckets, objects, signed URLs, tus uploads            /api/storage
   recordsModule, //  records CRUD under rules, record files, batches       /api/collections/:c/records, /api/batch
   jobsModule, //     durable job queue, cron, durable record events         /api/admin/jobs
+  functionsModule, // functions: deploy, versions, secrets, triggers, logs   /api/functions, /api/admin/functions
   realtimeModule, // live changes, channels, presence (socket.io)          /realtime, /api/realtime/channels
   schemaModule, //   schema as code: export, plan, atomic apply, migrations /api/admin/schema
   consoleModule, //  console admins' sign-in, setup, user management       /api/admin/auth, /api/admin/{setup,users,admins}

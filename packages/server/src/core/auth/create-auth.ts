@@ -21,6 +21,7 @@ import { type MailKind, pickLocale, renderMail } from '../mail/templates.ts'
 import { uuidv7 } from '../records/uuidv7.ts'
 import { disabledBy } from '../settings/auth-methods.ts'
 import type { EffectiveSettings } from '../settings/schema.ts'
+import { type AuthHooks, hookUser } from './auth-hooks.ts'
 import { passwordProblem } from './password-policy.ts'
 import { accountData } from './plugins/account-data.ts'
 import { idTokenSignIn } from './plugins/id-token.ts'
@@ -83,6 +84,8 @@ export interface AuthDeps {
   readonly onUserDeleting?: (userId: string) => Promise<void>
   /** Runtime settings in force: sign-in methods and providers an operator switched off are refused. */
   readonly settings?: () => EffectiveSettings
+  /** Sign-up and sign-in hooks (functions' `auth` triggers): before-* may refuse, after-* are told. */
+  readonly hooks?: AuthHooks
 }
 
 /**
@@ -112,6 +115,46 @@ export function createAuth(deps: AuthDeps) {
     )
 
   const origins = trustedOrigins(config, deps.baseUrl)
+
+  /**
+   * A before-* hook's verdict: its refusal, a throw or a timeout refuses (fail closed) with HOOK_REFUSED, so
+   * nothing is created when the hook cannot say yes.
+   */
+  const askHook = async (
+    hook: 'before-sign-up' | 'before-sign-in',
+    user: () => Promise<Record<string, unknown> | undefined>,
+    request: Request | undefined,
+  ) => {
+    const h = deps.hooks?.current()
+    if (!h?.wants(hook)) return
+    const u = await user()
+    if (!u) return
+    let refusal: string | undefined
+    try {
+      refusal = await h.before(hook, hookUser(u), request)
+    } catch (err) {
+      log.warn({ err: (err as Error).message, hook }, 'auth hook failed: refused')
+      refusal = (err as Error).message || 'Refused.'
+    }
+    if (refusal !== undefined) throw new APIError('FORBIDDEN', { code: 'HOOK_REFUSED', message: refusal })
+  }
+  const tellHook = async (hook: 'after-sign-up' | 'after-sign-in', user: () => Promise<unknown>) => {
+    const h = deps.hooks?.current()
+    if (!h?.wants(hook)) return
+    try {
+      const u = (await user()) as Record<string, unknown> | undefined
+      if (u) await h.after(hook, hookUser(u))
+    } catch (err) {
+      log.error({ err: (err as Error).message, hook }, 'could not run the auth hook')
+    }
+  }
+  /**
+   * Sign-ups by email whose hook already said yes (see hooks.before): better-auth answers a 403 from user
+   * creation there with its made-up "maybe the address is taken" success, so the hook is asked earlier.
+   */
+  const askedAlready = new WeakSet<Request>()
+  const userRow = (id: string) => () =>
+    deps.db.selectFrom('data.users').selectAll().where('id', '=', id).executeTakeFirst()
 
   /**
    * A phone sign-up's made-up address, or another one at the same domain when an account holds it already:
@@ -260,6 +303,15 @@ export function createAuth(deps: AuthDeps) {
             message: 'Sign in with an ID token from this provider through /api/auth/sign-in/id-token.',
           })
         }
+        // before-sign-up hooks for email sign-ups, here rather than in user creation (see askedAlready): the
+        // address and the other fields as given, never the password.
+        if (ctx.path === '/sign-up/email' && typeof body.email === 'string') {
+          const { password: _p, callbackURL: _c, rememberMe: _r, ...fields } = body
+          // The address as it will be stored (better-auth lowercases it), so a hook's check cannot be dodged by case.
+          const email = body.email.trim().toLowerCase()
+          await askHook('before-sign-up', async () => ({ ...fields, email }), ctx.request)
+          if (ctx.request) askedAlready.add(ctx.request)
+        }
         // A password must pass the policy wherever one is chosen.
         const pw =
           ctx.path === '/sign-up/email' || ctx.path === '/reset-password' || ctx.path === '/change-password'
@@ -294,11 +346,17 @@ export function createAuth(deps: AuthDeps) {
       // users collection's record events, like every collection's, never tell of rolled-back work.
       user: {
         create: {
-          before: async (user) => {
+          before: async (user, ctx) => {
+            // No id yet, as far as the hook is concerned: the user does not exist until it says yes.
+            if (!(ctx?.request && askedAlready.has(ctx.request)))
+              await askHook('before-sign-up', async () => ({ ...user, id: undefined }), ctx?.request)
             const email = await unusedPhoneEmail(user.email)
             return email === user.email ? undefined : { data: { ...user, email } }
           },
-          after: async (user) => userEvent('create', user?.id),
+          after: async (user) => {
+            await userEvent('create', user?.id)
+            if (user) await tellHook('after-sign-up', async () => user)
+          },
         },
         update: { after: async (user) => userEvent('update', (user as { id?: string } | null)?.id) },
         delete: {
@@ -314,7 +372,7 @@ export function createAuth(deps: AuthDeps) {
       },
       session: {
         create: {
-          before: async (session) => {
+          before: async (session, ctx) => {
             const u = await deps.db
               .selectFrom('data.users')
               .select(['banned', 'banExpires'])
@@ -323,9 +381,11 @@ export function createAuth(deps: AuthDeps) {
             if (u?.banned && (!u.banExpires || u.banExpires > new Date())) {
               throw new APIError('FORBIDDEN', { code: 'USER_BANNED', message: 'This account is suspended.' })
             }
+            await askHook('before-sign-in', userRow(session.userId), ctx?.request)
           },
           after: async (session) => {
             await deps.onSessionCreated?.(session)
+            await tellHook('after-sign-in', userRow(session.userId))
           },
         },
       },

@@ -10,6 +10,7 @@ import { pickLocale, renderMail } from '../mail/templates.ts'
 import type { RateLimiter } from '../rate-limit/index.ts'
 import { createLiveProviders } from '../settings/live-providers.ts'
 import type { SettingsService } from '../settings/settings-service.ts'
+import { type AuthHooks, createAuthHooks } from './auth-hooks.ts'
 import { type Auth, createAuth } from './create-auth.ts'
 import { createAnonymousLinker } from './link-anonymous.ts'
 import type { Authenticator } from './principal.ts'
@@ -29,6 +30,8 @@ export interface AuthRuntime {
   readonly userEvents: UserEvents
   /** better-auth's own Kysely (pg's default parsers: Date objects), on a small pool of its own. */
   readonly authDb: Kysely<any>
+  /** Sign-up and sign-in hooks (the functions module sets them). */
+  readonly hooks: AuthHooks
   close(): Promise<void>
 }
 
@@ -78,7 +81,9 @@ export async function startAuth(deps: {
   })
   const sms = createSmsSender({ webhookUrl: config.auth.smsWebhookUrl, secret, log, budget })
 
+  const hooks = createAuthHooks()
   const auth = createAuth({
+    hooks,
     config,
     db: authDb,
     secret,
@@ -127,6 +132,7 @@ export async function startAuth(deps: {
     secret,
     userEvents,
     authDb,
+    hooks,
     async close() {
       stopProviders()
       mailer.close()

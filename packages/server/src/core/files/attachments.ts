@@ -17,16 +17,26 @@ export async function deleteObjectsInTx(
   tx: Tx,
   bucketId: string,
   keys: readonly string[],
-): Promise<string[]> {
-  if (keys.length === 0) return []
-  const res = await sql<{ blobs: string[] | null }>`
+): Promise<{ blobs: string[]; deleted: DeletedObject[] }> {
+  if (keys.length === 0) return { blobs: [], deleted: [] }
+  const res = await sql<{ blobs: string[] | null; deleted: DeletedObject[] | null }>`
     WITH d AS (DELETE FROM bastide.objects o WHERE o.bucket_id = ${bucketId}::uuid AND o.key = ANY(${[...keys]}::text[])
-               RETURNING o.id, o.blob),
+               RETURNING o.id, o.blob, o.key, o.size, o."mimeType"),
          v AS (SELECT blob FROM bastide.object_variants WHERE object_id IN (SELECT id FROM d)),
          g AS (INSERT INTO bastide.garbage_blobs (blob)
                SELECT blob FROM d UNION ALL SELECT blob FROM v ON CONFLICT DO NOTHING RETURNING blob)
-    SELECT (SELECT array_agg(blob) FROM g) AS blobs`.execute(tx.db)
-  return res.rows[0]?.blobs ?? []
+    SELECT (SELECT array_agg(blob) FROM g) AS blobs,
+      (SELECT json_agg(json_build_object('key', key, 'size', size, 'mimeType', "mimeType")) FROM d) AS deleted`.execute(
+    tx.db,
+  )
+  return { blobs: res.rows[0]?.blobs ?? [], deleted: res.rows[0]?.deleted ?? [] }
+}
+
+/** An object deleted with its record (see ObjectsService.announceDeleted). */
+interface DeletedObject {
+  readonly key: string
+  readonly size: number
+  readonly mimeType: string
 }
 
 /**
@@ -84,16 +94,20 @@ export function createFileAttachments(deps: {
       if (keys.length === 0) return
       const b = await buckets.find(bucket)
       if (!b) return
-      const blobs = await deleteObjectsInTx(tx, b.id, keys)
-      tx.afterCommit(() => collectSoon(blobs))
+      const { blobs, deleted } = await deleteObjectsInTx(tx, b.id, keys)
+      tx.afterCommit(() => {
+        collectSoon(blobs)
+        objects.announceDeleted(b.name, deleted)
+      })
     },
 
     async discard(bucket, keys) {
       if (keys.length === 0) return
       const b = await buckets.find(bucket)
       if (!b) return
-      const blobs = await inTransaction(db, (tx) => deleteObjectsInTx(tx, b.id, keys))
+      const { blobs, deleted } = await inTransaction(db, (tx) => deleteObjectsInTx(tx, b.id, keys))
       collectSoon(blobs)
+      objects.announceDeleted(b.name, deleted)
     },
   }
 }

@@ -76,6 +76,26 @@ export interface ObjectsService {
   authorize(bucket: string, key: string, action: 'read' | 'write' | 'delete', p: Principal): Promise<void>
   /** Deletes the bytes of blobs that no row points at any more (their garbage rows first). */
   collectGarbage(blobs?: readonly string[]): Promise<number>
+  /**
+   * Tells `listener` of every object created (uploaded, replaced, copied or moved in) and deleted (or moved
+   * out) through this service, after commit; returns a function that stops it. A listener must not throw.
+   */
+  onChange(listener: (change: ObjectChange) => void): () => void
+  /** Tells the listeners of objects deleted elsewhere (a record's file fields, attachments.ts), after commit. */
+  announceDeleted(
+    bucket: string,
+    objects: readonly { readonly key: string; readonly size: number; readonly mimeType: string }[],
+  ): void
+}
+
+/** An object write, after commit (functions' `storage` triggers). */
+export interface ObjectChange {
+  readonly name: 'object.created' | 'object.deleted'
+  readonly bucket: string
+  readonly key: string
+  readonly size: number
+  readonly contentType: string
+  readonly at: string
 }
 
 /** An upload through a signed URL: the signer's right to write was checked when the URL was made. */
@@ -111,6 +131,29 @@ export function createObjectsService(deps: {
   const { commitObject, moveObject } = createObjectWrites({ db, garbage })
   const variant = createObjectVariants({ ...deps, garbage, read: (found) => service.read(found) })
   const newBlob = (b: Bucket) => `${b.id}/${randomUUID()}`
+  const listeners = new Set<(change: ObjectChange) => void>()
+  const changed = (
+    name: ObjectChange['name'],
+    bucket: string,
+    info: { key: string; size: number; mimeType: string },
+  ) => {
+    if (listeners.size === 0) return
+    const change = {
+      name,
+      bucket,
+      key: info.key,
+      size: info.size,
+      contentType: info.mimeType,
+      at: new Date().toISOString(),
+    }
+    for (const l of listeners) {
+      try {
+        l(change)
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'object change listener failed')
+      }
+    }
+  }
 
   const service: ObjectsService = {
     async upload(bucketName, key, input, p) {
@@ -158,7 +201,9 @@ export function createObjectsService(deps: {
           metadata,
           a,
         )
-        return toInfo(b, row)
+        const info = toInfo(b, row)
+        changed('object.created', b.name, info)
+        return info
       } catch (err) {
         // Nothing points at the new bytes: drop them now (the reconciler would, later).
         await store.remove(blob).catch(() => {})
@@ -223,16 +268,20 @@ export function createObjectsService(deps: {
       const a = access(b, 'delete', p)
       if (deniesAll(a)) throw errors.notFound('Object')
       // One statement: the row, its variants (cascade) and the garbage rows for their blobs, all or nothing.
-      const res = await sql<{ n: number; blobs: string[] | null }>`
+      const res = await sql<{ n: number; blobs: string[] | null; size: number | null; mime: string | null }>`
         WITH d AS (DELETE FROM bastide.objects o WHERE o.bucket_id = ${b.id}::uuid AND o.key = ${key}${ruleSql(a)}
-                   RETURNING o.id, o.blob),
+                   RETURNING o.id, o.blob, o.size, o."mimeType"),
              v AS (SELECT blob FROM bastide.object_variants WHERE object_id IN (SELECT id FROM d)),
              g AS (INSERT INTO bastide.garbage_blobs (blob)
                    SELECT blob FROM d UNION ALL SELECT blob FROM v ON CONFLICT DO NOTHING RETURNING blob)
-        SELECT (SELECT count(*) FROM d)::int AS n, (SELECT array_agg(blob) FROM g) AS blobs`.execute(db)
+        SELECT (SELECT count(*) FROM d)::int AS n, (SELECT array_agg(blob) FROM g) AS blobs,
+          (SELECT size FROM d LIMIT 1)::float8 AS size, (SELECT "mimeType" FROM d LIMIT 1) AS mime`.execute(
+        db,
+      )
       const r = res.rows[0]
       if (!r || r.n === 0) throw errors.notFound('Object')
       garbage.collectSoon(r.blobs ?? [])
+      changed('object.deleted', b.name, { key, size: Number(r.size ?? 0), mimeType: r.mime ?? '' })
     },
 
     async copy(bucketName, input, p, move) {
@@ -250,7 +299,12 @@ export function createObjectsService(deps: {
           'UNSUPPORTED_MEDIA_TYPE',
           `The ${dest.name} bucket does not accept ${src.info.mimeType} files.`,
         )
-      if (move) return moveObject(src, dest, to, a, access(src.bucket, 'delete', p))
+      if (move) {
+        const moved = await moveObject(src, dest, to, a, access(src.bucket, 'delete', p))
+        changed('object.deleted', src.bucket.name, src.info)
+        changed('object.created', dest.name, moved)
+        return moved
+      }
       const owner = p.kind === 'user' ? p.id : src.info.owner
       // Blobs are never shared between rows (deleting one row frees its bytes): a copy copies them.
       const blob = newBlob(dest)
@@ -264,7 +318,9 @@ export function createObjectsService(deps: {
           src.info.metadata as Record<string, unknown>,
           a,
         )
-        return toInfo(dest, row)
+        const info = toInfo(dest, row)
+        changed('object.created', dest.name, info)
+        return info
       } catch (err) {
         await store.remove(blob).catch(() => {})
         throw err
@@ -294,6 +350,15 @@ export function createObjectsService(deps: {
     },
 
     collectGarbage: garbage.collect,
+
+    onChange(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+
+    announceDeleted(bucket, deleted) {
+      for (const o of deleted) changed('object.deleted', bucket, { ...o, size: Number(o.size) })
+    },
   }
 
   return service

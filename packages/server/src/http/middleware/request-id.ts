@@ -32,10 +32,18 @@ export function requestContext(log: Logger, trustProxy: boolean): MiddlewareHand
     await next()
     c.res.headers.set('X-Request-Id', id)
     const status = c.res.status
-    // A 5xx other than 503 (database unavailable) is a bug: logged as an error even when info is off.
-    const failed = status >= 500 && status !== 503
+    // A 5xx other than 503 (database unavailable) is a bug: logged as an error even when info is off; unless the
+    // answer is a function's (its failure is its author's to fix: a warning, and in its invocation log).
+    const upstream = c.get('upstream') === true
+    const failed = status >= 500 && status !== 503 && !upstream
     // A probe that passes says nothing new; one that fails (a 503 from readiness) stays at info.
-    const level = failed ? 'error' : status < 300 && isPolledPath(c.req.path) ? 'debug' : 'info'
+    const level = failed
+      ? 'error'
+      : upstream && status >= 500
+        ? 'warn'
+        : status < 300 && isPolledPath(c.req.path)
+          ? 'debug'
+          : 'info'
     if (log.isLevelEnabled(level)) {
       const ms = Math.round((performance.now() - start) * 10) / 10
       const line = { requestId: id, method: c.req.method, path: c.req.path, status, ms }

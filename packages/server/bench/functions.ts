@@ -1,0 +1,213 @@
+/**
+ * Functions over HTTP: a trivial HTTP function next to a plain route of the same server, on loopback.
+ *
+ *   pnpm bench:functions
+ *   pnpm bench:functions -- --duration 15 --connections 50
+ *
+ * Scenarios (each: requests/s, p50, p99, errors):
+ *   plain     GET /api/health/live                    a route that does no I/O (the floor)
+ *   hello     GET /api/functions/bench-hello          a function answering `new Response('hello')`
+ *   echo      POST /api/functions/bench-echo          a function echoing a 1 KiB JSON body
+ *   client    GET /api/functions/bench-client         a function reading one record through ctx.client
+ *
+ * PostgreSQL: DATABASE_URL or, unset, an embedded PostgreSQL in a temporary directory; a fresh database is created
+ * and dropped at the end. Bastide runs as a child process, so the load generator (autocannon, in this process) does
+ * not share its event loop; the function sandboxes are that child's Deno processes.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import autocannon, { type Request, type Result } from 'autocannon'
+import { freePort } from '../src/db/embedded-postgres.ts'
+import {
+  ADMIN_KEY,
+  cleanups,
+  createDatabase,
+  installCleanupHandlers,
+  machineLine,
+  printTable,
+  runMain,
+  SECRET,
+  SERVER_DIR,
+  stopChild,
+  trackChild,
+} from './lib.ts'
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    duration: { type: 'string', default: process.env.BENCH_DURATION ?? '8' },
+    warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '2' },
+    connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '20' },
+    only: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+})
+if (args.help) {
+  console.log(
+    'usage: tsx bench/functions.ts [--duration s] [--warmup s] [--connections n] [--only plain,hello,echo,client]',
+  )
+  process.exit(0)
+}
+const DURATION = Number(args.duration)
+const WARMUP = Number(args.warmup)
+const CONNECTIONS = Number(args.connections)
+for (const [k, v] of Object.entries({ duration: DURATION, connections: CONNECTIONS }))
+  if (!Number.isFinite(v) || v <= 0) {
+    console.error(`--${k} must be a positive number`)
+    process.exit(2)
+  }
+
+const FUNCTIONS: Record<string, string> = {
+  'bench-hello': `export default { on: { http: true }, handler: () => new Response('hello') }`,
+  'bench-echo': `export default {
+  on: { http: true },
+  async handler(event) {
+    const body = await event.request.json()
+    return Response.json(body)
+  },
+}`,
+  'bench-client': `export default {
+  on: { http: true },
+  privileged: true,
+  async handler(event, ctx) {
+    const id = new URL(event.request.url).searchParams.get('id')
+    const rec = await ctx.client.collection('bench_items').getOne(id)
+    return Response.json(rec)
+  },
+}`,
+}
+
+const ECHO_BODY = JSON.stringify({
+  items: Array.from({ length: 16 }, (_, i) => ({ i, text: 'x'.repeat(48) })),
+})
+
+interface Scenario {
+  readonly name: string
+  readonly label: string
+  request(itemId: string): Request
+}
+
+const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'plain',
+    label: 'GET /api/health/live',
+    request: () => ({ method: 'GET', path: '/api/health/live' }),
+  },
+  {
+    name: 'hello',
+    label: 'GET function → Response',
+    request: () => ({ method: 'GET', path: '/api/functions/bench-hello' }),
+  },
+  {
+    name: 'echo',
+    label: 'POST 1 KiB JSON, echoed',
+    request: () => ({
+      method: 'POST',
+      path: '/api/functions/bench-echo',
+      headers: { 'content-type': 'application/json' },
+      body: ECHO_BODY,
+    }),
+  },
+  {
+    name: 'client',
+    label: 'function → ctx.client get',
+    request: (id) => ({ method: 'GET', path: `/api/functions/bench-client?id=${id}` }),
+  },
+]
+
+installCleanupHandlers()
+
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(
+        `Bastide exited before it was ready (code ${child.exitCode}, signal ${child.signalCode})`,
+      )
+    try {
+      if ((await fetch(url)).ok) return
+    } catch {}
+    await new Promise((r) => setTimeout(r, 150))
+  }
+  throw new Error('Bastide was not ready within 60 s')
+}
+
+async function call(base: string, method: string, p: string, body?: unknown): Promise<any> {
+  const r = await fetch(`${base}${p}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  })
+  const text = await r.text()
+  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${text}`)
+  return text ? JSON.parse(text) : null
+}
+
+function fire(base: string, request: Request, duration: number): Promise<Result> {
+  return autocannon({ url: base, connections: CONNECTIONS, duration, timeout: 10, requests: [request] })
+}
+
+runMain(async () => {
+  const dbUrl = await createDatabase()
+  const port = await freePort()
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastide-bench-data-'))
+  cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }))
+  const child = trackChild(
+    spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: SERVER_DIR,
+      env: {
+        ...process.env,
+        DATABASE_URL: dbUrl,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        BASTIDE_ADMIN_KEY: ADMIN_KEY,
+        BASTIDE_SECRET: SECRET,
+        BASTIDE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+        BASTIDE_DATA_DIR: dataDir,
+        // The bench measures the function path, not the request log's writes.
+        BASTIDE_REQUEST_LOG_RETENTION_HOURS: '0',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
+    false,
+  )
+  cleanups.push(() => stopChild(child))
+  const base = `http://127.0.0.1:${port}`
+  await waitReady(`${base}/api/health/live`, child)
+
+  await call(base, 'POST', '/api/collections', {
+    name: 'bench_items',
+    fields: [{ name: 'title', type: 'text' }],
+  })
+  const item = await call(base, 'POST', '/api/collections/bench_items/records', { title: 'one' })
+  for (const [name, source] of Object.entries(FUNCTIONS))
+    await call(base, 'PUT', `/api/admin/functions/${name}`, { source })
+
+  const only = args.only ? new Set(args.only.split(',')) : undefined
+  console.log(machineLine())
+  console.log(`${CONNECTIONS} connections, ${DURATION} s per scenario (after ${WARMUP} s of warm-up)\n`)
+  const rows: string[][] = []
+  let plain: number | undefined
+  for (const s of SCENARIOS) {
+    if (only && !only.has(s.name)) continue
+    const req = s.request(item.id)
+    if (WARMUP > 0) await fire(base, req, WARMUP)
+    const r = await fire(base, req, DURATION)
+    const rps = r.requests.average
+    if (s.name === 'plain') plain = rps
+    const bad = r.non2xx + r.errors + r.timeouts
+    rows.push([
+      s.name,
+      s.label,
+      Math.round(rps).toLocaleString('en-US'),
+      plain && s.name !== 'plain' ? `${(rps / plain).toFixed(2)}×` : '-',
+      `${r.latency.p50} ms`,
+      `${r.latency.p99} ms`,
+      bad ? `${bad}` : '0',
+    ])
+  }
+  printTable(['scenario', 'request', 'req/s', 'vs plain', 'p50', 'p99', 'errors'], rows, [0, 1])
+})

@@ -1,0 +1,5 @@
+export { denoBinary } from './deno-binary.ts'
+export { MAX_LOG_LINE_BYTES, MAX_LOG_LINES } from './deno-process.ts'
+export { createFunctionRuntime, type FunctionRuntimeOptions } from './function-runtime.ts'
+export { buildSdkBundle } from './sdk-bundle.ts'
+export type { FunctionRuntime, HostBridge, SandboxInput, SandboxLimits, SandboxResult } from './types.ts'
