@@ -15,6 +15,7 @@ import { recordsModule } from './records/index.ts'
 import { schemaModule } from './schema/index.ts'
 import { settingsModule } from './settings/index.ts'
 import { storageModule } from './storage/index.ts'
+import { webhooksModule } from './webhooks/index.ts'
 
 /**
  * Every capability of the server, in start order: a module may use what the modules above it provide, its
@@ -28,6 +29,7 @@ export const MODULES: readonly ModuleDefinition<any>[] = [
   storageModule, //  buckets, objects, signed URLs, tus uploads            /api/storage
   recordsModule, //  records CRUD under rules, record files, batches       /api/collections/:c/records, /api/batch
   jobsModule, //     durable job queue, cron, durable record events         /api/admin/jobs
+  webhooksModule, // outbound webhooks: signed, retried, delivery history     /api/admin/webhooks
   functionsModule, // functions: deploy, versions, secrets, triggers, logs   /api/functions, /api/admin/functions
   realtimeModule, // live changes, channels, presence (socket.io)          /realtime, /api/realtime/channels
   schemaModule, //   schema as code: export, plan, atomic apply, migrations /api/admin/schema
