@@ -3,6 +3,7 @@ import { RealtimeService } from './realtime/realtime-service.ts'
 import { AdminService } from './services/admin/admin-service.ts'
 import { AuthService } from './services/auth/auth-service.ts'
 import { BatchBuilder, type BatchResult } from './services/batch.ts'
+import { FunctionsService } from './services/functions.ts'
 import { CollectionService } from './services/records.ts'
 import { StorageService } from './services/storage.ts'
 import type { SessionStorage } from './session-storage.ts'
@@ -49,6 +50,8 @@ export class BastideClient<S extends Schema = RegisteredSchema> {
   readonly auth: AuthService
   readonly storage: StorageService
   readonly realtime: RealtimeService
+  /** Functions with an HTTP trigger: `client.functions.invoke(name, { body })`, as the signed-in user. */
+  readonly functions: FunctionsService
   /** Console and automation: collections, users, keys, audit, console sign-in (`console: true`). */
   readonly admin: AdminService
   readonly #collections = new Map<string, CollectionService<any, any>>()
@@ -71,6 +74,7 @@ export class BastideClient<S extends Schema = RegisteredSchema> {
     this.http.tokens = identity
     this.storage = new StorageService(this.http)
     this.realtime = new RealtimeService(this.http, identity)
+    this.functions = new FunctionsService(this.http)
   }
 
   /** The server's base URL. */

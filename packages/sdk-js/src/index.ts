@@ -55,6 +55,22 @@ export {
   type ConsoleSessionInfo,
   type ConsoleSignIn,
 } from './services/admin/console-auth.ts'
+export {
+  AdminFunctions,
+  type FunctionDetail,
+  type FunctionSummary,
+  type FunctionVersion,
+  type Invocation,
+  type InvocationPage,
+  type InvocationQuery,
+} from './services/admin/functions.ts'
+export {
+  AdminJobs,
+  type JobInfo,
+  type JobPage,
+  type JobQueueStats,
+  type JobState,
+} from './services/admin/jobs.ts'
 export { AdminKeys, type CreatedApiKey } from './services/admin/keys.ts'
 export { AdminLogs } from './services/admin/logs.ts'
 export { AdminMetrics } from './services/admin/metrics.ts'
@@ -78,6 +94,14 @@ export {
   type UserDeletePreview,
   type UserSessionInfo,
 } from './services/admin/users.ts'
+export {
+  AdminWebhooks,
+  type Webhook,
+  type WebhookDelivery,
+  type WebhookDeliveryPage,
+  type WebhookInput,
+  type WebhookWithSecret,
+} from './services/admin/webhooks.ts'
 export { AuthService } from './services/auth/auth-service.ts'
 export type {
   AccountExport,
@@ -90,6 +114,7 @@ export type {
   TotpSetup,
 } from './services/auth/types.ts'
 export { BatchBuilder, BatchCollection, type BatchRequest, type BatchResult } from './services/batch.ts'
+export { type FunctionCall, FunctionsService } from './services/functions.ts'
 export { OAuthService, type OAuthServiceOptions, type OAuthSignInOptions } from './services/oauth.ts'
 export { type Passkey, PasskeyService } from './services/passkeys.ts'
 export {

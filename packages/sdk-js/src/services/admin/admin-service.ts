@@ -6,12 +6,15 @@ import { AdminBackups } from './backups.ts'
 import { AdminChannels } from './channels.ts'
 import { AdminCollections } from './collections.ts'
 import { ConsoleAuth } from './console-auth.ts'
+import { AdminFunctions } from './functions.ts'
+import { AdminJobs } from './jobs.ts'
 import { AdminKeys } from './keys.ts'
 import { AdminLogs } from './logs.ts'
 import { AdminMetrics } from './metrics.ts'
 import { AdminSchema } from './schema.ts'
 import { AdminSettings } from './settings.ts'
 import { AdminUsers } from './users.ts'
+import { AdminWebhooks } from './webhooks.ts'
 
 /**
  * What the console does, for the console, the CLI and scripts: `client.admin.*`. Every call takes a console
@@ -44,6 +47,12 @@ export class AdminService {
   readonly logs: AdminLogs
   /** Backups: the schedule, runs and archives, a run now, a download of one taken now. */
   readonly backups: AdminBackups
+  /** Outbound webhooks: signed record-change deliveries, their history, redelivery (also `functions` keys). */
+  readonly webhooks: AdminWebhooks
+  /** Functions: deploy, versions, rollback, secrets, invocation logs, test runs (also the `functions` scope). */
+  readonly functions: AdminFunctions
+  /** The durable job queue: queues, jobs, replay of dead letters, delete (also the `functions` scope). */
+  readonly jobs: AdminJobs
 
   constructor(
     private readonly http: Http,
@@ -61,6 +70,9 @@ export class AdminService {
     this.metrics = new AdminMetrics(http)
     this.logs = new AdminLogs(http)
     this.backups = new AdminBackups(http)
+    this.webhooks = new AdminWebhooks(http)
+    this.functions = new AdminFunctions(http)
+    this.jobs = new AdminJobs(http)
   }
 
   /**
