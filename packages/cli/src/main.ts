@@ -14,7 +14,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const program = new Command('bastide')
   const ctx = createContext({ out, env, cwd: process.cwd(), options: () => program.opts<GlobalOptions>() })
   program
-    .description('Run and manage a Bastide server: serve, schema as code, backups, keys, users.')
+    .description(
+      'Run and manage a Bastide server: serve, schema as code, functions and jobs, backups, keys, users.',
+    )
     .version(VERSION, '-v, --version')
     .option('--json', 'print results as JSON on stdout (for scripts)')
     .option('--profile <name>', 'a profile saved by `bastide login` (default: the default profile)')

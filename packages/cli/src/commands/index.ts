@@ -2,7 +2,9 @@ import type { Command } from 'commander'
 import type { CliContext } from '../context.ts'
 import { adminCommand } from './admin.ts'
 import { backupCommand } from './backup.ts'
+import { functionsCommand } from './functions.ts'
 import { initCommand } from './init.ts'
+import { jobsCommand } from './jobs.ts'
 import { keysCommand } from './keys.ts'
 import { loginCommand } from './login.ts'
 import { migrationsCommand } from './migrations.ts'
@@ -30,4 +32,6 @@ export const COMMANDS: readonly RegisterCommand[] = [
   usersCommand,
   backupCommand,
   storageCommand,
+  functionsCommand,
+  jobsCommand,
 ]
