@@ -18,6 +18,7 @@ const SCOPE_HINTS: Record<KeyScope, string> = {
   keys: 'create and revoke keys (never stronger than itself)',
   metrics: 'scrape /metrics and read the request log',
   users: 'list, create, ban and delete app users (never impersonate)',
+  functions: 'deploy, roll back and test functions; read and replay jobs',
 }
 
 /** Secret API keys: create with scopes and an expiry (the secret is shown once), revoke. */
