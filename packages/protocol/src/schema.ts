@@ -96,6 +96,7 @@ export const KEY_SCOPES = [
   'metrics',
   'users',
   'functions',
+  'push',
 ] as const
 export type KeyScope = (typeof KEY_SCOPES)[number]
 

@@ -19,6 +19,7 @@ const SCOPE_HINTS: Record<KeyScope, string> = {
   metrics: 'scrape /metrics and read the request log',
   users: 'list, create, ban and delete app users (never impersonate)',
   functions: 'deploy, roll back and test functions; read and replay jobs',
+  push: 'send push notifications; edit push credentials, devices and topics',
 }
 
 /** Secret API keys: create with scopes and an expiry (the secret is shown once), revoke. */
