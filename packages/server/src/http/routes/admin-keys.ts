@@ -1,10 +1,11 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { ApiKeysService } from '../../core/auth/api-keys.ts'
-import { hasScope, SCOPES } from '../../core/auth/principal.ts'
+import { SCOPES } from '../../core/auth/principal.ts'
 import { errors } from '../../errors/index.ts'
 import type { AppEnv } from '../context.ts'
 import { jsonBody } from '../middleware/json-body.ts'
+import { requireScope } from '../middleware/require-scope.ts'
 
 /** POST /api/admin/keys; also the `ApiKeyInput` schema of /api/openapi.json. */
 export const keyInput = z
@@ -24,12 +25,7 @@ export const keyInput = z
 /** Secret API keys: only the admin key or a key with the `keys` scope manages them. */
 export function adminKeyRoutes(deps: { keys: ApiKeysService }) {
   const r = new Hono<AppEnv>()
-  r.use('*', async (c, next) => {
-    const p = c.var.principal
-    if (p.kind === 'anonymous') throw errors.unauthorized()
-    if (!hasScope(p, 'keys')) throw errors.forbidden('This needs the keys scope.')
-    return next()
-  })
+  r.use('*', requireScope('keys'))
   r.get('/', async (c) => c.json({ items: await deps.keys.list() }))
   r.post('/', async (c) => {
     const input = keyInput.parse(await jsonBody(c))

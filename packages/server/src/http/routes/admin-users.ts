@@ -5,7 +5,7 @@ import { createAdminUsersService } from '../../core/admin/users.ts'
 import type { AdminAuth } from '../../core/auth/admin-auth.ts'
 import { setupFirstAdmin } from '../../core/auth/admin-auth.ts'
 import type { Auth } from '../../core/auth/create-auth.ts'
-import { hasScope, type Principal, principalId } from '../../core/auth/principal.ts'
+import { type Principal, principalId } from '../../core/auth/principal.ts'
 import { consoleHasAdmin } from '../../core/auth/setup-token.ts'
 import type { UserEvents } from '../../core/auth/user-events.ts'
 import type { RecordsService } from '../../core/records/service.ts'
@@ -14,6 +14,7 @@ import { errors } from '../../errors/index.ts'
 import type { AdminActions } from '../../events/admin-actions.ts'
 import type { AppEnv } from '../context.ts'
 import { jsonBody } from '../middleware/json-body.ts'
+import { requireScope } from '../middleware/require-scope.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const MAX_IMPERSONATION_MINUTES = 60
@@ -84,12 +85,7 @@ export function adminSetupRoutes(deps: AdminConsoleDeps) {
  * `users` scope (scripts, `bastide users`). Impersonation stays with admins: it hands out a user's session.
  */
 function requireUsersAccess(r: Hono<AppEnv>) {
-  r.use('*', async (c, next) => {
-    const p = c.var.principal
-    if (p.kind === 'anonymous') throw errors.unauthorized()
-    if (!hasScope(p, 'users')) throw errors.forbidden('This needs a console admin or the users scope.')
-    return next()
-  })
+  r.use('*', requireScope('users'))
 }
 
 function userId(c: Context<AppEnv>): string {

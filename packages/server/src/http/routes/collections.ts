@@ -1,11 +1,11 @@
 import { type Context, Hono } from 'hono'
-import { hasScope, principalId } from '../../core/auth/principal.ts'
+import { principalId } from '../../core/auth/principal.ts'
 import { checkDraftRule, checkRuleInput } from '../../core/collections/check-rule.ts'
 import type { CollectionsService } from '../../core/collections/service.ts'
-import { errors } from '../../errors/index.ts'
 import { parseInput } from '../../errors/parse-input.ts'
 import type { AppEnv } from '../context.ts'
 import { jsonBody } from '../middleware/json-body.ts'
+import { assertScope } from '../middleware/require-scope.ts'
 
 /** Schema management: console admins and API keys with the `schema` scope. */
 export function collectionRoutes(deps: { collections: CollectionsService }) {
@@ -15,8 +15,7 @@ export function collectionRoutes(deps: { collections: CollectionsService }) {
   // Checked per handler, not with use('*'): record routes share the /api/collections prefix.
   const actor = (c: Context<AppEnv>) => {
     const p = c.var.principal
-    if (p.kind === 'anonymous') throw errors.unauthorized()
-    if (!hasScope(p, 'schema')) throw errors.forbidden('This needs the schema scope.')
+    assertScope(p, 'schema')
     return principalId(p)
   }
 

@@ -1,12 +1,12 @@
 import { type Context, Hono } from 'hono'
-import { hasScope, principalId } from '../../core/auth/principal.ts'
+import { principalId } from '../../core/auth/principal.ts'
 import { createChannelDefinitions } from '../../core/channels/channel-definitions.ts'
 import type { Collection } from '../../core/collections/types.ts'
 import type { Db } from '../../db/create-db.ts'
-import { errors } from '../../errors/index.ts'
 import type { AdminActions } from '../../events/admin-actions.ts'
 import type { AppEnv } from '../context.ts'
 import { jsonBody } from '../middleware/json-body.ts'
+import { assertScope } from '../middleware/require-scope.ts'
 
 /**
  * Realtime channel definitions (who may join and send on which channels), schema-like: console admins and
@@ -21,11 +21,7 @@ export function realtimeChannelRoutes(deps: {
   const definitions = createChannelDefinitions(deps)
   const r = new Hono<AppEnv>()
 
-  const schemaActor = (c: Context<AppEnv>) => {
-    const p = c.var.principal
-    if (p.kind === 'anonymous') throw errors.unauthorized()
-    if (!hasScope(p, 'schema')) throw errors.forbidden('Managing channels needs the schema scope.')
-  }
+  const schemaActor = (c: Context<AppEnv>) => assertScope(c.var.principal, 'schema', 'Managing channels')
 
   r.get('/', async (c) => {
     schemaActor(c)

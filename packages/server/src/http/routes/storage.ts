@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { type Context, Hono } from 'hono'
 import { z } from 'zod'
-import { hasScope, type Principal, principalId } from '../../core/auth/principal.ts'
+import { type Principal, principalId } from '../../core/auth/principal.ts'
 import { parseMultipartUpload } from '../../core/files/multipart-upload.ts'
 import type { FoundObject } from '../../core/files/objects.ts'
 import { MAX_SIGNED_URL_SECONDS, SIGNED_URL_OPERATIONS } from '../../core/files/signed-url.ts'
@@ -10,6 +10,7 @@ import type { StorageRuntime } from '../../core/files/start-storage.ts'
 import { errors } from '../../errors/index.ts'
 import type { AppEnv } from '../context.ts'
 import { jsonBody } from '../middleware/json-body.ts'
+import { assertScope } from '../middleware/require-scope.ts'
 import { serveObject } from '../serve-object.ts'
 import { isResumableUpload } from './storage-uploads.ts'
 
@@ -52,11 +53,7 @@ export function storageRoutes(deps: {
   const { buckets, objects, signer } = storage
   const r = new Hono<AppEnv>()
 
-  const schemaActor = (c: Context<AppEnv>) => {
-    const p = c.var.principal
-    if (p.kind === 'anonymous') throw errors.unauthorized()
-    if (!hasScope(p, 'schema')) throw errors.forbidden('Managing buckets needs the schema scope.')
-  }
+  const schemaActor = (c: Context<AppEnv>) => assertScope(c.var.principal, 'schema', 'Managing buckets')
 
   r.get('/buckets', async (c) => {
     schemaActor(c)

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { type FunctionManifest, TRIGGER_KINDS, type TriggerKind } from '@bastide/protocol'
 import { Hono } from 'hono'
 import { z } from 'zod'
-import { hasScope, type Principal, principalId } from '../../core/auth/principal.ts'
+import { type Principal, principalId } from '../../core/auth/principal.ts'
 import type { FunctionEngine } from '../../core/functions/function-engine.ts'
 import { functionStore } from '../../core/functions/function-store.ts'
 import { decodeInvocationCursor, listInvocations } from '../../core/functions/invocation-log.ts'
@@ -18,6 +18,7 @@ import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
 import type { AdminActions } from '../../events/admin-actions.ts'
 import type { AppEnv } from '../../http/context.ts'
+import { requireScope } from '../../http/middleware/require-scope.ts'
 
 /** A function module's source, at most (the CLI bundles npm imports in: 5 MiB leaves room). */
 export const MAX_SOURCE_BYTES = 5 * 1024 * 1024
@@ -79,12 +80,7 @@ export function functionAdminRoutes(deps: {
 }) {
   const { db, actions, engine } = deps
   const r = new Hono<AppEnv>()
-  r.use(async (c, next) => {
-    const p = c.var.principal
-    if (p.kind === 'anonymous') throw errors.unauthorized()
-    if (!hasScope(p, 'functions')) throw errors.forbidden('This needs an API key with the "functions" scope.')
-    await next()
-  })
+  r.use(requireScope('functions'))
 
   r.get('/', async (c) => c.json({ items: await functionStore.list(db) }))
 

@@ -1,11 +1,11 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
-import { hasScope } from '../../core/auth/principal.ts'
 import { decodeJobCursor, queueExists } from '../../core/jobs/job-admin.ts'
 import type { Jobs } from '../../core/jobs/types.ts'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
 import type { AppEnv } from '../../http/context.ts'
+import { requireScope } from '../../http/middleware/require-scope.ts'
 
 const STATES = ['created', 'retry', 'active', 'completed', 'cancelled', 'failed'] as const
 
@@ -28,12 +28,7 @@ export const jobsQuery = z.object({
 export function jobRoutes(deps: { readonly jobs: Jobs; readonly db: Db }) {
   const { jobs } = deps
   const r = new Hono<AppEnv>()
-  r.use(async (c, next) => {
-    const p = c.var.principal
-    if (p.kind === 'anonymous') throw errors.unauthorized()
-    if (!hasScope(p, 'functions')) throw errors.forbidden('This needs an API key with the "functions" scope.')
-    await next()
-  })
+  r.use(requireScope('functions'))
   r.get('/', async (c) => c.json({ queues: await jobs.stats() }))
   r.get('/:queue', async (c) => {
     const q = jobsQuery.parse(c.req.query())

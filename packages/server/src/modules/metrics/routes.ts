@@ -2,10 +2,10 @@ import { hostname } from 'node:os'
 import type { MetricsSummary } from '@bastide/protocol'
 import { Hono } from 'hono'
 import { z } from 'zod'
-import { hasScope, type Principal } from '../../core/auth/principal.ts'
+import type { Principal } from '../../core/auth/principal.ts'
 import type { Db } from '../../db/create-db.ts'
-import { errors } from '../../errors/index.ts'
 import type { AppEnv } from '../../http/context.ts'
+import { assertScope } from '../../http/middleware/require-scope.ts'
 import { decodeCursor, listRequestLogs } from './request-log.ts'
 import { requestSeries, topRoutes } from './request-stats.ts'
 import type { ServerMetrics } from './server-metrics.ts'
@@ -53,8 +53,7 @@ export const logsQuery = z.object({
 
 /** Console admins, and API keys with the `metrics` scope. */
 function requireMetricsScope(p: Principal | undefined): void {
-  if (!p || p.kind === 'anonymous') throw errors.unauthorized()
-  if (!hasScope(p, 'metrics')) throw errors.forbidden('This needs an API key with the "metrics" scope.')
+  assertScope(p, 'metrics')
 }
 
 /**

@@ -1,11 +1,11 @@
 import { type Context, Hono } from 'hono'
 import { z } from 'zod'
-import { hasScope, principalId } from '../../core/auth/principal.ts'
+import { principalId } from '../../core/auth/principal.ts'
 import type { SchemaService } from '../../core/schema/schema-service.ts'
-import { errors } from '../../errors/index.ts'
 import { parseInput } from '../../errors/parse-input.ts'
 import type { AppEnv } from '../../http/context.ts'
 import { jsonBody } from '../../http/middleware/json-body.ts'
+import { assertScope } from '../../http/middleware/require-scope.ts'
 
 /** POST /api/admin/schema/plan's body; also its request schema in /api/openapi.json (openapi.ts). */
 export const planBody = z.strictObject({
@@ -44,8 +44,7 @@ export function schemaRoutes(deps: { readonly schema: SchemaService }) {
   const r = new Hono<AppEnv>()
   const actor = (c: Context<AppEnv>) => {
     const p = c.var.principal
-    if (p.kind === 'anonymous') throw errors.unauthorized()
-    if (!hasScope(p, 'schema')) throw errors.forbidden('This needs the schema scope.')
+    assertScope(p, 'schema')
     return principalId(p)
   }
 

@@ -1,11 +1,12 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
-import { hasScope, principalId } from '../../core/auth/principal.ts'
+import { principalId } from '../../core/auth/principal.ts'
 import type { WebhookDeliveries } from '../../core/webhooks/deliveries.ts'
 import type { WebhooksService } from '../../core/webhooks/webhooks-service.ts'
-import { errors, parseInput } from '../../errors/index.ts'
+import { parseInput } from '../../errors/index.ts'
 import type { AppEnv } from '../../http/context.ts'
 import { jsonBody } from '../../http/middleware/json-body.ts'
+import { requireScope } from '../../http/middleware/require-scope.ts'
 
 const action = z.enum(['create', 'update', 'delete'])
 
@@ -49,13 +50,7 @@ export function webhookRoutes(deps: {
 }) {
   const { webhooks, deliveries } = deps
   const r = new Hono<AppEnv>()
-  r.use(async (c, next) => {
-    const p = c.var.principal
-    if (p.kind === 'anonymous') throw errors.unauthorized()
-    if (!hasScope(p, 'functions'))
-      throw errors.forbidden('This needs a console admin or the functions scope.')
-    await next()
-  })
+  r.use(requireScope('functions'))
   r.get('/', async (c) => c.json({ items: await webhooks.list() }))
   r.post('/', async (c) => {
     const input = parseInput(webhookInput, await jsonBody(c))
