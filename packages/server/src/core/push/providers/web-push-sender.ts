@@ -1,0 +1,147 @@
+import crypto from 'node:crypto'
+import net from 'node:net'
+import webpush from 'web-push'
+import { AppError } from '../../../errors/index.ts'
+import { SsrfRefusedError, safeFetch } from '../../net/safe-fetch.ts'
+import { createLimiter } from './limiter.ts'
+import { parseRetryAfter } from './retry-after.ts'
+import type { OutgoingPush, PushResult, PushSender, SenderOptions, VapidCredentials } from './types.ts'
+
+export interface WebPushSenderOptions extends SenderOptions {
+  /** Endpoint hosts allowed to resolve to private addresses (BASTIDE_PUSH_ALLOW_HOSTS); everything else must be public. */
+  readonly allowHosts: readonly string[]
+}
+
+/** RFC 8291 leaves 4096 - 86 (header) - 16 (tag) - 1 (delimiter) bytes of plaintext in one aes128gcm record. */
+const MAX_PLAINTEXT = 3993
+
+/**
+ * Web Push (RFC 8030) and UnifiedPush. The endpoint is the device's token, a URL the device (its browser or
+ * distributor) chose, so it is fetched through safeFetch: private addresses are refused unless allow-listed.
+ * With subscription keys the JSON payload is encrypted (RFC 8291, aes128gcm) and signed with VAPID (RFC 8292) by
+ * the web-push package; a UnifiedPush device without keys gets the JSON in clear.
+ */
+export function createWebPushSender(
+  provider: 'webpush' | 'unifiedpush',
+  vapid: VapidCredentials | undefined,
+  o: WebPushSenderOptions,
+): PushSender {
+  const now = o.now ?? Date.now
+  const timeoutMs = o.timeoutMs ?? 15_000
+  const limiter = createLimiter(o.concurrency)
+
+  const attempt = async (item: OutgoingPush): Promise<PushResult> => {
+    const endpoint = item.device.token
+    const refused = refusedAlways(endpoint)
+    if (refused) return { ok: false, kind: 'failed', reason: refused }
+    const payload = JSON.stringify(webPushPayload(item))
+    const urgency = item.priority === 'high' ? 'high' : 'normal'
+    const topic = item.collapseKey ? webPushTopic(item.collapseKey) : undefined
+    let headers: Record<string, string>
+    let body: Uint8Array | null
+    if (item.device.keys) {
+      if (Buffer.byteLength(payload) > MAX_PLAINTEXT)
+        return { ok: false, kind: 'failed', reason: `The payload is over ${MAX_PLAINTEXT} bytes` }
+      if (provider === 'webpush' && !vapid)
+        return { ok: false, kind: 'failed', reason: 'Web Push credentials are not configured' }
+      try {
+        const details = webpush.generateRequestDetails(
+          { endpoint, keys: { p256dh: item.device.keys.p256dh, auth: item.device.keys.auth } },
+          payload,
+          {
+            TTL: item.ttlSeconds,
+            urgency,
+            contentEncoding: 'aes128gcm',
+            ...(vapid ? { vapidDetails: vapid } : {}),
+            ...(topic ? { topic } : {}),
+          },
+        )
+        headers = Object.fromEntries(Object.entries(details.headers).map(([k, v]) => [k, String(v)]))
+        body = details.body
+      } catch (err) {
+        // Unusable subscription keys (or endpoint): no later attempt can do better.
+        return { ok: false, kind: 'failed', reason: `Web Push encryption failed: ${(err as Error).message}` }
+      }
+    } else if (provider === 'unifiedpush') {
+      headers = { 'content-type': 'application/json', ttl: String(item.ttlSeconds), urgency }
+      if (topic) headers.topic = topic
+      body = Buffer.from(payload)
+    } else return { ok: false, kind: 'failed', reason: 'The Web Push subscription has no keys' }
+
+    let res: Response
+    try {
+      res = await safeFetch(
+        endpoint,
+        { method: 'POST', headers, body },
+        { allowHosts: o.allowHosts, timeoutMs, maxResponseBytes: 65_536, maxRedirects: 0 },
+      )
+    } catch (err) {
+      if (err instanceof SsrfRefusedError) return { ok: false, kind: 'failed', reason: err.message }
+      // safeFetch says BAD_REQUEST for an unparsable URL, a redirect (push services answer, never redirect) and network
+      // failures: only the last may go better later.
+      if (
+        err instanceof AppError &&
+        /^(Not a URL|URLs with credentials|Too many redirects)/.test(err.message)
+      )
+        return { ok: false, kind: 'failed', reason: err.message }
+      return { ok: false, kind: 'retry', reason: `Web Push request failed: ${(err as Error).message}` }
+    }
+    const text = await res.text().catch(() => '')
+    const reason = `${res.status} ${text.slice(0, 200)}`.trim()
+    if (res.status === 200 || res.status === 201 || res.status === 202) {
+      const location = res.headers.get('location')
+      return location ? { ok: true, providerId: location } : { ok: true }
+    }
+    if (res.status === 404 || res.status === 410) return { ok: false, kind: 'invalid-token', reason }
+    if (res.status === 429 || res.status >= 500) {
+      const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), now())
+      return { ok: false, kind: 'retry', reason, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }
+    }
+    return { ok: false, kind: 'failed', reason }
+  }
+
+  return {
+    provider,
+    send: (items) => Promise.all(items.map((item) => limiter.run(() => attempt(item)))),
+    async close() {},
+  }
+}
+
+/** What the service worker (or the UnifiedPush app) receives, as JSON. */
+export function webPushPayload(item: OutgoingPush): Record<string, unknown> {
+  return {
+    title: item.title,
+    body: item.body,
+    data: item.data,
+    image: item.image,
+    badge: item.badge,
+    tag: item.collapseKey,
+    messageId: item.messageId,
+    deliveryId: item.deliveryId,
+  }
+}
+
+/** RFC 8030 Topic: at most 32 base64url characters; a longer or other key is replaced by its (stable) hash. */
+export function webPushTopic(collapseKey: string): string {
+  if (/^[A-Za-z0-9_-]{1,32}$/.test(collapseKey)) return collapseKey
+  return crypto.createHash('sha256').update(collapseKey).digest('base64url').slice(0, 32)
+}
+
+/**
+ * Cloud metadata addresses are refused even when BASTIDE_PUSH_ALLOW_HOSTS lists them: an allow-list entry is for
+ * a push service on a private network, never for those (safeFetch refuses them otherwise anyway).
+ */
+function refusedAlways(endpoint: string): string | undefined {
+  let host: string
+  try {
+    host = new URL(endpoint).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase()
+  } catch {
+    return `The endpoint is not a URL: ${endpoint.slice(0, 100)}`
+  }
+  const metadata =
+    (net.isIPv4(host) && host.startsWith('169.254.')) ||
+    /^(::ffff:)?169\.254\./.test(host) ||
+    host === 'fd00:ec2::254' ||
+    host === 'metadata.google.internal'
+  return metadata ? `Refused to send to ${host}: a link-local (cloud metadata) address` : undefined
+}
