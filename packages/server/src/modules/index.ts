@@ -10,6 +10,7 @@ import { homeModule } from './home/index.ts'
 import { jobsModule } from './jobs/index.ts'
 import { metaModule } from './meta/index.ts'
 import { metricsModule } from './metrics/index.ts'
+import { pushModule } from './push/index.ts'
 import { realtimeModule } from './realtime/index.ts'
 import { recordsModule } from './records/index.ts'
 import { schemaModule } from './schema/index.ts'
@@ -30,6 +31,7 @@ export const MODULES: readonly ModuleDefinition<any>[] = [
   recordsModule, //  records CRUD under rules, record files, batches       /api/collections/:c/records, /api/batch
   jobsModule, //     durable job queue, cron, durable record events         /api/admin/jobs
   webhooksModule, // outbound webhooks: signed, retried, delivery history     /api/admin/webhooks
+  pushModule, //     push: devices, topics, APNs/FCM/Web Push/UnifiedPush sends  /api/push, /api/admin/push
   functionsModule, // functions: deploy, versions, secrets, triggers, logs   /api/functions, /api/admin/functions
   realtimeModule, // live changes, channels, presence (socket.io)          /realtime, /api/realtime/channels
   schemaModule, //   schema as code: export, plan, atomic apply, migrations /api/admin/schema
