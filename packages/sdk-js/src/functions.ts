@@ -11,6 +11,7 @@ import type {
   AuthHook,
   FunctionManifest,
   FunctionTrigger,
+  PushMessageInput,
   RecordEvent,
   StorageEventName,
 } from '@bastide/protocol'
@@ -21,6 +22,8 @@ export type {
   FunctionLimits,
   FunctionManifest,
   FunctionTrigger,
+  PushMessageInput,
+  PushTarget,
   RecordAction,
   RecordEvent,
   StorageEventName,
@@ -135,6 +138,26 @@ export interface FunctionMailer {
   send(message: FunctionMailMessage): Promise<void>
 }
 
+/** `ctx.push`: push notifications through the server's push module (its APNs, FCM and Web Push credentials). */
+export interface FunctionPush {
+  /**
+   * Queues a message (as `POST /api/push/messages` does, with source `function:<name>`) and resolves with its id
+   * once it is stored: the deliveries go on after the run (see `GET /api/push/messages/:id`). Rejects with a
+   * TypeError on a bad message (nothing is queued), or with an Error when it could not be queued: in a queued
+   * trigger, the delivery is then retried, so messages queued before the failure go again (use `collapseKey`, or
+   * `ctx.job.id`, to tell). One run sends 100 messages at most.
+   *
+   * @example
+   * await ctx.push.send({
+   *   to: { users: [String(event.event.record.to)] },
+   *   title: 'New message',
+   *   body: String(event.event.record.text).slice(0, 100),
+   *   data: { chat: String(event.event.record.chat) },
+   * })
+   */
+  send(message: PushMessageInput): Promise<{ id: string }>
+}
+
 /** The second argument of every handler. */
 export interface FunctionContext {
   /** A client acting as the caller (an HTTP request's user or key, an event's user, or none), or as an admin when the function is `privileged`. */
@@ -144,6 +167,8 @@ export interface FunctionContext {
   readonly log: FunctionLogger
   /** Mail through the server's mailer. */
   readonly mail: FunctionMailer
+  /** Push notifications to users' devices, topics or every device. */
+  readonly push: FunctionPush
   /** The queued delivery, for queued triggers; null for HTTP and `before-*` auth hooks. */
   readonly job: FunctionJob | null
 }

@@ -36,6 +36,7 @@ const limits: SandboxLimits = { timeoutMs: 30_000, memoryMb: 128 }
 const host: HostBridge = {
   request: async () => ({ status: 200, headers: [], body: new Uint8Array() }),
   mail: async () => {},
+  push: async () => ({ id: '00000000-0000-0000-0000-000000000000' }),
   secrets: { TOKEN: 'bench-secret' },
   allowHosts: [],
 }

@@ -35,6 +35,7 @@ function host(o: Partial<HostBridge> = {}): HostBridge {
   return {
     request: async () => ({ status: 404, headers: [], body: new Uint8Array() }),
     mail: async () => {},
+    push: async () => ({ id: '00000000-0000-0000-0000-000000000000' }),
     secrets: {},
     allowHosts: ['127.0.0.1'],
     ...o,

@@ -39,6 +39,7 @@ function host(o: Partial<HostBridge> = {}): HostBridge {
   return {
     request: async () => ({ status: 404, headers: [], body: new Uint8Array() }),
     mail: async () => {},
+    push: async () => ({ id: '00000000-0000-0000-0000-000000000000' }),
     secrets: {},
     allowHosts: [],
     ...o,

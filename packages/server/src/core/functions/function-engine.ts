@@ -16,8 +16,10 @@ import type { JobContext, Jobs } from '../jobs/types.ts'
 import type { Mailer } from '../mail/mailer.ts'
 import { uuidv7 } from '../records/uuidv7.ts'
 import { functionMailSender } from './function-mail.ts'
+import { functionPushSender, type PushMessagesLike } from './function-push.ts'
 import { type ActiveFunction, functionStore } from './function-store.ts'
 import type { InvocationLog } from './invocation-log.ts'
+import { BridgeRefusal } from './runtime/function-error.ts'
 import { MAX_CLIENT_RESPONSE_BYTES, readCapped } from './runtime/read-capped.ts'
 import type { FunctionRuntime, HostBridge, SandboxInput, SandboxResult } from './runtime/types.ts'
 import { openSecret } from './sealed-secret.ts'
@@ -60,6 +62,8 @@ export interface FunctionEngineDeps {
   readonly baseUrl: string
   /** ctx.mail: the server's mailer (auth's: SMTP from the settings, each recipient's budget). */
   readonly mailer: Pick<Mailer, 'send'>
+  /** ctx.push: the push module's messages (`use('push')`), sent with source `function:<name>`. */
+  readonly push: PushMessagesLike
 }
 
 interface Loaded extends ActiveFunction {
@@ -128,7 +132,7 @@ export function createFunctionEngine(deps: FunctionEngineDeps) {
 
   /**
    * What the sandbox asks the host for: ctx.client's requests (the server's own app, as `principal`, with a
-   * credential valid for this call only) and ctx.mail.
+   * credential valid for this call only), ctx.mail and ctx.push.
    */
   function bridge(
     f: ActiveFunction,
@@ -139,6 +143,9 @@ export function createFunctionEngine(deps: FunctionEngineDeps) {
     const token = `${CREDENTIAL_PREFIX}${randomBytes(24).toString('base64url')}`
     const mail = functionMailSender(deps.mailer, (err) =>
       log.warn({ function: f.name, err: err.message }, 'a function mail could not be sent'),
+    )
+    const push = functionPushSender(deps.push, f.name, (err) =>
+      log.warn({ function: f.name, err: err.message }, 'a function push message could not be queued'),
     )
     credentials.set(token, { principal, depth })
     return {
@@ -173,6 +180,10 @@ export function createFunctionEngine(deps: FunctionEngineDeps) {
       async mail(m) {
         if (!credentials.has(token)) throw new Error('the invocation has ended')
         await mail(m)
+      },
+      async push(m) {
+        if (!credentials.has(token)) throw new BridgeRefusal('the invocation has ended')
+        return push(m)
       },
       release: () => void credentials.delete(token),
     }

@@ -76,6 +76,7 @@ export const functionsModule = defineModule({
       fetch,
       baseUrl,
       mailer: auth.mailer,
+      push: use('push'),
     })
     const offStorage = storage.objects.onChange(engine.onObjectChange)
     auth.hooks.set(engine.authHooks)

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import type { FunctionLogLine } from '@bastide/protocol'
 import { safeFetch } from '../../net/safe-fetch.ts'
 import { lineSplitter, MAX_FRAME_BYTES, parseFrame, type SandboxFrame } from './frames.ts'
-import { BridgeRefusal } from './function-error.ts'
+import { BridgeRefusal, InvalidBridgeArgument } from './function-error.ts'
 import { parseMailMessage } from './mail-message.ts'
 import { BRIDGE_BYTES_REFUSAL, bridgeBytes } from './read-capped.ts'
 import { secretRedactor } from './redact-secrets.ts'
@@ -20,7 +20,7 @@ const MAX_LOG_LINE_IN = 64 * 1024
 const MAX_FETCH_RESPONSE = 10 * 1024 * 1024
 /** Request body chunks streamed into the sandbox, bytes. */
 const BODY_CHUNK = 48 * 1024
-/** fetch, ctx.client and ctx.mail calls one invocation may have in flight at once. */
+/** fetch, ctx.client, ctx.mail and ctx.push calls one invocation may have in flight at once. */
 const MAX_OUTBOUND = 32
 /** HTTP response bytes queued here for the reader before the sandbox is asked to wait. */
 const RESPONSE_QUEUE = 256 * 1024
@@ -45,7 +45,7 @@ interface Inflight {
   readonly logs: FunctionLogLine[]
   readonly redact: (s: string) => string
   dropped: number
-  /** fetch, ctx.client and ctx.mail calls in flight. */
+  /** fetch, ctx.client, ctx.mail and ctx.push calls in flight. */
   outbound: number
   /** fetch response bytes being read for this invocation (at most MAX_FETCH_RESPONSE in all). */
   fetchBytes: number
@@ -301,7 +301,8 @@ export class DenoProcess {
         return
       case 'fetch':
       case 'request':
-      case 'mail': {
+      case 'mail':
+      case 'push': {
         if (inv.outbound >= MAX_OUTBOUND) {
           this.#reply(inv, f.rid, { ok: false, error: `over ${MAX_OUTBOUND} requests in flight at once` })
           return
@@ -312,7 +313,9 @@ export class DenoProcess {
             ? this.#fetch(inv, f)
             : f.t === 'request'
               ? this.#request(inv, f)
-              : this.#mail(inv, f)
+              : f.t === 'mail'
+                ? this.#mail(inv, f)
+                : this.#push(inv, f)
         void call.finally(() => inv.outbound--)
         return
       }
@@ -510,6 +513,17 @@ export class DenoProcess {
       this.#reply(inv, f.rid, { ok: true })
     } catch (err) {
       this.#reply(inv, f.rid, { ok: false, error: inv.redact((err as Error).message) })
+    }
+  }
+
+  async #push(inv: Inflight, f: Extract<SandboxFrame, { t: 'push' }>): Promise<void> {
+    try {
+      const { id } = await inv.host.push(f.push)
+      this.#reply(inv, f.rid, { ok: true, messageId: id })
+    } catch (err) {
+      // A refusal is worded for the function's author; anything else is the host's own failure, kept here.
+      const error = err instanceof BridgeRefusal ? inv.redact(err.message) : 'the server could not queue it'
+      this.#reply(inv, f.rid, { ok: false, error, invalid: err instanceof InvalidBridgeArgument })
     }
   }
 

@@ -42,6 +42,8 @@ export const sandboxFrame = z.discriminatedUnion('t', [
   }),
   /** ctx.mail.send: the message is checked by the host (mail-message.ts), so that a bad one is refused in words. */
   z.object({ t: z.literal('mail'), id, rid: id, mail: z.unknown() }),
+  /** ctx.push.send: the message is checked by the push module, which refuses a bad one in words. */
+  z.object({ t: z.literal('push'), id, rid: id, push: z.unknown() }),
   z.object({ t: z.literal('head'), id, status: z.number().int().min(200).max(599), headers }),
   z.object({ t: z.literal('chunk'), id, data: base64 }),
   z.object({

@@ -20,3 +20,6 @@ export function functionError(
  * goes into the sandbox, where other host failures only say that the server could not answer.
  */
 export class BridgeRefusal extends Error {}
+
+/** A bridge call's argument the host refused (ctx.push.send's message): the sandbox throws it as a TypeError. */
+export class InvalidBridgeArgument extends BridgeRefusal {}

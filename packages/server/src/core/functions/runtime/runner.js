@@ -1,7 +1,7 @@
 // The runner: the program Deno executes in a function's sandbox, with no permission at all (see
 // deno-process.ts for the flags). It speaks NDJSON with the host over stdin/stdout: the host sends the
 // function's source once (`init`), then invocations; the runner answers with logs, outbound requests (fetch,
-// `ctx.client` and `ctx.mail`, all carried out by the host), HTTP response parts and results.
+// `ctx.client`, `ctx.mail` and `ctx.push`, all carried out by the host), HTTP response parts and results.
 //
 // Nothing here is trusted by the host: user code runs in this same isolate and can forge any frame. The host
 // checks every frame's size and shape and only ever acts for the invocation a frame names, within that
@@ -177,6 +177,20 @@ async function sendMail(id, message) {
   if (!reply.ok) throw new (reply.invalid ? TypeError : Error)(`ctx.mail.send: ${reply.error}`)
 }
 
+/** `ctx.push.send`: the host hands the message to the push module, which checks it, stores it and queues it. */
+async function sendPush(id, message) {
+  let push
+  try {
+    push = JSON.parse(JSON.stringify(message ?? null))
+  } catch (err) {
+    throw new TypeError(`ctx.push.send: the message must be plain JSON (${err.message})`)
+  }
+  const reply = await call(id, { t: 'push', push })
+  // As ctx.mail: a bad message is the caller's TypeError; one that could not be queued, an Error.
+  if (!reply.ok) throw new (reply.invalid ? TypeError : Error)(`ctx.push.send: ${reply.error}`)
+  return { id: reply.messageId }
+}
+
 let sdk = null
 
 function contextOf(id, frame) {
@@ -185,6 +199,7 @@ function contextOf(id, frame) {
     log: logger(id),
     secrets: Object.freeze({ ...frame.secrets }),
     mail: Object.freeze({ send: (message) => sendMail(id, message) }),
+    push: Object.freeze({ send: (message) => sendPush(id, message) }),
     job: frame.input.kind === 'event' && frame.input.job ? Object.freeze({ ...frame.input.job }) : null,
     get client() {
       if (sdk === null) throw new TypeError('ctx.client is not available: the function does not mention it')

@@ -23,6 +23,12 @@ export interface HostBridge {
    * with none configured). Rejects with a message meant for the function's author.
    */
   mail(message: FunctionMailMessage): Promise<void>
+  /**
+   * ctx.push.send, the message as the function gave it (JSON; the push module checks it): resolves with the queued
+   * message's id. Rejects with an InvalidBridgeArgument (a bad message) or a BridgeRefusal, meant for the function's
+   * author; any other error's message stays on the host.
+   */
+  push(message: unknown): Promise<{ id: string }>
   readonly secrets: Readonly<Record<string, string>>
   /** Hosts `fetch` may reach although they resolve to non-public addresses. */
   readonly allowHosts: readonly string[]
