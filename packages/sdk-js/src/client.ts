@@ -4,6 +4,7 @@ import { AdminService } from './services/admin/admin-service.ts'
 import { AuthService } from './services/auth/auth-service.ts'
 import { BatchBuilder, type BatchResult } from './services/batch.ts'
 import { FunctionsService } from './services/functions.ts'
+import { PushService } from './services/push.ts'
 import { CollectionService } from './services/records.ts'
 import { StorageService } from './services/storage.ts'
 import type { SessionStorage } from './session-storage.ts'
@@ -52,6 +53,8 @@ export class BastideClient<S extends Schema = RegisteredSchema> {
   readonly realtime: RealtimeService
   /** Functions with an HTTP trigger: `client.functions.invoke(name, { body })`, as the signed-in user. */
   readonly functions: FunctionsService
+  /** Push notifications: this installation's token, topics, the user's devices and preferences. */
+  readonly push: PushService
   /** Console and automation: collections, users, keys, audit, console sign-in (`console: true`). */
   readonly admin: AdminService
   readonly #collections = new Map<string, CollectionService<any, any>>()
@@ -75,6 +78,7 @@ export class BastideClient<S extends Schema = RegisteredSchema> {
     this.storage = new StorageService(this.http)
     this.realtime = new RealtimeService(this.http, identity)
     this.functions = new FunctionsService(this.http)
+    this.push = new PushService(this.http, { storage: opts.storage, storageKey: opts.storageKey })
   }
 
   /** The server's base URL. */

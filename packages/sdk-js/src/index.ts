@@ -1,9 +1,11 @@
 export type {
   ApiKeyInfo,
+  ApnsCredentialsInput,
   AuditEntry,
   CollectionInput,
   CollectionRules,
   CollectionSchema,
+  FcmCredentialsInput,
   FieldOptions,
   FieldSchema,
   FieldType,
@@ -11,6 +13,26 @@ export type {
   KeyScope,
   MetricsSummary,
   OnDelete,
+  PushConfig,
+  PushContent,
+  PushCounts,
+  PushCredentialProvider,
+  PushCredentialsStatus,
+  PushDelivery,
+  PushDeliveryPage,
+  PushDeliveryStatus,
+  PushDevice,
+  PushDeviceInput,
+  PushMessage,
+  PushMessageInput,
+  PushMessagePage,
+  PushMessageStatus,
+  PushPreferences,
+  PushProviderName,
+  PushSubscriptionKeys,
+  PushTarget,
+  PushTopic,
+  PushTopicInput,
   RequestLogEntry,
   RequestLogFilters,
   RequestLogPage,
@@ -18,13 +40,29 @@ export type {
   SchemaChange,
   SchemaDocument,
   SchemaPlan,
+  WebPushCredentialsInput,
 } from '@bastide/protocol'
-export { FIELD_TYPES, KEY_SCOPES, ON_DELETE, RULE_ACTIONS } from '@bastide/protocol'
+export {
+  FIELD_TYPES,
+  KEY_SCOPES,
+  ON_DELETE,
+  PUSH_DELIVERY_STATUSES,
+  PUSH_MESSAGE_STATUSES,
+  PUSH_PROVIDERS,
+  RULE_ACTIONS,
+} from '@bastide/protocol'
 export { BastideClient, type ClientOptions, createClient } from './client.ts'
 export { BastideError, type ErrorCode, ErrorCodes, isBastideError } from './errors.ts'
 export { type FilterParams, type FilterValue, f, literal } from './filter.ts'
 export type { AuthMode, FetchLike, QueryValue, RequestOptions, RetryOptions } from './http.ts'
 export { Http } from './http.ts'
+export {
+  registerWebPush,
+  type WebPushOptions,
+  type WebPushRegistrationLike,
+  type WebPushSubscriptionLike,
+  type WebPushTarget,
+} from './push-web.ts'
 export { RealtimeChannel } from './realtime/realtime-channel.ts'
 export { RealtimeService } from './realtime/realtime-service.ts'
 export type {
@@ -74,6 +112,15 @@ export {
 export { AdminKeys, type CreatedApiKey } from './services/admin/keys.ts'
 export { AdminLogs } from './services/admin/logs.ts'
 export { AdminMetrics } from './services/admin/metrics.ts'
+export {
+  AdminPush,
+  AdminPushCredentials,
+  AdminPushDevices,
+  AdminPushMessages,
+  AdminPushTopics,
+  type PushCredentialsInputs,
+  type PushDevicePage,
+} from './services/admin/push.ts'
 export { AdminSchema } from './services/admin/schema.ts'
 export {
   AdminSettings,
@@ -117,6 +164,14 @@ export { BatchBuilder, BatchCollection, type BatchRequest, type BatchResult } fr
 export { type FunctionCall, FunctionsService } from './services/functions.ts'
 export { OAuthService, type OAuthServiceOptions, type OAuthSignInOptions } from './services/oauth.ts'
 export { type Passkey, PasskeyService } from './services/passkeys.ts'
+export {
+  PushDevices,
+  PushPreferencesApi,
+  type PushRegistration,
+  PushService,
+  type PushTopicState,
+  PushTopics,
+} from './services/push.ts'
 export {
   CollectionService,
   type DeleteOptions,

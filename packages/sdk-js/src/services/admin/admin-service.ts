@@ -11,6 +11,7 @@ import { AdminJobs } from './jobs.ts'
 import { AdminKeys } from './keys.ts'
 import { AdminLogs } from './logs.ts'
 import { AdminMetrics } from './metrics.ts'
+import { AdminPush } from './push.ts'
 import { AdminSchema } from './schema.ts'
 import { AdminSettings } from './settings.ts'
 import { AdminUsers } from './users.ts'
@@ -53,6 +54,8 @@ export class AdminService {
   readonly functions: AdminFunctions
   /** The durable job queue: queues, jobs, replay of dead letters, delete (also the `functions` scope). */
   readonly jobs: AdminJobs
+  /** Push notifications: send, messages and deliveries, devices, credentials, topics (also the `push` scope). */
+  readonly push: AdminPush
 
   constructor(
     private readonly http: Http,
@@ -73,6 +76,7 @@ export class AdminService {
     this.webhooks = new AdminWebhooks(http)
     this.functions = new AdminFunctions(http)
     this.jobs = new AdminJobs(http)
+    this.push = new AdminPush(http)
   }
 
   /**
