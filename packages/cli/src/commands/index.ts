@@ -8,6 +8,7 @@ import { jobsCommand } from './jobs.ts'
 import { keysCommand } from './keys.ts'
 import { loginCommand } from './login.ts'
 import { migrationsCommand } from './migrations.ts'
+import { pushCommand } from './push.ts'
 import { schemaCommand } from './schema.ts'
 import { serveCommand } from './serve.ts'
 import { setupTokenCommand } from './setup-token.ts'
@@ -34,4 +35,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   storageCommand,
   functionsCommand,
   jobsCommand,
+  pushCommand,
 ]
