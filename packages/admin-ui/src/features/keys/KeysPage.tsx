@@ -4,8 +4,9 @@ import { type FormEvent, useState } from 'react'
 import { ConfirmDialog } from '../../components/ui/ConfirmDialog.tsx'
 import { Dialog } from '../../components/ui/Dialog.tsx'
 import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
-import { Field, TextField } from '../../components/ui/Field.tsx'
+import { TextField } from '../../components/ui/Field.tsx'
 import { Loading, Page } from '../../components/ui/Page.tsx'
+import { SecretOnce } from '../../components/ui/SecretOnce.tsx'
 import { useClient } from '../../lib/client.tsx'
 import { formatTime } from '../../lib/format.ts'
 
@@ -127,28 +128,9 @@ function CreateKeyDialog(props: { onClose: () => void }) {
           </button>
         }
       >
-        <div className="stack">
-          <p className="warn-note">Copy the secret now: it is shown this once and never again.</p>
-          <Field label="Secret">
-            {({ id }) => (
-              <input
-                id={id}
-                type="text"
-                readOnly
-                value={create.data.key}
-                className="mono"
-                onFocus={(e) => e.target.select()}
-              />
-            )}
-          </Field>
-          <button
-            type="button"
-            className="btn"
-            onClick={() => void navigator.clipboard?.writeText(create.data.key)}
-          >
-            Copy to clipboard
-          </button>
-        </div>
+        <SecretOnce label="Secret" value={create.data.key}>
+          Copy the secret now: it is shown this once and never again.
+        </SecretOnce>
       </Dialog>
     )
   }

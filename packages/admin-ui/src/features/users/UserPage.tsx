@@ -5,8 +5,9 @@ import { type FormEvent, useState } from 'react'
 import { ConfirmDialog } from '../../components/ui/ConfirmDialog.tsx'
 import { Dialog } from '../../components/ui/Dialog.tsx'
 import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
-import { Field, TextField } from '../../components/ui/Field.tsx'
+import { TextField } from '../../components/ui/Field.tsx'
 import { Loading, Page } from '../../components/ui/Page.tsx'
+import { SecretOnce } from '../../components/ui/SecretOnce.tsx'
 import { useClient } from '../../lib/client.tsx'
 import { formatTime } from '../../lib/format.ts'
 import { describePreview, needsTypedConfirmation } from './delete-preview.ts'
@@ -336,29 +337,12 @@ function ImpersonateDialog(props: { user: AdminUser; onClose: () => void }) {
           </button>
         }
       >
-        <div className="stack">
-          <p className="warn-note">
-            This token signs in as {props.user.email ?? 'this user'} until {formatTime(start.data.expiresAt)}.
-            It is shown this once. Anyone holding it acts as the user: use it only to reproduce what they see
-            (as a bearer token, or in an app build pointing at this server), never share it, and revoke the
-            user’s sessions when done.
-          </p>
-          <Field label="Session token">
-            {({ id }) => (
-              <input
-                id={id}
-                type="text"
-                readOnly
-                value={token}
-                className="mono"
-                onFocus={(e) => e.target.select()}
-              />
-            )}
-          </Field>
-          <button type="button" className="btn" onClick={() => void navigator.clipboard?.writeText(token)}>
-            Copy to clipboard
-          </button>
-        </div>
+        <SecretOnce label="Session token" value={token}>
+          This token signs in as {props.user.email ?? 'this user'} until {formatTime(start.data.expiresAt)}.
+          It is shown this once. Anyone holding it acts as the user: use it only to reproduce what they see
+          (as a bearer token, or in an app build pointing at this server), never share it, and revoke the
+          user’s sessions when done.
+        </SecretOnce>
       </Dialog>
     )
   }
