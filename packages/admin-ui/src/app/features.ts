@@ -9,6 +9,7 @@ import { jobsFeature } from '../features/jobs/index.ts'
 import { keysFeature } from '../features/keys/index.ts'
 import { logsFeature } from '../features/logs/index.ts'
 import { metricsFeature } from '../features/metrics/index.ts'
+import { pushFeature } from '../features/push/index.ts'
 import { realtimeFeature } from '../features/realtime/index.ts'
 import { recordsFeature } from '../features/records/index.ts'
 import { schemaFeature } from '../features/schema/index.ts'
@@ -27,6 +28,7 @@ export const FEATURES: readonly ConsoleFeature[] = [
   functionsFeature,
   jobsFeature,
   webhooksFeature,
+  pushFeature,
   usersFeature,
   auditFeature,
   backupsFeature,
