@@ -18,6 +18,7 @@ import './push.css'
 const PER_PAGE = 30
 /** How often the log re-reads itself while a message is on its way. */
 const LIVE_MS = 2000
+const IDLE_MS = 10_000
 
 /** The delivery log: every message sent (console, API, functions), newest first, with its counts. */
 export function MessagesPage() {
@@ -34,9 +35,11 @@ export function MessagesPage() {
       }),
     initialPageParam: '',
     getNextPageParam: (last) => last.nextCursor ?? undefined,
-    // Counts move on their own while deliveries are under way: follow them, then stop.
+    // A log: messages arrive from functions and API keys too, so it is fetched anew on every visit and followed
+    // while open; closely while deliveries are under way (their counts move on their own).
+    refetchOnMount: 'always',
     refetchInterval: (q) =>
-      q.state.data?.pages.some((p) => p.items.some((m) => isInFlight(m))) ? LIVE_MS : false,
+      q.state.data?.pages.some((p) => p.items.some((m) => isInFlight(m))) ? LIVE_MS : IDLE_MS,
   })
   const items = query.data?.pages.flatMap((p) => p.items) ?? []
   return (
