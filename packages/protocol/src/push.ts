@@ -223,13 +223,19 @@ export interface FcmCredentialsInput {
   readonly serviceAccount: string
 }
 
-/** `PUT /api/admin/push/credentials/webpush`: VAPID keys (both omitted: the server generates a pair). */
+/**
+ * `PUT /api/admin/push/credentials/webpush`: VAPID keys. Both keys omitted: the stored pair is kept (only the
+ * subject changes), or the server generates one when none is stored; `regenerate: true` replaces it with a new
+ * pair (every browser subscription made with the old public key must be made again).
+ */
 export interface WebPushCredentialsInput {
   /** `mailto:` or `https:` contact the push services may use. */
   readonly subject: string
   readonly publicKey?: string
   /** base64url; write-only. */
   readonly privateKey?: string
+  /** true: the server generates a new pair, replacing the stored one (not with publicKey/privateKey). */
+  readonly regenerate?: boolean
 }
 
 /** `GET /api/admin/push/credentials`: what is configured, never a secret. */

@@ -2,7 +2,7 @@ import { createECDH, generateKeyPairSync } from 'node:crypto'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPushCredentials } from '../src/core/push/credentials.ts'
-import { startTestServer, TEST_SECRET, type TestServer } from './support/harness.ts'
+import { createKey, startTestServer, TEST_SECRET, type TestServer } from './support/harness.ts'
 
 /**
  * /api/admin/push/credentials: validated per provider (keys must parse as keys), sealed at rest with a key of their
@@ -156,9 +156,15 @@ describe('credentials', () => {
     }
     // A refused update leaves the stored account as it was.
     expect((await credentials().load()).fcm?.private_key).toBe(rsa)
-    // A test token endpoint on loopback (http) is accepted: this is admin input.
+    // The token endpoint receives a signed assertion and is called by the server: https only.
+    const plainHttp = await put('fcm', {
+      serviceAccount: serviceAccount({ token_uri: 'http://127.0.0.1:9/token' }),
+    })
+    expect(plainHttp.status).toBe(400)
+    expect(Object.keys(plainHttp.body.details.fields)).toContain('serviceAccount.token_uri')
+    // An https one on loopback is stored (the sender refuses it at request time unless BASTIDE_PUSH_ALLOW_HOSTS lists it).
     expect(
-      (await put('fcm', { serviceAccount: serviceAccount({ token_uri: 'http://127.0.0.1:9/token' }) }))
+      (await put('fcm', { serviceAccount: serviceAccount({ token_uri: 'https://127.0.0.1:9/token' }) }))
         .status,
     ).toBe(200)
   })
@@ -220,10 +226,69 @@ describe('credentials', () => {
     }
   })
 
+  it('keeps the stored VAPID pair on a subject-only update, and makes a new one only when asked', async () => {
+    const first = (await put('webpush', { subject: 'mailto:ops@example.com' })).body.webpush.publicKey
+    const kept = await put('webpush', { subject: 'mailto:other@example.com' })
+    expect(kept.status).toBe(200)
+    expect(kept.body.webpush).toMatchObject({ subject: 'mailto:other@example.com', publicKey: first })
+    const loaded = (await credentials().load()).webpush!
+    const ecdh = createECDH('prime256v1')
+    ecdh.setPrivateKey(Buffer.from(loaded.privateKey, 'base64url'))
+    expect(ecdh.getPublicKey('base64url')).toBe(first)
+    const fresh = await put('webpush', { subject: 'mailto:ops@example.com', regenerate: true })
+    expect(fresh.status).toBe(200)
+    expect(fresh.body.webpush.publicKey).not.toBe(first)
+    const both = await put('webpush', {
+      subject: 'mailto:ops@example.com',
+      regenerate: true,
+      publicKey: loaded.publicKey,
+      privateKey: loaded.privateKey,
+    })
+    expect(both.status).toBe(400)
+    expect(Object.keys(both.body.details.fields)).toContain('regenerate')
+  })
+
+  it('lets only console admins and BASTIDE_ADMIN_KEY change credentials; a push key reads them', async () => {
+    const key = await createKey(s, ['push'])
+    expect((await s.api('GET', '/api/admin/push/credentials', undefined, { as: key })).status).toBe(200)
+    const before = (await s.api('GET', '/api/admin/push/credentials')).body
+    for (const [method, provider] of [
+      ['PUT', 'webpush'],
+      ['DELETE', 'webpush'],
+      ['PUT', 'fcm'],
+      ['DELETE', 'apns'],
+    ] as const) {
+      const body =
+        provider === 'fcm'
+          ? { serviceAccount: serviceAccount({ token_uri: 'https://169.254.169.254/token' }) }
+          : { subject: 'mailto:x@example.com', regenerate: true }
+      const r = await s.api(
+        method,
+        `/api/admin/push/credentials/${provider}`,
+        method === 'PUT' ? body : undefined,
+        {
+          as: key,
+        },
+      )
+      expect(r.status, `${method} ${provider}`).toBe(403)
+    }
+    expect((await s.api('GET', '/api/admin/push/credentials')).body).toEqual(before)
+    expect(
+      (
+        await s.api(
+          'PUT',
+          '/api/admin/push/credentials/webpush',
+          { subject: 'mailto:x@example.com' },
+          { as: 'anon' },
+        )
+      ).status,
+    ).toBe(401)
+  })
+
   it('changes version on every write, forgets removed providers, and opens nothing under another secret', async () => {
     const c = credentials()
     const before = await c.load()
-    await c.set('webpush', { subject: 'mailto:ops@example.com' })
+    await c.set('webpush', { subject: 'mailto:ops@example.com', regenerate: true })
     const after = await c.load()
     expect(after.version).not.toBe(before.version)
     expect(after.webpush?.publicKey).not.toBe(before.webpush?.publicKey)

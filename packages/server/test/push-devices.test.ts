@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import openapiTS, { astToString } from 'openapi-typescript'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createPushDevices, MAX_DEVICES_PER_USER } from '../src/core/push/devices.ts'
 import { type SignedUp, signUp } from './support/auth.ts'
 import { createKey, startTestServer, type TestServer } from './support/harness.ts'
 
@@ -116,6 +117,11 @@ describe('registration', () => {
       [device({ locale: 'not a locale!' }), 'locale'],
       [device({ extra: 1 }), 'body'],
       [device({ appId: '' }), 'appId'],
+      // An APNs topic header value: no control characters, nothing an HTTP/2 header could not carry.
+      [device({ appId: 'com.example.app\napns-priority: 10' }), 'appId'],
+      [device({ appId: 'com example app' }), 'appId'],
+      [device({ appId: 'a'.repeat(156) }), 'appId'],
+      [device({ provider: 'fcm', token: 'abc:def', appId: 'com.example/app' }), 'appId'],
     ]
     for (const [body, field] of cases) {
       const r = await register(body)
@@ -148,6 +154,44 @@ describe('registration', () => {
 })
 
 describe('removal and a user’s own devices', () => {
+  it('keeps at most 50 devices per user: one more evicts the least recently seen, and the list is bounded', async () => {
+    const erin = await signUp(s, 'erin@example.com')
+    // Straight to the service: the per-address rate limit is not what this checks.
+    const devices = createPushDevices({ db: s.bastide.database.db })
+    const ids: string[] = []
+    for (let i = 0; i < MAX_DEVICES_PER_USER; i++) {
+      const d = device({ provider: 'fcm', token: `fcm-${randomBytes(12).toString('hex')}` }) as any
+      await devices.register(d, erin.id)
+      ids.push(d.id)
+    }
+    // ids[0] is seen again: ids[1] becomes the least recently seen.
+    const db = s.bastide.database.db
+    await sql`UPDATE bastide.push_devices SET last_seen = now() - interval '1 day' WHERE user_id = ${erin.id}`.execute(
+      db,
+    )
+    await sql`UPDATE bastide.push_devices SET last_seen = now() - interval '1 hour' WHERE id = ANY(${ids.slice(2)}::text[])`.execute(
+      db,
+    )
+    await sql`UPDATE bastide.push_devices SET last_seen = now() WHERE id = ${ids[0]}`.execute(db)
+    const extra = device({ provider: 'fcm', token: `fcm-${randomBytes(12).toString('hex')}` }) as any
+    expect((await devices.register(extra, erin.id)).created).toBe(true)
+    const mine = await s.api('GET', '/api/push/devices', undefined, { as: erin.token })
+    expect(mine.status).toBe(200)
+    const listed = mine.body.items.map((d: any) => d.id)
+    expect(listed).toHaveLength(MAX_DEVICES_PER_USER)
+    expect(listed).toContain(extra.id)
+    expect(listed).toContain(ids[0])
+    expect(listed).not.toContain(ids[1])
+    expect(await row(ids[1]!)).toBeUndefined()
+    // Anonymous devices are not capped per user, and other users' devices are untouched.
+    const [{ n }] = (
+      await sql<{
+        n: number
+      }>`SELECT count(*)::int AS n FROM bastide.push_devices WHERE user_id = ${erin.id}`.execute(db)
+    ).rows as [{ n: number }]
+    expect(n).toBe(MAX_DEVICES_PER_USER)
+  })
+
   it('removes a device by id, idempotently', async () => {
     const d = device()
     await register(d)

@@ -1,4 +1,6 @@
 import crypto from 'node:crypto'
+import https from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createApnsSender } from '../src/core/push/providers/apns-sender.ts'
 import { createFcmSender } from '../src/core/push/providers/fcm-sender.ts'
@@ -11,9 +13,14 @@ import type {
   PushSender,
   VapidCredentials,
 } from '../src/core/push/providers/types.ts'
-import { createWebPushSender, webPushTopic } from '../src/core/push/providers/web-push-sender.ts'
+import {
+  createWebPushSender,
+  PER_HOST_CONCURRENCY,
+  webPushTopic,
+} from '../src/core/push/providers/web-push-sender.ts'
 import { type ApnsPeer, startApnsPeer } from './support/push-peers/apns-peer.ts'
 import { type FcmPeer, startFcmPeer } from './support/push-peers/fcm-peer.ts'
+import { peerTls } from './support/push-peers/in-flight.ts'
 import { startWebPushReceiver, type WebPushReceiver } from './support/push-peers/web-push-receiver.ts'
 
 /** The clock shared by senders and peers: tests move it to age tokens. */
@@ -241,7 +248,9 @@ describe('FCM sender', () => {
   let peer: FcmPeer
   let account: FcmServiceAccount
   const sender = (concurrency = 10, a: FcmServiceAccount = account) =>
-    track(createFcmSender(a, { concurrency, ca: peer.ca, origin: peer.origin, now }))
+    track(
+      createFcmSender(a, { concurrency, ca: peer.ca, origin: peer.origin, now, allowHosts: ['127.0.0.1'] }),
+    )
 
   beforeAll(async () => {
     peer = await startFcmPeer({
@@ -410,6 +419,80 @@ describe('FCM sender', () => {
     ])
     for (const r of results)
       expect(r).toMatchObject({ ok: false, kind: 'failed', reason: expect.stringContaining('invalid_grant') })
+  })
+
+  it('calls the token endpoint only over https, on a public address unless its host is allow-listed', async () => {
+    const exchanges = peer.exchanges
+    const notListed = track(
+      createFcmSender(account, { concurrency: 2, ca: peer.ca, origin: peer.origin, now }),
+    )
+    const [refused] = await notListed.send([push({ provider: 'fcm', token: 'tok-refused' })])
+    expect(refused).toMatchObject({
+      ok: false,
+      kind: 'failed',
+      reason: expect.stringContaining('not a public address'),
+    })
+    for (const tokenUri of ['https://169.254.169.254/token', 'https://[::1]:9/token']) {
+      const metadata = track(
+        createFcmSender(
+          { ...account, token_uri: tokenUri },
+          { concurrency: 1, ca: peer.ca, origin: peer.origin, now, allowHosts: ['127.0.0.1'] },
+        ),
+      )
+      expect((await metadata.send([push({ provider: 'fcm', token: 'tok-m' })]))[0]).toMatchObject({
+        ok: false,
+        kind: 'failed',
+      })
+    }
+    const plain = track(
+      createFcmSender(
+        { ...account, token_uri: peer.tokenUri.replace('https:', 'http:') },
+        { concurrency: 1, ca: peer.ca, origin: peer.origin, now, allowHosts: ['127.0.0.1'] },
+      ),
+    )
+    expect((await plain.send([push({ provider: 'fcm', token: 'tok-p' })]))[0]).toMatchObject({
+      ok: false,
+      kind: 'failed',
+      reason: expect.stringContaining('https'),
+    })
+    expect(peer.exchanges).toBe(exchanges)
+  })
+
+  it('gives the token exchange a deadline: an endpoint dripping its answer is a retry', async () => {
+    const tls = await peerTls()
+    const dripping = https.createServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('{')
+      // A byte at a time, never the end: the socket is never idle, only a deadline stops it.
+      const drip = setInterval(() => res.write(' '), 20)
+      res.on('close', () => clearInterval(drip))
+    })
+    await new Promise<void>((resolve) => dripping.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (dripping.address() as AddressInfo).port
+      const s = track(
+        createFcmSender(
+          { ...account, token_uri: `https://127.0.0.1:${port}/token` },
+          {
+            concurrency: 1,
+            ca: peer.ca,
+            origin: peer.origin,
+            now,
+            allowHosts: ['127.0.0.1'],
+            timeoutMs: 300,
+          },
+        ),
+      )
+      const [r] = await s.send([push({ provider: 'fcm', token: 'tok-drip' })])
+      expect(r).toMatchObject({
+        ok: false,
+        kind: 'retry',
+        reason: expect.stringContaining('no complete answer'),
+      })
+    } finally {
+      dripping.closeAllConnections()
+      await new Promise((resolve) => dripping.close(resolve))
+    }
   })
 
   it('keeps at most `concurrency` requests in flight', async () => {
@@ -603,6 +686,36 @@ describe('Web Push and UnifiedPush senders', () => {
       expect(open.received[0]).toMatchObject({ encrypted: true, vapid: null, payload: { body: 'B' } })
     } finally {
       await open.close()
+    }
+  })
+
+  it('keeps at most 8 requests in flight to one endpoint host, whatever the sender’s concurrency', async () => {
+    const subs = Array.from({ length: 12 }, () => receiver.subscribe())
+    receiver.inFlight.holdInWaves(PER_HOST_CONCURRENCY, 12)
+    try {
+      const results = await webpush(100).send(
+        subs.map((s) => push({ provider: 'webpush', token: s.endpoint, keys: s.keys })),
+      )
+      expect(results.every((r) => r.ok)).toBe(true)
+      expect(receiver.inFlight.max).toBe(PER_HOST_CONCURRENCY)
+    } finally {
+      receiver.inFlight.stopHolding()
+    }
+  })
+
+  it('names only the endpoint’s origin in a reason, never its path', async () => {
+    const sub = receiver.subscribe()
+    const secretPath = `/push/${crypto.randomUUID()}`
+    for (const token of [
+      `http://127.0.0.1:1${secretPath}`,
+      `${receiver.origin.replace('127.0.0.1', '10.0.0.1')}${secretPath}`,
+    ]) {
+      const [r] = await webpush(1, ['127.0.0.1']).send([push({ provider: 'webpush', token, keys: sub.keys })])
+      expect(r?.ok).toBe(false)
+      if (!r?.ok) {
+        expect(r?.reason).not.toContain(secretPath)
+        expect(r?.reason).toContain(new URL(token).host)
+      }
     }
   })
 

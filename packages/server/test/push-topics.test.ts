@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createCollectionsService } from '../src/core/collections/service.ts'
+import { topicRulePredicate } from '../src/core/push/topics.ts'
+import { createEventBus } from '../src/events/bus.ts'
 import { type SignedUp, signUp } from './support/auth.ts'
 import { createKey, startTestServer, type TestServer } from './support/harness.ts'
 
@@ -80,7 +83,8 @@ describe('subscribe rules', () => {
     for (const row of table) {
       const name = `t${i++}`
       expect((await topic({ name, subscribeRule: row.rule })).status).toBe(201)
-      const device = await newDevice()
+      // The caller's own device (registered by them: signed in, it is theirs).
+      const device = await newDevice(as[row.as]!)
       const r = await subscribe(name, device, as[row.as]!)
       expect(r.status, JSON.stringify(row)).toBe(row.expect)
       if (r.status === 403) expect(r.body.code).toBe('FORBIDDEN')
@@ -90,7 +94,7 @@ describe('subscribe rules', () => {
 
   it('follows a rule changed by PATCH, and refuses rules that do not bind (400)', async () => {
     expect((await topic({ name: 'staff-news', subscribeRule: 'role = "staff"' })).status).toBe(201)
-    const device = await newDevice()
+    const device = await newDevice(plain.token)
     expect((await subscribe('staff-news', device, plain.token)).status).toBe(403)
     const patched = await s.api('PATCH', '/api/admin/push/topics/staff-news', {
       subscribeRule: '',
@@ -111,6 +115,103 @@ describe('subscribe rules', () => {
     }
     expect((await topic({ name: 'Bad Name' })).status).toBe(400)
     expect((await topic({ name: 'staff-news' })).status).toBe(409)
+  })
+
+  it('checks a rule against the device’s user: no subscribing another user’s or an anonymous device', async () => {
+    expect((await topic({ name: 'staff-only', subscribeRule: 'role = "staff"' })).status).toBe(201)
+    const plainDevice = await newDevice(plain.token)
+    const anonDevice = await newDevice('anon')
+    const staffDevice = await newDevice(staff.token)
+    for (const d of [plainDevice, anonDevice]) {
+      const r = await subscribe('staff-only', d, staff.token)
+      expect(r.status).toBe(403)
+      expect(await subscribed('staff-only', d)).toBe(false)
+    }
+    expect((await subscribe('staff-only', staffDevice, staff.token)).status).toBe(204)
+    // A rule of '' is anyone's, for any device they hold.
+    expect((await topic({ name: 'anyone', subscribeRule: '' })).status).toBe(201)
+    expect((await subscribe('anyone', plainDevice, staff.token)).status).toBe(204)
+  })
+
+  it('drops a device’s ruled and admin subscriptions when it changes hands, keeping those anyone may make', async () => {
+    for (const [name, rule] of [
+      ['hands-staff', 'role = "staff"'],
+      ['hands-open', ''],
+      ['hands-ops', null],
+    ] as const)
+      expect((await topic({ name, subscribeRule: rule })).status).toBe(201)
+    const id = installation()
+    const body = {
+      id,
+      provider: 'fcm',
+      token: `fcm-${randomBytes(16).toString('hex')}`,
+      appId: 'com.example.app',
+    }
+    expect((await s.api('POST', '/api/push/devices', body, { as: staff.token })).status).toBe(201)
+    expect((await subscribe('hands-staff', id, staff.token)).status).toBe(204)
+    expect((await subscribe('hands-open', id, staff.token)).status).toBe(204)
+    await s.api('POST', '/api/admin/push/topics/hands-ops/subscriptions', { devices: [id] })
+    // The same user registering again keeps everything.
+    expect((await s.api('POST', '/api/push/devices', body, { as: staff.token })).body.topics).toEqual([
+      'hands-open',
+      'hands-ops',
+      'hands-staff',
+    ])
+    // Another user signs in on the device: only the subscription anyone may make is left.
+    const r = await s.api('POST', '/api/push/devices', body, { as: plain.token })
+    expect(r.status).toBe(200)
+    expect(r.body.topics).toEqual(['hands-open'])
+    // Signing out is a change of hands too.
+    expect((await subscribe('hands-staff', id, plain.token)).status).toBe(403)
+  })
+
+  it('gives the fan-out a predicate re-checking a topic’s rule over each device’s user', async () => {
+    const db = s.bastide.database.db
+    const collections = await createCollectionsService({ db, bus: createEventBus() })
+    const passing = async (rule: string | null) => {
+      const p = topicRulePredicate(rule, sql.ref('u.id'), collections)
+      if (p === null) return null
+      const rs = await sql<{ id: string }>`SELECT u.id FROM data.users u
+        WHERE u.id IN (${staff.id}, ${plain.id}) AND ${p} ORDER BY u.id`.execute(db)
+      return rs.rows.map((r) => r.id).sort()
+    }
+    expect(await passing(null)).toBeNull()
+    expect(await passing('  ')).toBeNull()
+    expect(await passing('role = "staff"')).toEqual([staff.id])
+    expect(await passing('verified = true && role = "staff"')).toEqual([staff.id])
+    expect(await passing('id = @request.auth.id')).toEqual([plain.id, staff.id].sort())
+    expect(await passing('email = @request.auth.email && role != "staff"')).toEqual([plain.id])
+    // A rule that no longer binds lets nobody through.
+    expect(await passing('nosuchfield = 1')).toEqual([])
+    // An anonymous device (no user) never passes.
+    const nobody = topicRulePredicate('role = "staff"', sql.lit(null), collections)!
+    expect((await sql<{ ok: boolean }>`SELECT ${nobody} AS ok`.execute(db)).rows[0]?.ok).toBe(false)
+  })
+
+  it('sends a ruled topic only to devices whose user still passes the rule (a demoted user gets nothing)', async () => {
+    expect((await topic({ name: 'staff-alerts', subscribeRule: 'role = "staff"' })).status).toBe(201)
+    const boss = await signUp(s, 'boss@example.com')
+    const db = s.bastide.database.db
+    await sql`UPDATE data.users SET role = 'staff' WHERE id = ${boss.id}`.execute(db)
+    const device = await newDevice(boss.token)
+    expect((await subscribe('staff-alerts', device, boss.token)).status).toBe(204)
+    const targeted = async () => {
+      const sent = await s.api('POST', '/api/push/messages', {
+        to: { topic: 'staff-alerts' },
+        title: 'Alert',
+      })
+      expect(sent.status, JSON.stringify(sent.body)).toBe(202)
+      for (let i = 0; i < 600; i++) {
+        const m = await s.api('GET', `/api/push/messages/${sent.body.id}`)
+        if (m.body.status === 'done') return m.body.counts.targeted as number
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      throw new Error('the message never ended')
+    }
+    expect(await targeted()).toBe(1)
+    await sql`UPDATE data.users SET role = 'user' WHERE id = ${boss.id}`.execute(db)
+    expect(await subscribed('staff-alerts', device)).toBe(true)
+    expect(await targeted()).toBe(0)
   })
 
   it('answers 404 for an unknown topic or device, 400 for a malformed device id', async () => {
@@ -177,10 +278,12 @@ describe('preferences', () => {
     expect((await get(plain.jwt)).body).toEqual({ topics: { digest: false } })
     // One user's map is not another's.
     expect((await get(staff.token)).body).toEqual({ topics: {} })
-    // A topic name that is also an Object.prototype name is just a topic.
-    expect((await put(staff.token, { topics: { constructor: false } })).body).toEqual({
-      topics: { constructor: false },
-    })
+    // Names a JavaScript object treats specially are refused (as keys they would vanish or misbehave).
+    for (const name of ['__proto__', 'constructor', 'prototype']) {
+      const r = await put(staff.token, JSON.parse(`{"topics":{"${name}":false}}`))
+      expect(r.status, name).toBe(400)
+      expect((await topic({ name })).status, name).toBe(400)
+    }
     expect((await get('anon')).status).toBe(401)
     expect((await put('anon', { topics: {} })).status).toBe(401)
     expect((await put(pushKey, { topics: {} })).status).toBe(401)

@@ -268,8 +268,8 @@ function credentialsCommands(push: Command, ctx: CliContext): void {
     .action(
       async (opts: { subject: string; generate?: boolean; publicKey?: string; privateKey?: string }) => {
         const own = opts.publicKey !== undefined || opts.privateKey !== undefined
-        // Both keys omitted makes the server generate a pair: never without being asked, since every browser
-        // subscription made with the old key stops working.
+        // A new pair is made only when asked for (regenerate): every browser subscription made with the old
+        // key stops working.
         if (opts.generate && own) throw usage('Pass --generate, or --public-key and --private-key, not both.')
         if (!opts.generate && !(opts.publicKey && opts.privateKey))
           throw usage('Pass --generate (a new key pair) or both --public-key and --private-key.')
@@ -277,7 +277,7 @@ function credentialsCommands(push: Command, ctx: CliContext): void {
         const status = await ctx.call(() =>
           client.admin.push.credentials.set('webpush', {
             subject: opts.subject,
-            ...(own ? { publicKey: opts.publicKey, privateKey: opts.privateKey } : {}),
+            ...(own ? { publicKey: opts.publicKey, privateKey: opts.privateKey } : { regenerate: true }),
           }),
         )
         ctx.out.result(status, () => ['Web Push credentials set.', ...credentialLines(status)])

@@ -416,7 +416,7 @@ function WebPushCard(props: { status: PushCredentialsStatus['webpush'] }) {
         {generate && s ? (
           <p className="warn-note">
             Saving generates a new key pair: browsers subscribed with the current public key must subscribe
-            again. To change the subject only, paste the current pair.
+            again. To change the subject only, choose “Paste an existing key pair” and leave both keys empty.
           </p>
         ) : null}
         {generate ? null : (

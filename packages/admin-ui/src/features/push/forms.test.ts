@@ -173,9 +173,16 @@ describe('push topics and Web Push', () => {
     expect(ruleOf('rule', ' verified = true ')).toBe('verified = true')
   })
 
-  it('asks the server to generate VAPID keys unless a pair is pasted', () => {
+  it('asks the server for new VAPID keys with regenerate, keeps them with the subject alone, or sends a pasted pair', () => {
     expect(
       webPushInput({ subject: ' mailto:a@b.c ', generate: true, publicKey: 'p', privateKey: 'k' }),
+    ).toEqual({
+      subject: 'mailto:a@b.c',
+      regenerate: true,
+    })
+    // No keys pasted: the subject alone, which keeps the stored pair.
+    expect(
+      webPushInput({ subject: 'mailto:a@b.c', generate: false, publicKey: ' ', privateKey: '' }),
     ).toEqual({
       subject: 'mailto:a@b.c',
     })

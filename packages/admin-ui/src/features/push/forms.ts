@@ -204,14 +204,19 @@ export function ruleOf(mode: RuleMode, text: string): string | null {
   return mode === 'nobody' ? null : mode === 'anyone' ? '' : text.trim()
 }
 
-/** The Web Push card's body: the subject alone asks the server to generate the key pair. */
+/**
+ * The Web Push card's body: `generate` asks the server for a new pair (regenerate); no keys pasted sends the subject
+ * alone, which keeps the stored pair (the server generates one only when none is stored).
+ */
 export function webPushInput(d: {
   subject: string
   generate: boolean
   publicKey: string
   privateKey: string
 }): WebPushCredentialsInput {
-  return d.generate
-    ? { subject: d.subject.trim() }
-    : { subject: d.subject.trim(), publicKey: d.publicKey.trim(), privateKey: d.privateKey.trim() }
+  const subject = d.subject.trim()
+  if (d.generate) return { subject, regenerate: true }
+  const publicKey = d.publicKey.trim()
+  const privateKey = d.privateKey.trim()
+  return publicKey === '' && privateKey === '' ? { subject } : { subject, publicKey, privateKey }
 }

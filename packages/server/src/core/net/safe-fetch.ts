@@ -68,7 +68,7 @@ export async function safeFetch(url: string, init: SafeFetchInit, o: SafeFetchOp
     if (res.statusCode! >= 300 && res.statusCode! < 400 && res.statusCode !== 304 && location) {
       res.resume()
       if (hop >= (o.maxRedirects ?? 5))
-        throw new AppError('BAD_REQUEST', `Too many redirects fetching ${url}.`)
+        throw new AppError('BAD_REQUEST', `Too many redirects fetching ${target.origin}.`)
       const next = parseTarget(new URL(location, target).href)
       if (
         res.statusCode === 303 ||

@@ -99,10 +99,11 @@ const apnsInput = z
   })
   .strict()
 
-const httpUrl = z
+/** The token endpoint gets a signed assertion and is called by the server: https only (the FCM sender also refuses private addresses unless BASTIDE_PUSH_ALLOW_HOSTS lists the host). */
+const httpsUrl = z
   .string()
   .max(2048)
-  .refine((v) => /^https?:\/\//i.test(v) && URL.canParse(v), 'Must be an http(s) URL.')
+  .refine((v) => /^https:\/\//i.test(v) && URL.canParse(v), 'Must be an https URL.')
 
 const serviceAccount = z.object({
   project_id: z.string().min(1).max(200),
@@ -114,7 +115,7 @@ const serviceAccount = z.object({
       (pem) => privateKeyOf(pem)?.asymmetricKeyType === 'rsa',
       'Must be an RSA private key in PEM (the service account’s key).',
     ),
-  token_uri: httpUrl,
+  token_uri: httpsUrl,
 })
 
 const fcmInput = z.object({ serviceAccount: z.string().min(2).max(50_000) }).strict()
@@ -131,6 +132,10 @@ const webPushInput = z
       ),
     publicKey: z.string().regex(b64url, 'base64url').max(200).optional(),
     privateKey: z.string().regex(b64url, 'base64url').max(200).optional(),
+    regenerate: z
+      .boolean()
+      .optional()
+      .describe('true: a new pair replaces the stored one (every browser subscription must be made again).'),
   })
   .strict()
 
@@ -221,16 +226,16 @@ export function createPushCredentials(deps: {
     }
   }
 
-  /** The row to store for `input`; `current` opens the stored secret (an APNs update may keep its key). */
+  /** The row to store for `input`; `current` opens the stored row (an APNs or Web Push update may keep its keys). */
   async function prepare(
     provider: PushCredentialProvider,
     input: unknown,
-    current: () => Promise<string | undefined>,
+    current: () => Promise<Stored | undefined>,
   ): Promise<Stored> {
     switch (provider) {
       case 'apns': {
         const a = parseInput(apnsInput, input)
-        const privateKey = a.privateKey ?? (await current())
+        const privateKey = a.privateKey ?? (await current())?.secret
         if (privateKey === undefined)
           throw errors.validation({
             privateKey: { code: 'required', message: 'The .p8 key is required the first time.' },
@@ -271,12 +276,22 @@ export function createPushCredentials(deps: {
           throw errors.validation({
             [w.publicKey === undefined ? 'publicKey' : 'privateKey']: {
               code: 'required',
-              message: 'Give both VAPID keys, or neither to have a pair generated.',
+              message:
+                'Give both VAPID keys, or neither (the stored pair is kept; a new one is generated if none).',
             },
           })
-        const pair =
-          w.publicKey !== undefined && w.privateKey !== undefined
-            ? { publicKey: w.publicKey, privateKey: w.privateKey }
+        const own = w.publicKey !== undefined && w.privateKey !== undefined
+        if (own && w.regenerate)
+          throw errors.validation({
+            regenerate: { code: 'conflict', message: 'Give a key pair or ask for a new one, not both.' },
+          })
+        // A subject-only update keeps the stored pair: a new one would break every browser subscription, so it
+        // is made only when asked for (regenerate) or when there is none.
+        const stored = own || w.regenerate ? undefined : await current()
+        const pair = own
+          ? { publicKey: w.publicKey!, privateKey: w.privateKey! }
+          : stored?.config.publicKey !== undefined
+            ? { publicKey: stored.config.publicKey, privateKey: stored.secret }
             : generateVapidKeys()
         if (!vapidPairMatches(pair.publicKey, pair.privateKey))
           throw errors.validation({
@@ -350,9 +365,15 @@ export function createPushCredentials(deps: {
             .where('provider', '=', provider)
             .forUpdate()
             .executeTakeFirst()) as Row | undefined
-          const stored = await prepare(provider, input, async () =>
-            before ? openSecret(key, where(provider), before.secret) : undefined,
-          )
+          const stored = await prepare(provider, input, async () => {
+            if (!before) return undefined
+            // Sealed under another BASTIDE_SECRET: as good as nothing stored.
+            try {
+              return { config: before.config, secret: openSecret(key, where(provider), before.secret) }
+            } catch {
+              return undefined
+            }
+          })
           const sealed = sealSecret(key, where(provider), stored.secret)
           await trx
             .insertInto('bastide.push_credentials')

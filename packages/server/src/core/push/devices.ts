@@ -25,7 +25,12 @@ export const pushDeviceInput = z
       .object({ p256dh: b64urlBytes(65, 'p256dh'), auth: b64urlBytes(16, 'auth') })
       .strict()
       .optional(),
-    appId: z.string().trim().min(1).max(255),
+    appId: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9._-]{1,155}$/,
+        '1-155 characters of A-Z, a-z, 0-9, ., _ and - (a bundle id, package name or "web").',
+      ),
     environment: z.enum(['production', 'sandbox']).optional(),
     locale: z
       .string()
@@ -52,6 +57,9 @@ export const pushDeviceInput = z
 
 export type PushDeviceData = z.infer<typeof pushDeviceInput>
 
+/** Devices one user may have: registering one more evicts their least recently seen device. */
+export const MAX_DEVICES_PER_USER = 50
+
 export interface DeviceRow {
   id: string
   user_id: string | null
@@ -75,7 +83,7 @@ export interface PushDevices {
   remove(id: string): Promise<boolean>
   /** A device, or undefined. */
   find(id: string): Promise<PushDevice | undefined>
-  /** A user's devices, newest first. */
+  /** A user's devices (at most MAX_DEVICES_PER_USER), newest first. */
   ofUser(userId: string): Promise<PushDevice[]>
   /** Every device (of one user), by id, one page at a time. */
   list(q: { user?: string; cursor?: string; limit: number }): Promise<{
@@ -127,6 +135,30 @@ export function createPushDevices(deps: { readonly db: Db }): PushDevices {
       .where('token', '=', input.token)
       .where('id', '<>', input.id)
       .execute()
+    // A device changing hands (signed out, another user signed in) keeps only its subscriptions anyone may
+    // make: the others were allowed for its previous user, under a rule about that user.
+    const before = await trx
+      .selectFrom('bastide.push_devices')
+      .select('user_id')
+      .where('id', '=', input.id)
+      .forUpdate()
+      .executeTakeFirst()
+    if (before !== undefined && (before.user_id ?? null) !== userId)
+      await trx
+        .deleteFrom('bastide.push_subscriptions')
+        .where('device_id', '=', input.id)
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('bastide.push_topics as t')
+                .select(sql`1`.as('one'))
+                .whereRef('t.name', '=', 'bastide.push_subscriptions.topic')
+                .where('t.subscribe_rule', '=', ''),
+            ),
+          ),
+        )
+        .execute()
     const values = {
       provider: input.provider,
       token: input.token,
@@ -148,6 +180,13 @@ export function createPushDevices(deps: { readonly db: Db }): PushDevices {
       .executeTakeFirstOrThrow()) as { inserted: boolean }
   }
 
+  /** Keeps a user's devices to MAX_DEVICES_PER_USER, `keep` (just registered) among them: the least recently seen go. */
+  async function evict(trx: Transaction<any>, userId: string, keep: string) {
+    await sql`DELETE FROM bastide.push_devices WHERE id IN (
+        SELECT id FROM bastide.push_devices WHERE user_id = ${userId} AND id <> ${keep}
+        ORDER BY last_seen DESC, id OFFSET ${MAX_DEVICES_PER_USER - 1})`.execute(trx)
+  }
+
   return {
     async register(input, userId) {
       // Two registrations of one token racing under two ids: the loser sees the unique violation; once more settles it.
@@ -155,6 +194,7 @@ export function createPushDevices(deps: { readonly db: Db }): PushDevices {
         try {
           return await db.transaction().execute(async (trx) => {
             const { inserted } = await upsert(trx, input, userId)
+            if (userId !== null) await evict(trx, userId, input.id)
             const r = (await select(trx).where('d.id', '=', input.id).executeTakeFirstOrThrow()) as DeviceRow
             return { device: toDevice(r), created: inserted }
           })
@@ -178,6 +218,7 @@ export function createPushDevices(deps: { readonly db: Db }): PushDevices {
         .where('d.user_id', '=', userId)
         .orderBy('d.created', 'desc')
         .orderBy('d.id')
+        .limit(MAX_DEVICES_PER_USER)
         .execute()) as DeviceRow[]
       return rs.map(toDevice)
     },

@@ -5,15 +5,25 @@ import type { Db } from '../../db/create-db.ts'
 import { inTransaction, type Tx } from '../../db/transaction.ts'
 import { AppError } from '../../errors/index.ts'
 import type { CollectionsService } from '../collections/service.ts'
+import { jobIdFrom } from '../jobs/job-id.ts'
 import type { Jobs } from '../jobs/types.ts'
 import { tableOf } from '../records/select.ts'
 import { uuidv7 } from '../records/uuidv7.ts'
 import { bindFilter, compileFilter } from '../rules/index.ts'
+import { topicRuleFilter } from './topics.ts'
 
 /** One job per message, due at its sendAt: resolves the devices and queues their sends. */
 export const FANOUT_QUEUE = 'push.fanout'
 /** One job per batch of deliveries of one provider. */
 export const SEND_QUEUE = 'push.send'
+
+/**
+ * The fan-out job's id: one per message and round (0 when sent; the watchdog queues round n + 1 when round n's
+ * job failed or is gone), the same on every node, so a round is queued once; cancel removes round 0's.
+ */
+export function fanOutJobId(messageId: string, round = 0): string {
+  return round === 0 ? jobIdFrom(FANOUT_QUEUE, messageId) : jobIdFrom(FANOUT_QUEUE, messageId, String(round))
+}
 
 export interface FanOutJob {
   readonly messageId: string
@@ -59,6 +69,7 @@ export async function finishIfDone(tx: Tx, messageId: string): Promise<void> {
 interface MessageRow {
   status: string
   target: PushTarget
+  options: { restricted?: boolean }
   topic: string | null
   fanout_after: string | null
   fanned_out: boolean
@@ -86,15 +97,15 @@ export function createFanOut(deps: {
   const { db, jobs, batchSize } = deps
 
   /** Which devices `to` means, as a condition over `bastide.push_devices AS d`. */
-  function targetCondition(to: PushTarget): RawBuilder<unknown> {
+  function targetCondition(to: PushTarget, restricted: boolean): RawBuilder<unknown> {
     if (to.users) return sql`d.user_id = ANY(${to.users}::uuid[])`
     if (to.devices) return sql`d.id = ANY(${to.devices}::text[])`
     if (to.topic !== undefined)
       return sql`EXISTS (SELECT 1 FROM bastide.push_subscriptions s WHERE s.device_id = d.id AND s.topic = ${to.topic})`
     if (to.filter !== undefined) {
       const users = deps.collections.get('users')
-      // Admin-level: the sender may target by any field (checked when the message was sent).
-      const bound = bindFilter(to.filter, users, (n) => deps.collections.find(n), { auth: null }, false)
+      // As checked when the message was sent: an API key's filter may not use hidden fields (restricted).
+      const bound = bindFilter(to.filter, users, (n) => deps.collections.find(n), { auth: null }, restricted)
       return sql`d.user_id IN (SELECT r.id FROM ${tableOf(users)} AS r WHERE ${compileFilter(bound, 'r')})`
     }
     return sql`TRUE`
@@ -104,7 +115,7 @@ export function createFanOut(deps: {
   async function page(messageId: string): Promise<boolean> {
     return inTransaction(db, async (tx) => {
       const m = (
-        await sql<MessageRow>`SELECT status, target, topic, fanout_after, fanned_out FROM bastide.push_messages
+        await sql<MessageRow>`SELECT status, target, options, topic, fanout_after, fanned_out FROM bastide.push_messages
           WHERE id = ${messageId}::uuid FOR UPDATE`.execute(tx.db)
       ).rows[0]
       if (!m || m.status === 'canceled' || m.fanned_out) return false
@@ -119,7 +130,7 @@ export function createFanOut(deps: {
       const after = m.fanout_after === null ? sql`` : sql`AND d.id > ${m.fanout_after}`
       let target: RawBuilder<unknown>
       try {
-        target = targetCondition(m.target)
+        target = targetCondition(m.target, m.options.restricted === true)
       } catch (err) {
         // The users collection changed since the message was accepted (a field of its filter is gone): it
         // reaches nobody, and ends rather than failing the job over and over.
@@ -129,6 +140,12 @@ export function createFanOut(deps: {
         )
         await finishIfDone(tx, messageId)
         return false
+      }
+      // A topic with a rule reaches only devices whose user still passes it (a user demoted or banned since
+      // subscribing, or a device that changed hands, is skipped).
+      if (m.target.topic !== undefined) {
+        const rule = await topicRuleFilter(tx.db, m.target.topic, sql.ref('d.user_id'), deps.collections)
+        if (rule) target = sql`${target} AND ${rule}`
       }
       const devices = (
         await sql<DeviceRow>`SELECT d.id, d.provider, d.user_id, ${optedOut} AS opted_out

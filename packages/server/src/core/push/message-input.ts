@@ -1,11 +1,23 @@
 import type { PushContent, PushMessageInput } from '@bastide/protocol'
 import { z } from 'zod'
 import { errors, parseInput } from '../../errors/index.ts'
+import { localize } from './localize.ts'
+import { apnsPayload } from './providers/apns-sender.ts'
+import { fcmMessage } from './providers/fcm-sender.ts'
+import type { OutgoingPush } from './providers/types.ts'
+import { webPushPayload } from './providers/web-push-sender.ts'
 
 /** Ids per `to.users` / `to.devices`: larger audiences are a filter or a topic. */
 export const MAX_TARGET_IDS = 1000
-/** What one device's notification may weigh as JSON (APNs' limit; FCM and Web Push allow about as much). */
-export const MAX_NOTIFICATION_BYTES = 4096
+/**
+ * What one device's payload may weigh, per provider, as that provider's sender builds it: APNs counts the whole
+ * JSON body (the `aps` wrapper included); FCM its notification and data; Web Push (and UnifiedPush, which may
+ * encrypt the same way) the plaintext of one RFC 8291 aes128gcm record, 4096 - 86 - 16 - 1 bytes.
+ */
+export const PAYLOAD_LIMITS = { apns: 4096, fcm: 4096, webpush: 3993 } as const
+const PROVIDER_NAMES = { apns: 'APNs', fcm: 'FCM', webpush: 'Web Push / UnifiedPush' } as const
+/** A uuid of the length of the real ones (message and delivery ids travel in the Web Push payload). */
+const PLACEHOLDER_ID = '00000000-0000-7000-8000-000000000000'
 /** 28 days: the longest any provider keeps a message for an offline device. */
 export const MAX_TTL_SECONDS = 2_419_200
 export const DEFAULT_TTL_SECONDS = 86_400
@@ -92,7 +104,7 @@ export interface ValidMessage {
 
 /**
  * Checks a message's shape (VALIDATION_FAILED naming the field) and the rules zod cannot say alone: something to
- * show unless silent, the heaviest variant within MAX_NOTIFICATION_BYTES, sendAt within 30 days. The filter
+ * show unless silent, the heaviest variant within every provider's PAYLOAD_LIMITS, sendAt within 30 days. The filter
  * and the topic's existence are checked by the caller (they need the schema and the database).
  */
 export function validateMessage(input: unknown, now = Date.now()): ValidMessage {
@@ -111,14 +123,13 @@ export function validateMessage(input: unknown, now = Date.now()): ValidMessage 
       data: { code: 'missing_content', message: 'A silent message needs data (or a badge).' },
     })
   const { to, topic, ttlSeconds, collapseKey, priority, sendAt, silent: _s, ...content } = m
-  const heaviest = Math.max(
-    ...[undefined, ...Object.keys(content.localized ?? {})].map((l) => notificationBytes(content, l)),
-  )
-  if (heaviest > MAX_NOTIFICATION_BYTES)
-    throw errors.badRequest(
-      `The notification weighs ${heaviest} bytes as JSON; at most ${MAX_NOTIFICATION_BYTES} are sent.`,
-      { limit: MAX_NOTIFICATION_BYTES, size: heaviest },
-    )
+  const options = {
+    ttlSeconds: ttlSeconds ?? DEFAULT_TTL_SECONDS,
+    collapseKey: collapseKey ?? null,
+    priority: priority ?? (silent ? 'normal' : 'high'),
+    silent,
+  } as const
+  checkPayloadSizes(content, options, now)
   let at: Date | null = null
   if (sendAt !== undefined) {
     const t = Date.parse(sendAt)
@@ -132,19 +143,71 @@ export function validateMessage(input: unknown, now = Date.now()): ValidMessage 
     to,
     topic: to.topic ?? topic ?? null,
     content,
-    options: {
-      ttlSeconds: ttlSeconds ?? DEFAULT_TTL_SECONDS,
-      collapseKey: collapseKey ?? null,
-      priority: priority ?? (silent ? 'normal' : 'high'),
-      silent,
-    },
+    options,
     sendAt: at,
   }
 }
 
-/** The JSON size of what one device would get: the content with `locale`'s variant in place of the default texts. */
-function notificationBytes(content: PushContent, locale: string | undefined): number {
-  const { localized, ...rest } = content
-  const v = locale ? localized?.[locale] : undefined
-  return Buffer.byteLength(JSON.stringify({ ...rest, ...v }), 'utf8')
+/**
+ * Refuses (400, naming the provider and its limit) a message whose payload, for its heaviest variant (the default
+ * texts and each locale's), would exceed a provider's limit: each payload is built by that provider's sender, with
+ * ids of the real length, so what is accepted here is what the provider accepts.
+ */
+function checkPayloadSizes(content: PushContent, options: ValidMessage['options'], now: number): void {
+  const variants = [undefined, ...Object.keys(content.localized ?? {})]
+  for (const provider of ['webpush', 'apns', 'fcm'] as const) {
+    let size = 0
+    let heaviest: string | undefined
+    for (const locale of variants) {
+      const bytes = payloadBytes(provider, sample(content, options, locale), now)
+      if (bytes > size) {
+        size = bytes
+        heaviest = locale
+      }
+    }
+    const limit = PAYLOAD_LIMITS[provider]
+    if (size > limit)
+      throw errors.badRequest(
+        `The notification${heaviest ? ` (${heaviest})` : ''} weighs ${size} bytes for ${PROVIDER_NAMES[provider]}, whose limit is ${limit} bytes.`,
+        { provider, limit, size, ...(heaviest ? { locale: heaviest } : {}) },
+      )
+  }
+}
+
+/** The notification one device of `locale` would get, as the send job builds it (placeholder ids and device). */
+function sample(
+  content: PushContent,
+  options: ValidMessage['options'],
+  locale: string | undefined,
+): OutgoingPush {
+  return {
+    deliveryId: PLACEHOLDER_ID,
+    messageId: PLACEHOLDER_ID,
+    device: { id: 'size-check', provider: 'webpush', token: '', keys: null, appId: '', environment: null },
+    ...localize(content, locale),
+    ...(content.data !== undefined ? { data: content.data } : {}),
+    ...(content.badge !== undefined ? { badge: content.badge } : {}),
+    ...(content.sound !== undefined ? { sound: content.sound } : {}),
+    ...(content.image !== undefined ? { image: content.image } : {}),
+    ...(content.category !== undefined ? { category: content.category } : {}),
+    ...(content.threadId !== undefined ? { threadId: content.threadId } : {}),
+    ttlSeconds: options.ttlSeconds,
+    ...(options.collapseKey !== null ? { collapseKey: options.collapseKey } : {}),
+    priority: options.priority,
+    silent: options.silent,
+  }
+}
+
+/** The bytes a provider's limit counts. */
+function payloadBytes(provider: keyof typeof PAYLOAD_LIMITS, item: OutgoingPush, now: number): number {
+  switch (provider) {
+    case 'apns':
+      return Buffer.byteLength(JSON.stringify(apnsPayload(item)), 'utf8')
+    case 'fcm': {
+      const { notification, data } = fcmMessage(item, now)
+      return Buffer.byteLength(JSON.stringify({ notification, data }), 'utf8')
+    }
+    case 'webpush':
+      return Buffer.byteLength(JSON.stringify(webPushPayload(item)), 'utf8')
+  }
 }

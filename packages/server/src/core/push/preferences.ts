@@ -1,6 +1,7 @@
 import type { PushPreferences } from '@bastide/protocol'
 import { z } from 'zod'
 import type { Db } from '../../db/create-db.ts'
+import { errors, parseInput } from '../../errors/index.ts'
 import { topicName } from './topics.ts'
 
 /** PUT /api/push/preferences: the whole map (topic → enabled); a topic need not exist (a message's own `topic`). */
@@ -12,6 +13,19 @@ export const pushPreferencesInput = z
       .describe('topic → false opts out of it; a topic left out is enabled.'),
   })
   .strict()
+
+/**
+ * The PUT body, validated: topicName refuses `__proto__`, `constructor` and `prototype`, but zod never hands a
+ * record validator the key `__proto__` (it would set the prototype), so that one is refused here, before.
+ */
+export function parsePreferences(body: unknown): PushPreferences {
+  const topics = (body as { topics?: unknown } | null)?.topics
+  if (topics !== null && typeof topics === 'object' && Object.hasOwn(topics, '__proto__'))
+    throw errors.validation({
+      'topics.__proto__': { code: 'invalid_key', message: 'This name is reserved (__proto__).' },
+    })
+  return parseInput(pushPreferencesInput, body)
+}
 
 export interface PushPreferencesService {
   get(userId: string): Promise<PushPreferences>

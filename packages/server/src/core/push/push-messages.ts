@@ -16,20 +16,37 @@ import type { Db } from '../../db/create-db.ts'
 import { inTransaction, type Tx } from '../../db/transaction.ts'
 import { errors } from '../../errors/index.ts'
 import type { CollectionsService } from '../collections/service.ts'
-import { jobIdFrom } from '../jobs/job-id.ts'
 import type { Jobs } from '../jobs/types.ts'
 import { uuidv7 } from '../records/uuidv7.ts'
 import { bindFilter } from '../rules/index.ts'
 import type { PushCredentials } from './credentials.ts'
-import { createFanOut, FANOUT_QUEUE, type FanOutJob, SEND_QUEUE, type SendJob } from './fan-out.ts'
+import {
+  createFanOut,
+  FANOUT_QUEUE,
+  type FanOutJob,
+  fanOutJobId,
+  SEND_QUEUE,
+  type SendJob,
+} from './fan-out.ts'
 import { validateMessage } from './message-input.ts'
 import { createSenders, type PushSenders, type SendersOptions } from './providers/index.ts'
-import { reclaimLeases } from './reclaim-leases.ts'
+import { reclaimLeases, reviveFanOuts } from './reclaim-leases.ts'
 import { type AcquireSender, createSendBatch, LEASE_MS } from './send-batch.ts'
 
+/** How often each node sweeps: expired leases, deliveries whose send job is gone, stopped fan-outs. */
+const SWEEP_MS = LEASE_MS / 6
+
 export interface PushMessages {
-  /** Validates (400), stores the message and enqueues its fan-out job in ONE transaction (`tx` to join the caller's). */
-  send(input: unknown, o: { readonly source: string; readonly tx?: Tx }): Promise<PushMessage>
+  /**
+   * Validates (400), stores the message and enqueues its fan-out job in ONE transaction (`tx` to join the caller's).
+   * `restricted` (API keys): `to.filter` is bound as a client's filter is, so hidden fields of users (and what else
+   * a restricted filter may not use) are refused with a 400; console admins, the admin key and functions send
+   * unrestricted (the default).
+   */
+  send(
+    input: unknown,
+    o: { readonly source: string; readonly tx?: Tx; readonly restricted?: boolean },
+  ): Promise<PushMessage>
   /** Newest first. */
   list(q: {
     readonly cursor?: string | undefined
@@ -141,9 +158,6 @@ function pageArgs(q: { readonly cursor?: string | undefined; readonly limit?: nu
   return { cursor: q.cursor === undefined ? undefined : Number(q.cursor), limit }
 }
 
-/** The fan-out job's id: one per message, so cancel can remove it. */
-const fanOutJobId = (messageId: string) => jobIdFrom(FANOUT_QUEUE, messageId)
-
 /**
  * Push messages: validated and stored with their fan-out job in one transaction, read back with their counts
  * (one GROUP BY for a whole page), their deliveries paged, canceled while scheduled. The sending is done by the
@@ -197,11 +211,15 @@ export function createPushMessages(deps: {
   return {
     async send(input, o) {
       const m = validateMessage(input)
+      const restricted = o.restricted ?? false
       if (m.to.filter !== undefined) {
-        // 400 INVALID_FILTER now rather than a fan-out that cannot run. Admin-level: any field may be used.
+        // 400 INVALID_FILTER now rather than a fan-out that cannot run. Unrestricted (admins, functions): any field;
+        // an API key's filter may not read hidden fields (its counts would tell them, user by user).
         const users = deps.collections.get('users')
-        bindFilter(m.to.filter, users, (n) => deps.collections.find(n), { auth: null }, false)
+        bindFilter(m.to.filter, users, (n) => deps.collections.find(n), { auth: null }, restricted)
       }
+      // The fan-out binds the filter again, as restricted as here (kept with the options, never shown).
+      const options = restricted && m.to.filter !== undefined ? { ...m.options, restricted: true } : m.options
       const id = uuidv7()
       return inTransaction(
         db,
@@ -214,7 +232,7 @@ export function createPushMessages(deps: {
             await sql<MessageRow>`INSERT INTO bastide.push_messages
                 (id, status, target, content, options, topic, source, send_at)
               VALUES (${id}::uuid, ${m.sendAt ? 'scheduled' : 'queued'}, ${JSON.stringify(m.to)}::jsonb,
-                ${JSON.stringify(m.content)}::jsonb, ${JSON.stringify(m.options)}::jsonb, ${m.topic},
+                ${JSON.stringify(m.content)}::jsonb, ${JSON.stringify(options)}::jsonb, ${m.topic},
                 ${o.source}, ${m.sendAt?.toISOString() ?? null}::timestamptz)
               RETURNING ${MESSAGE_COLUMNS}`.execute(tx.db)
           ).rows[0]!
@@ -291,8 +309,9 @@ export function createPushMessages(deps: {
 }
 
 /**
- * The push workers on this node (declared only, when it runs no jobs): `push.fanout` and `push.send`, and the sweeper that
- * hands the deliveries of a send job whose node died to a new job. Senders are built from the stored credentials
+ * The push workers on this node (declared only, when it runs no jobs): `push.fanout` and `push.send`, and the sweeper
+ * (reclaim-leases.ts) that hands to a new job the deliveries of a send job whose node died, that failed or is gone
+ * (failing them once their attempts are spent), and queues again the fan-out of a message whose fan-out job stopped. Senders are built from the stored credentials
  * and rebuilt (the old ones closed once no batch uses them) when those change.
  */
 export async function startPushWorkers(deps: {
@@ -374,16 +393,24 @@ export async function startPushWorkers(deps: {
 
   let stopped = false
   let sweeping: Promise<unknown> = Promise.resolve()
+  const sweepOnce = async () => {
+    const r = await reclaimLeases({ db, jobs, batchSize: deps.batchSize, retries: deps.retries })
+    if (r.handedOver > 0)
+      log.warn({ deliveries: r.handedOver }, 'push: deliveries of a stopped send job handed to a new one')
+    if (r.failed > 0)
+      log.warn({ deliveries: r.failed }, 'push: deliveries failed: no result after every attempt')
+    const f = await reviveFanOuts({ db, jobs, retries: deps.retries })
+    if (f.revived > 0) log.warn({ messages: f.revived }, 'push: stopped fan-outs queued again')
+    for (const id of f.ended) log.error({ messageId: id }, 'push: fan-out given up after every round')
+  }
   const sweep = () => {
     if (stopped) return
-    sweeping = reclaimLeases({ db, jobs, batchSize: deps.batchSize })
-      .then((n) => {
-        if (n > 0) log.warn({ deliveries: n }, 'push: deliveries of a stopped send job handed to a new one')
-      })
-      .catch((err) => log.warn({ err: (err as Error).message }, 'push: reclaiming leases failed'))
+    sweeping = sweepOnce().catch((err) =>
+      log.warn({ err: (err as Error).message }, 'push: reclaiming leases failed'),
+    )
   }
   // Only where jobs run: a node that runs none (a CLI process) must not take deliveries over.
-  const timer = deps.runsJobs ? setInterval(sweep, LEASE_MS / 3) : undefined
+  const timer = deps.runsJobs ? setInterval(sweep, SWEEP_MS) : undefined
   timer?.unref()
 
   return {

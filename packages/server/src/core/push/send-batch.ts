@@ -11,10 +11,30 @@ import { inTransaction } from '../../db/transaction.ts'
 import type { Jobs } from '../jobs/types.ts'
 import { enqueueSend, finishIfDone, type SendJob } from './fan-out.ts'
 import { localize } from './localize.ts'
+import { clampRetryAfter } from './providers/retry-after.ts'
 import type { OutgoingPush, PushResult, PushSender } from './providers/types.ts'
 
 /** How long a send job holds its deliveries without renewing (it renews every third of it while it works). */
 export const LEASE_MS = 30_000
+
+/** The longest wait before a retry, however large the configured delay and the attempt (a valid Date always). */
+const MAX_BACKOFF_MS = 86_400_000
+/** What a reason or provider id keeps of a provider's answer (text an endpoint chose). */
+const MAX_TEXT = 500
+
+/** The wait before the retry that follows `attempts` provider calls: delay x 2^(attempts-1), bounded. */
+export function backoffMs(retryDelaySeconds: number, attempts: number): number {
+  return Math.min(MAX_BACKOFF_MS, retryDelaySeconds * 1000 * 2 ** Math.max(0, attempts - 1))
+}
+
+/**
+ * A provider's (or endpoint's) text as PostgreSQL stores it: without NUL (which text refuses, failing the whole
+ * batch's results with it), and bounded.
+ */
+function storable(v: string | null | undefined): string | null {
+  if (v === null || v === undefined) return null
+  return v.replaceAll(String.fromCharCode(0), '').slice(0, MAX_TEXT)
+}
 
 const PROVIDER_NAMES: Readonly<Record<PushProviderName, string>> = {
   apns: 'APNs',
@@ -61,8 +81,10 @@ interface Outcome {
  * their devices), localizes, sends them through the provider's sender, then writes every result in ONE
  * transaction: one UPDATE for all of them, the devices of invalid tokens deleted, the retryable ones re-queued as a
  * new job (attempt + 1, after max(Retry-After, delay x 2^(attempt-1))) until `retries` is spent, and the message
- * finished when nothing is pending any more. A crash before that transaction leaves the deliveries leased to a
- * dead job: the sweeper hands them to a new one once the lease runs out (so they may be sent twice, never lost).
+ * finished when nothing is pending any more; only what the job still owns is renewed or written (a delivery
+ * handed to another job meanwhile is that job's). A crash before that transaction leaves the deliveries leased to
+ * a dead job, an error keeps them leased for a backoff: the sweeper hands them to a new one once the lease runs
+ * out (so they may be sent twice, never lost), counting an attempt, and fails them past `retries`.
  */
 export function createSendBatch(deps: {
   readonly db: Db
@@ -89,11 +111,14 @@ export function createSendBatch(deps: {
     ).rows
   }
 
-  /** Keeps the lease while the provider calls last (a large batch, a slow provider). */
-  function renewWhileSending(ids: readonly string[]): () => void {
+  /**
+   * Keeps the lease while the provider calls last (a large batch, a slow provider); only of the deliveries this
+   * job still owns (a stale job must not hold those handed to another).
+   */
+  function renewWhileSending(jobId: string, ids: readonly string[]): () => void {
     const t = setInterval(() => {
       sql`UPDATE bastide.push_deliveries SET lease_until = now() + ${`${LEASE_MS} milliseconds`}::interval
-        WHERE id = ANY(${ids}::uuid[]) AND status = 'pending'`
+        WHERE id = ANY(${ids}::uuid[]) AND status = 'pending' AND job_id = ${jobId}::uuid`
         .execute(db)
         .catch((err) => deps.log.warn({ err: (err as Error).message }, 'push: lease renewal failed'))
     }, LEASE_MS / 3)
@@ -158,7 +183,7 @@ export function createSendBatch(deps: {
             for (const c of sendable)
               outcomes.push({ id: c.id, status: 'failed', calls: 0, reason, providerId: null })
           } else {
-            const stop = renewWhileSending(ids)
+            const stop = renewWhileSending(jobId, ids)
             let results: PushResult[]
             try {
               results = await sender.send(sendable.map((c) => outgoing(job, m, c)))
@@ -177,23 +202,37 @@ export function createSendBatch(deps: {
                   status: 'sent',
                   calls: 1,
                   reason: null,
-                  providerId: r.providerId ?? null,
+                  providerId: storable(r.providerId),
                 })
               } else if (r.kind === 'invalid-token') {
                 outcomes.push({
                   id: c.id,
                   status: 'invalid_token',
                   calls: 1,
-                  reason: r.reason,
+                  reason: storable(r.reason),
                   providerId: null,
                 })
                 invalid.push(c)
               } else if (r.kind === 'retry' && c.attempts + 1 <= deps.retries) {
-                outcomes.push({ id: c.id, status: 'pending', calls: 1, reason: r.reason, providerId: null })
-                const backoff = deps.retryDelaySeconds * 1000 * 2 ** c.attempts
-                retry.push({ c, afterMs: Math.max(backoff, r.retryAfterMs ?? 0) })
+                outcomes.push({
+                  id: c.id,
+                  status: 'pending',
+                  calls: 1,
+                  reason: storable(r.reason),
+                  providerId: null,
+                })
+                // The sender caps Retry-After already; again here, for any sender: one device's answer must not
+                // make a date out of range (a RangeError would fail the whole batch's results).
+                const asked = clampRetryAfter(r.retryAfterMs) ?? 0
+                retry.push({ c, afterMs: Math.max(backoffMs(deps.retryDelaySeconds, c.attempts + 1), asked) })
               } else {
-                outcomes.push({ id: c.id, status: 'failed', calls: 1, reason: r.reason, providerId: null })
+                outcomes.push({
+                  id: c.id,
+                  status: 'failed',
+                  calls: 1,
+                  reason: storable(r.reason),
+                  providerId: null,
+                })
               }
             })
           }
@@ -201,18 +240,25 @@ export function createSendBatch(deps: {
           release()
         }
       }
-      await record(job, outcomes, invalid, retry)
+      await record(jobId, job, outcomes, invalid, retry)
     } catch (err) {
-      // Handed back at once (not after the lease): the queue's retry of this job takes them again.
-      await sql`UPDATE bastide.push_deliveries SET lease_until = NULL
+      // Kept leased for a backoff, then the sweeper (or this job's own retry, whichever comes first) takes them
+      // again; each hand-over counts an attempt, so a fault that never goes away ends them failed with this
+      // reason rather than pending forever.
+      const attempts = Math.max(1, ...claimed.map((c) => c.attempts + 1))
+      const wait = backoffMs(deps.retryDelaySeconds, attempts)
+      await sql`UPDATE bastide.push_deliveries
+        SET lease_until = now() + ${`${wait} milliseconds`}::interval,
+          reason = ${storable(`error: ${(err as Error).message}`)}, updated = now()
         WHERE id = ANY(${ids}::uuid[]) AND status = 'pending' AND job_id = ${jobId}::uuid`
         .execute(db)
-        .catch(() => {})
+        .catch((e) => deps.log.warn({ err: (e as Error).message }, 'push: keeping a failed batch failed'))
       throw err
     }
   }
 
   async function record(
+    jobId: string,
     job: SendJob,
     outcomes: readonly Outcome[],
     invalid: readonly Claimed[],
@@ -223,21 +269,30 @@ export function createSendBatch(deps: {
       await sql`SELECT 1 FROM bastide.push_messages WHERE id = ${job.messageId}::uuid FOR UPDATE`.execute(
         tx.db,
       )
-      await sql`UPDATE bastide.push_deliveries AS d
-        SET status = u.status, attempts = d.attempts + u.calls, reason = u.reason, provider_id = u.provider_id,
-          updated = now(), lease_until = NULL
-        FROM unnest(${outcomes.map((o) => o.id)}::uuid[], ${outcomes.map((o) => o.status)}::text[],
-          ${outcomes.map((o) => o.calls)}::int[], ${outcomes.map((o) => o.reason)}::text[],
-          ${outcomes.map((o) => o.providerId)}::text[]) AS u(id, status, calls, reason, provider_id)
-        WHERE d.id = u.id AND d.status = 'pending'`.execute(tx.db)
-      if (invalid.length > 0)
+      // Only deliveries this job still owns: one handed to another job meanwhile (this one was thought dead) is
+      // that job's to send and record; nothing of it is written, re-queued or removed here.
+      const mine = new Set(
+        (
+          await sql<{ id: string }>`UPDATE bastide.push_deliveries AS d
+            SET status = u.status, attempts = d.attempts + u.calls, reason = u.reason, provider_id = u.provider_id,
+              updated = now(), lease_until = NULL
+            FROM unnest(${outcomes.map((o) => o.id)}::uuid[], ${outcomes.map((o) => o.status)}::text[],
+              ${outcomes.map((o) => o.calls)}::int[], ${outcomes.map((o) => o.reason)}::text[],
+              ${outcomes.map((o) => o.providerId)}::text[]) AS u(id, status, calls, reason, provider_id)
+            WHERE d.id = u.id AND d.status = 'pending' AND d.job_id = ${jobId}::uuid
+            RETURNING d.id`.execute(tx.db)
+        ).rows.map((r) => r.id),
+      )
+      const gone = invalid.filter((c) => mine.has(c.id))
+      if (gone.length > 0)
         // Only while the token is the one that failed: a device re-registered meanwhile keeps its new token.
         await sql`DELETE FROM bastide.push_devices AS d
-          USING unnest(${invalid.map((c) => c.device_id)}::text[], ${invalid.map((c) => c.token)}::text[]) AS x(id, token)
+          USING unnest(${gone.map((c) => c.device_id)}::text[], ${gone.map((c) => c.token)}::text[]) AS x(id, token)
           WHERE d.id = x.id AND d.token = x.token`.execute(tx.db)
       // One job per next attempt number (its delay): the longest Retry-After among them wins.
       const groups = new Map<number, { ids: string[]; afterMs: number }>()
       for (const { c, afterMs } of retry) {
+        if (!mine.has(c.id)) continue
         const next = c.attempts + 2
         let g = groups.get(next)
         if (!g) groups.set(next, (g = { ids: [], afterMs: 0 }))

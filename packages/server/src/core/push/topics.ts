@@ -1,5 +1,5 @@
 import type { PushTopic } from '@bastide/protocol'
-import { sql, type Transaction } from 'kysely'
+import { type Expression, type RawBuilder, type SqlBool, sql, type Transaction } from 'kysely'
 import { z } from 'zod'
 import type { Db } from '../../db/create-db.ts'
 import { AppError, errors } from '../../errors/index.ts'
@@ -8,11 +8,19 @@ import type { Principal } from '../auth/principal.ts'
 import { USERS } from '../auth/users-collection.ts'
 import type { CollectionsService } from '../collections/service.ts'
 import { tableOf } from '../records/select.ts'
+import type { Expr, Operand } from '../rules/ast.ts'
 import { authorize } from '../rules/authorize.ts'
-import { ruleProblem } from '../rules/index.ts'
+import { bind } from '../rules/bind.ts'
+import { compileFilter, parseCached, ruleProblem } from '../rules/index.ts'
+
+/** Names a JavaScript object treats specially: as a preferences map key `__proto__` would silently vanish. */
+const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype'])
 
 /** A topic's name: also a message's `topic` and a preferences key. */
-export const topicName = z.string().regex(/^[a-z0-9_.-]{1,64}$/, '1-64 characters of a-z, 0-9, _, . and -.')
+export const topicName = z
+  .string()
+  .regex(/^[a-z0-9_.-]{1,64}$/, '1-64 characters of a-z, 0-9, _, . and -.')
+  .refine((n) => !RESERVED_NAMES.has(n), 'This name is reserved (__proto__, constructor, prototype).')
 
 const subscribeRule = z
   .string()
@@ -136,11 +144,14 @@ export function createPushTopics(deps: {
     }
   }
 
-  async function deviceExists(id: string): Promise<boolean> {
-    return (
-      (await db.selectFrom('bastide.push_devices').select('id').where('id', '=', id).executeTakeFirst()) !==
-      undefined
-    )
+  /** The device's user id (null: anonymous), or undefined when there is no such device. */
+  async function deviceOwner(id: string): Promise<string | null | undefined> {
+    const r = await db
+      .selectFrom('bastide.push_devices')
+      .select('user_id')
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return r === undefined ? undefined : ((r.user_id as string | null) ?? null)
   }
 
   return {
@@ -238,9 +249,14 @@ export function createPushTopics(deps: {
       const t = await row(name)
       const rule = t.subscribe_rule
       if (rule === null) throw errors.forbidden('Only admins subscribe devices to this topic.')
-      if (rule.trim() !== '' && !(await passes(rule, p)))
-        throw errors.forbidden('You may not subscribe to this topic.')
-      if (!(await deviceExists(device))) throw errors.notFound('Device')
+      const ruled = rule.trim() !== ''
+      if (ruled && !(await passes(rule, p))) throw errors.forbidden('You may not subscribe to this topic.')
+      const owner = await deviceOwner(device)
+      if (owner === undefined) throw errors.notFound('Device')
+      // The rule speaks about the device's user, not about whoever holds its id: someone passing it may not
+      // subscribe another user's (or an anonymous) device.
+      if (ruled && (p.kind !== 'user' || owner !== p.id))
+        throw errors.forbidden('Only the user signed in on this device may subscribe it to this topic.')
       await db
         .insertInto('bastide.push_subscriptions')
         .values({ topic: name, device_id: device })
@@ -274,4 +290,77 @@ export function createPushTopics(deps: {
       return Number(r.numDeletedRows)
     },
   }
+}
+
+/** The alias of the users row inside a rule predicate (distinct from any alias a caller's statement uses). */
+const RULE_USER = 'push_rule_user'
+
+/**
+ * `@request.auth.<field>` of a signed-in user is that user's own `users` row, which is the row a subscribe rule
+ * reads: the macro becomes the field, so the rule can be checked for many users in one statement.
+ */
+function authAsRow(e: Expr): Expr {
+  const operand = (o: Operand): Operand =>
+    o.type === 'macro' && o.path.length === 3 && o.path[0] === 'request' && o.path[1] === 'auth'
+      ? { type: 'field', path: [o.path[2]!], start: o.start, end: o.end }
+      : o
+  switch (e.type) {
+    case 'and':
+    case 'or':
+      return { ...e, left: authAsRow(e.left), right: authAsRow(e.right) }
+    case 'not':
+      return { ...e, expr: authAsRow(e.expr) }
+    case 'compare':
+      return { ...e, left: operand(e.left), right: operand(e.right) }
+  }
+}
+
+/**
+ * For a topic send, the SQL condition a device's user must still meet for the device to receive it: the topic's
+ * subscribe rule re-checked over the user's current `users` row (a role taken away, a rule tightened since the
+ * subscription). `userId` is the device's user id column (e.g. sql.ref('d.user_id')); an anonymous device (null)
+ * never passes. null when there is nothing to re-check: the rule is null (admins subscribed the devices) or ''
+ * (anyone). A rule that no longer binds (the schema changed under it) lets nobody through (FALSE).
+ */
+export function topicRulePredicate(
+  rule: string | null | undefined,
+  userId: Expression<unknown>,
+  collections: Pick<CollectionsService, 'find'>,
+): RawBuilder<SqlBool> | null {
+  if (rule === null || rule === undefined || rule.trim() === '') return null
+  const users = collections.find(USERS)
+  if (!users) return sql<SqlBool>`FALSE`
+  const lookup = (n: string) => collections.find(n)
+  let predicate: RawBuilder<SqlBool>
+  try {
+    const bound = bind(authAsRow(parseCached(rule)), {
+      collection: users,
+      lookup,
+      request: { method: 'POST', auth: null },
+      restricted: false,
+      parse: parseCached,
+    })
+    if (bound.kind === 'const') predicate = bound.value ? sql<SqlBool>`TRUE` : sql<SqlBool>`FALSE`
+    else predicate = compileFilter(bound, RULE_USER)
+  } catch (e) {
+    if (e instanceof AppError) return sql<SqlBool>`FALSE`
+    throw e
+  }
+  return sql<SqlBool>`EXISTS (SELECT 1 FROM ${tableOf(users)} AS ${sql.id(RULE_USER)}
+    WHERE ${sql.id(RULE_USER)}.id = ${userId} AND ${predicate})`
+}
+
+/** topicRulePredicate for the topic named `topic` (its current rule read here); null for an unknown topic too. */
+export async function topicRuleFilter(
+  db: Db | Transaction<any>,
+  topic: string,
+  userId: Expression<unknown>,
+  collections: Pick<CollectionsService, 'find'>,
+): Promise<RawBuilder<SqlBool> | null> {
+  const r = await db
+    .selectFrom('bastide.push_topics')
+    .select('subscribe_rule')
+    .where('name', '=', topic)
+    .executeTakeFirst()
+  return r ? topicRulePredicate(r.subscribe_rule as string | null, userId, collections) : null
 }

@@ -37,7 +37,12 @@ export function pushMessageRoutes(deps: { readonly messages: PushMessages }) {
     await next()
   })
   r.post('/', async (c) => {
-    const message = await messages.send(await jsonBody(c), { source: sourceOf(c.var.principal) })
+    const p = c.var.principal
+    // An API key's `to.filter` is a client's filter (no hidden fields of users); admins' are not restricted.
+    const message = await messages.send(await jsonBody(c), {
+      source: sourceOf(p),
+      restricted: p.kind === 'key',
+    })
     return c.json(message, 202)
   })
   r.get('/', async (c) => c.json(await messages.list(parseInput(messagesQuery, c.req.query()))))

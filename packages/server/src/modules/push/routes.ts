@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { hasScope, principalId } from '../../core/auth/principal.ts'
 import type { PushCredentials } from '../../core/push/credentials.ts'
 import { deviceId, type PushDevices, pushDeviceInput } from '../../core/push/devices.ts'
-import { type PushPreferencesService, pushPreferencesInput } from '../../core/push/preferences.ts'
+import { type PushPreferencesService, parsePreferences } from '../../core/push/preferences.ts'
 import { type PushTopics, pushTopicInput, pushTopicPatch } from '../../core/push/topics.ts'
 import type { RateLimiter } from '../../core/rate-limit/index.ts'
 import { AppError, errors, parseInput } from '../../errors/index.ts'
@@ -132,7 +132,7 @@ export function pushPublicRoutes(
   r.get('/preferences', async (c) => c.json(await preferences.get(userOf(c))))
   r.put('/preferences', async (c) => {
     const userId = userOf(c)
-    const input = parseInput(pushPreferencesInput, await jsonBody(c))
+    const input = parsePreferences(await jsonBody(c))
     return c.json(await preferences.put(userId, input))
   })
   return r
@@ -140,7 +140,8 @@ export function pushPublicRoutes(
 
 /**
  * /api/admin/push, for console admins, BASTIDE_ADMIN_KEY and API keys with the `push` scope: provider credentials
- * (write-only secrets), every device, topics and their subscribers.
+ * (write-only secrets; changing them is for console admins and BASTIDE_ADMIN_KEY only), every device, topics and
+ * their subscribers.
  */
 export function pushAdminRoutes(deps: PushRouteDeps) {
   const { credentials, devices, topics } = deps
@@ -157,12 +158,20 @@ export function pushAdminRoutes(deps: PushRouteDeps) {
     return r.data
   }
 
+  /** Writing credentials is the operator's: new VAPID keys break every browser subscription, a token_uri is a URL the server calls. */
+  const operatorOnly = (c: { var: AppEnv['Variables'] }) => {
+    if (c.var.principal.kind !== 'admin')
+      throw errors.forbidden('Changing push credentials needs a console admin or BASTIDE_ADMIN_KEY.')
+  }
+
   r.get('/credentials', async (c) => c.json(await credentials.status()))
   r.put('/credentials/:provider', async (c) => {
+    operatorOnly(c)
     const which = providerOf(c.req.param('provider'))
     return c.json(await credentials.set(which, await jsonBody(c), principalId(c.var.principal)))
   })
   r.delete('/credentials/:provider', async (c) => {
+    operatorOnly(c)
     const which = providerOf(c.req.param('provider'))
     return c.json(await credentials.remove(which, principalId(c.var.principal)))
   })

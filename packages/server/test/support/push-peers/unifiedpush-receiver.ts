@@ -12,10 +12,12 @@ export interface ReceivedPush {
   readonly body: any
 }
 
-/** An answer the receiver gives: a status, and headers (`retry-after`). */
+/** An answer the receiver gives: a status, headers (`retry-after`), and a body. */
 export interface ScriptedAnswer {
   readonly status: number
   readonly headers?: Readonly<Record<string, string>>
+  /** Sent as is (default: none). */
+  readonly body?: string
 }
 
 export interface UnifiedPushReceiver {
@@ -72,7 +74,7 @@ export async function startUnifiedPushReceiver(): Promise<UnifiedPushReceiver> {
         if (res.destroyed) return
         const headers: Record<string, string> = { ...answer.headers }
         if (answer.status === 201) headers.location = `/messages/${++n}`
-        res.writeHead(answer.status, headers).end()
+        res.writeHead(answer.status, headers).end(answer.body)
       }
       if (holding && passes-- <= 0) waiting.push(reply)
       else reply()

@@ -1,6 +1,9 @@
 import crypto, { type KeyObject } from 'node:crypto'
+import dns from 'node:dns/promises'
 import https from 'node:https'
+import net, { type LookupFunction } from 'node:net'
 import tls from 'node:tls'
+import { isPublicAddress } from '../../net/ip-address.ts'
 import { Http2Client } from './http2-client.ts'
 import { signJwt } from './jwt.ts'
 import { createLimiter } from './limiter.ts'
@@ -15,6 +18,11 @@ const EXPIRY_MARGIN_MS = 5 * 60_000
 export interface FcmSenderOptions extends SenderOptions {
   /** Default https://fcm.googleapis.com. */
   readonly origin?: string
+  /**
+   * Hosts the service account's token_uri may name although they resolve to private, loopback or link-local
+   * addresses (BASTIDE_PUSH_ALLOW_HOSTS: a token endpoint on a private network, tests). Default none.
+   */
+  readonly allowHosts?: readonly string[]
 }
 
 /** The token exchange failed: `retry` for 5xx and network errors, `failed` for a refusal (bad key, revoked account). */
@@ -45,6 +53,7 @@ export function createFcmSender(c: FcmServiceAccount, o: FcmSenderOptions): Push
     ...(o.ca ? { ca: [...tls.rootCertificates, o.ca] } : {}),
   })
   const path = `/v1/projects/${encodeURIComponent(c.project_id)}/messages:send`
+  const allowHosts = new Set((o.allowHosts ?? []).map((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1')))
   let cached: { token: string; expiresAt: number } | undefined
   let inflight: Promise<string> | undefined
 
@@ -70,9 +79,13 @@ export function createFcmSender(c: FcmServiceAccount, o: FcmSenderOptions): Push
     const form = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion })
     let res: { status: number; body: string; retryAfter?: string }
     try {
-      res = await postForm(c.token_uri, form.toString(), agent, timeoutMs)
+      res = await postForm(c.token_uri, form.toString(), agent, timeoutMs, allowHosts)
     } catch (err) {
-      throw new TokenError(`FCM token exchange failed: ${(err as Error).message}`, true)
+      // A refused destination stays refused: no retry.
+      throw new TokenError(
+        `FCM token exchange failed: ${(err as Error).message}`,
+        !(err instanceof RefusedError),
+      )
     }
     let json: { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } =
       {}
@@ -241,18 +254,63 @@ function readError(body: string): FcmError {
   }
 }
 
-function postForm(
+/** The token endpoint may not be called: not https, or a non-public address of a host not allow-listed. */
+class RefusedError extends Error {}
+
+/** The address to connect to for `u`: every address of the host public, unless the host is allow-listed. */
+async function checkedAddress(
+  u: URL,
+  allowHosts: ReadonlySet<string>,
+): Promise<{ address: string; family: 4 | 6 }> {
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase()
+  const literal = net.isIP(host)
+  const addresses =
+    literal !== 0
+      ? [{ address: host, family: literal }]
+      : await dns.lookup(host, { all: true, verbatim: true })
+  if (addresses.length === 0) throw new Error(`${host} does not resolve`)
+  if (!allowHosts.has(host)) {
+    const refused = addresses.find((a) => !isPublicAddress(a.address))
+    if (refused)
+      throw new RefusedError(
+        `refused to call ${u.origin}: it resolves to ${refused.address}, which is not a public address (BASTIDE_PUSH_ALLOW_HOSTS)`,
+      )
+  }
+  const first = addresses[0]!
+  return { address: first.address, family: first.family === 6 ? 6 : 4 }
+}
+
+/**
+ * POSTs the assertion to the token endpoint: https only, to the address checked here (pinned: no second lookup,
+ * so no DNS rebinding), and the whole exchange within `timeoutMs` (the socket timeout alone is an idle timeout,
+ * which an endpoint dripping its answer never triggers).
+ */
+async function postForm(
   url: string,
   body: string,
   agent: https.Agent,
   timeoutMs: number,
+  allowHosts: ReadonlySet<string>,
 ): Promise<{ status: number; body: string; retryAfter?: string }> {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    throw new RefusedError('the token_uri is not a URL')
+  }
+  if (u.protocol !== 'https:') throw new RefusedError('the token_uri must be an https URL')
+  const pinned = await checkedAddress(u, allowHosts)
+  const lookup: LookupFunction = (_host, opts, cb) => {
+    if ((opts as { all?: boolean }).all) (cb as any)(null, [pinned])
+    else cb(null, pinned.address, pinned.family)
+  }
   return new Promise((resolve, reject) => {
     const req = https.request(
-      url,
+      u,
       {
         method: 'POST',
         agent,
+        lookup,
         timeout: timeoutMs,
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
@@ -268,20 +326,32 @@ function postForm(
           if (size > 65_536) res.destroy(new Error('the token endpoint answered more than 64 KiB'))
           else chunks.push(c)
         })
-        res.on('end', () =>
+        res.on('end', () => {
+          clearTimeout(deadline)
           resolve({
             status: res.statusCode ?? 0,
             body: Buffer.concat(chunks).toString('utf8'),
             ...(typeof res.headers['retry-after'] === 'string'
               ? { retryAfter: res.headers['retry-after'] }
               : {}),
-          }),
-        )
-        res.on('error', reject)
+          })
+        })
+        res.on('error', (err) => {
+          clearTimeout(deadline)
+          reject(err)
+        })
       },
     )
+    const deadline = setTimeout(() => {
+      const err = new Error(`no complete answer within ${timeoutMs} ms`)
+      reject(err)
+      req.destroy(err)
+    }, timeoutMs)
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
-    req.on('error', reject)
+    req.on('error', (err) => {
+      clearTimeout(deadline)
+      reject(err)
+    })
     req.end(body)
   })
 }

@@ -18,7 +18,7 @@ export interface SendersOptions {
   readonly apnsOrigin?: string
   /** BASTIDE_PUSH_FCM_ORIGIN. */
   readonly fcmOrigin?: string
-  /** BASTIDE_PUSH_ALLOW_HOSTS: Web Push / UnifiedPush endpoints allowed on private addresses. */
+  /** BASTIDE_PUSH_ALLOW_HOSTS: Web Push / UnifiedPush endpoints and FCM token_uri hosts allowed on private addresses. */
   readonly allowHosts: readonly string[]
   readonly timeoutMs?: number
   /** Tests: the clock for token ages. */
@@ -51,7 +51,11 @@ export function createSenders(creds: LoadedCredentials, o: SendersOptions): Push
           : undefined
       case 'fcm':
         return creds.fcm
-          ? createFcmSender(creds.fcm, { ...base, ...(o.fcmOrigin ? { origin: o.fcmOrigin } : {}) })
+          ? createFcmSender(creds.fcm, {
+              ...base,
+              allowHosts: o.allowHosts,
+              ...(o.fcmOrigin ? { origin: o.fcmOrigin } : {}),
+            })
           : undefined
       case 'webpush':
         return creds.webpush

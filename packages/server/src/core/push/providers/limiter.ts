@@ -26,3 +26,25 @@ export function createLimiter(concurrency: number): Limiter {
     },
   }
 }
+
+/** A limiter per key (an endpoint's host): at most `concurrency` tasks of one key at once, any number of keys. */
+export interface KeyedLimiter {
+  run<T>(key: string, task: () => Promise<T>): Promise<T>
+}
+
+/** One createLimiter per key in use; a key's limiter goes away when its last task ends (no growth with keys seen). */
+export function createKeyedLimiter(concurrency: number): KeyedLimiter {
+  const byKey = new Map<string, { limiter: Limiter; users: number }>()
+  return {
+    async run(key, task) {
+      let entry = byKey.get(key)
+      if (!entry) byKey.set(key, (entry = { limiter: createLimiter(concurrency), users: 0 }))
+      entry.users++
+      try {
+        return await entry.limiter.run(task)
+      } finally {
+        if (--entry.users === 0) byKey.delete(key)
+      }
+    },
+  }
+}

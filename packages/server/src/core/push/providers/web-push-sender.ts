@@ -3,7 +3,7 @@ import net from 'node:net'
 import webpush from 'web-push'
 import { AppError } from '../../../errors/index.ts'
 import { SsrfRefusedError, safeFetch } from '../../net/safe-fetch.ts'
-import { createLimiter } from './limiter.ts'
+import { createKeyedLimiter, createLimiter } from './limiter.ts'
 import { parseRetryAfter } from './retry-after.ts'
 import type { OutgoingPush, PushResult, PushSender, SenderOptions, VapidCredentials } from './types.ts'
 
@@ -11,6 +11,11 @@ export interface WebPushSenderOptions extends SenderOptions {
   /** Endpoint hosts allowed to resolve to private addresses (BASTIDE_PUSH_ALLOW_HOSTS); everything else must be public. */
   readonly allowHosts: readonly string[]
 }
+
+/** Requests in flight to one endpoint host: slow hosts wait their turn without taking the whole sender's slots. */
+export const PER_HOST_CONCURRENCY = 8
+/** Per request: a push service answers at once (it queues the message), so a slow endpoint is not waited for long. */
+export const WEB_PUSH_TIMEOUT_MS = 10_000
 
 /** RFC 8291 leaves 4096 - 86 (header) - 16 (tag) - 1 (delimiter) bytes of plaintext in one aes128gcm record. */
 const MAX_PLAINTEXT = 3993
@@ -27,10 +32,22 @@ export function createWebPushSender(
   o: WebPushSenderOptions,
 ): PushSender {
   const now = o.now ?? Date.now
-  const timeoutMs = o.timeoutMs ?? 15_000
+  const timeoutMs = o.timeoutMs ?? WEB_PUSH_TIMEOUT_MS
   const limiter = createLimiter(o.concurrency)
+  const perHost = createKeyedLimiter(PER_HOST_CONCURRENCY)
 
+  /** Reasons are readable by push keys: they name the endpoint's origin, never its path (the subscription's secret). */
   const attempt = async (item: OutgoingPush): Promise<PushResult> => {
+    const r = await attemptRaw(item)
+    if (r.ok) return r
+    const origin = originOf(item.device.token)
+    const endpoint = item.device.token
+    return endpoint && r.reason.includes(endpoint)
+      ? { ...r, reason: r.reason.split(endpoint).join(origin) }
+      : r
+  }
+
+  const attemptRaw = async (item: OutgoingPush): Promise<PushResult> => {
     const endpoint = item.device.token
     const refused = refusedAlways(endpoint)
     if (refused) return { ok: false, kind: 'failed', reason: refused }
@@ -79,10 +96,9 @@ export function createWebPushSender(
       if (err instanceof SsrfRefusedError) return { ok: false, kind: 'failed', reason: err.message }
       // safeFetch says BAD_REQUEST for an unparsable URL, a redirect (push services answer, never redirect) and network
       // failures: only the last may go better later.
-      if (
-        err instanceof AppError &&
-        /^(Not a URL|URLs with credentials|Too many redirects)/.test(err.message)
-      )
+      if (err instanceof AppError && /^Not a URL/.test(err.message))
+        return { ok: false, kind: 'failed', reason: 'The endpoint is not a URL' }
+      if (err instanceof AppError && /^(URLs with credentials|Too many redirects)/.test(err.message))
         return { ok: false, kind: 'failed', reason: err.message }
       return { ok: false, kind: 'retry', reason: `Web Push request failed: ${(err as Error).message}` }
     }
@@ -102,7 +118,11 @@ export function createWebPushSender(
 
   return {
     provider,
-    send: (items) => Promise.all(items.map((item) => limiter.run(() => attempt(item)))),
+    // The host's turn first, then a sender-wide slot: items waiting on a slow host hold no sender-wide slot.
+    send: (items) =>
+      Promise.all(
+        items.map((item) => perHost.run(hostKey(item.device.token), () => limiter.run(() => attempt(item)))),
+      ),
     async close() {},
   }
 }
@@ -136,7 +156,7 @@ function refusedAlways(endpoint: string): string | undefined {
   try {
     host = new URL(endpoint).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase()
   } catch {
-    return `The endpoint is not a URL: ${endpoint.slice(0, 100)}`
+    return 'The endpoint is not a URL'
   }
   const metadata =
     (net.isIPv4(host) && host.startsWith('169.254.')) ||
@@ -144,4 +164,23 @@ function refusedAlways(endpoint: string): string | undefined {
     host === 'fd00:ec2::254' ||
     host === 'metadata.google.internal'
   return metadata ? `Refused to send to ${host}: a link-local (cloud metadata) address` : undefined
+}
+
+/** scheme://host:port of an endpoint (what a delivery's reason may show of it). */
+function originOf(endpoint: string): string {
+  try {
+    const u = new URL(endpoint)
+    return `${u.protocol}//${u.host}`
+  } catch {
+    return 'the endpoint'
+  }
+}
+
+/** The per-host concurrency key: the endpoint's host name (its port aside: one push service, one queue). */
+function hostKey(endpoint: string): string {
+  try {
+    return new URL(endpoint).hostname.toLowerCase()
+  } catch {
+    return ''
+  }
 }
