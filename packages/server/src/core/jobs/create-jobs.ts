@@ -203,29 +203,33 @@ export async function createJobs(o: CreateJobsOptions): Promise<JobsRuntime> {
       if (!o.runsJobs || replacing || stopping) return
       const ids: string[] = []
       for (let i = 0; i < (w.concurrency ?? o.concurrency); i++) {
-        ids.push(
-          await boss.work(
-            queue,
-            { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: polling },
-            async ([job]) => {
-              const h = handlers.get(queue)
-              if (!job || !h || closed) throw new Error('The worker stopped before this job ran.')
-              const { data, origin } = unwrap(job.data)
-              try {
-                await h({
-                  id: origin?.id ?? job.id,
-                  queue,
-                  data,
-                  attempt: job.retryCount + 1,
-                  retryLimit: job.retryLimit,
-                })
-              } catch (err) {
-                if (job.retryCount < job.retryLimit) wakeForRetry(queue, job)
-                throw err
-              }
-            },
-          ),
+        let self = ''
+        self = await boss.work(
+          queue,
+          { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: polling },
+          async ([job]) => {
+            const h = handlers.get(queue)
+            if (!job || !h || closed) throw new Error('The worker stopped before this job ran.')
+            const { data, origin } = unwrap(job.data)
+            try {
+              await h({
+                id: origin?.id ?? job.id,
+                queue,
+                data,
+                attempt: job.retryCount + 1,
+                retryLimit: job.retryLimit,
+              })
+            } catch (err) {
+              if (job.retryCount < job.retryLimit) wakeForRetry(queue, job)
+              throw err
+            } finally {
+              // A worker that ran a job fetches again at once (a burst of jobs is drained back to back) instead
+              // of waiting out its poll; an empty fetch then waits as usual.
+              if (self && !closed) boss.notifyWorker(self)
+            }
+          },
         )
+        ids.push(self)
       }
       workers.set(queue, ids)
     },
