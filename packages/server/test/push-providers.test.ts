@@ -570,6 +570,32 @@ describe('Web Push and UnifiedPush senders', () => {
     expect(got.vapid?.claims).toMatchObject({ aud: receiver.origin, sub: 'mailto:ops@example.com' })
   })
 
+  it('signs one VAPID JWT per push service and reuses it, until an hour before it expires', async () => {
+    // The receiver checks exp against the real time (24 h at most): start from it, whatever earlier tests did.
+    const start = clock
+    clock = Date.now()
+    const sender = webpush()
+    const jwts = async () => {
+      const subs = [receiver.subscribe(), receiver.subscribe()]
+      const results = await sender.send(
+        subs.map((sub) => push({ provider: 'webpush', token: sub.endpoint, keys: sub.keys }, { title: 'x' })),
+      )
+      expect(results.every((r) => r.ok)).toBe(true)
+      return subs.map((sub) => receiver.received.find((r) => r.subscription === sub.id)!.vapid!.claims)
+    }
+    const [a, b] = await jwts()
+    expect(b).toEqual(a)
+    expect(a!.exp).toBeGreaterThan(Math.floor(clock / 1000) + 11 * 3600)
+    expect(a!.exp).toBeLessThanOrEqual(Math.floor(clock / 1000) + 24 * 3600)
+    clock += 11 * 3600_000 + 60_000
+    try {
+      const [c] = await jwts()
+      expect(c!.exp).toBeGreaterThan(a!.exp as number)
+    } finally {
+      clock = start
+    }
+  })
+
   it('hashes a collapse key that is not a valid Topic, and sends normal priority as Urgency normal', async () => {
     const sub = receiver.subscribe()
     const key = 'a collapse key that is much longer than thirty-two characters'

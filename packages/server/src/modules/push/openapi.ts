@@ -221,7 +221,7 @@ export function pushOpenApi(): OpenApiPart {
         type: 'object',
         properties: {
           serviceAccount: str(
-            'The service account JSON file’s content (project_id, client_email, private_key, token_uri); write-only.',
+            'The service account JSON file’s content (project_id, client_email, private_key, token_uri: https, on a public address); write-only.',
           ),
         },
         required: ['serviceAccount'],
@@ -233,9 +233,14 @@ export function pushOpenApi(): OpenApiPart {
         properties: {
           subject: str('`mailto:` or `https:` contact.'),
           publicKey: str(
-            'base64url raw P-256 point (65 bytes); with privateKey, or neither to generate a pair.',
+            'base64url raw P-256 point (65 bytes), with privateKey. Neither: the stored pair is kept (one is generated when none is stored).',
           ),
           privateKey: str('base64url raw P-256 private key (32 bytes); write-only.'),
+          regenerate: {
+            type: 'boolean',
+            description:
+              'true: a new pair replaces the stored one (every browser subscribed with the old key stops receiving). Not with keys.',
+          },
         },
         required: ['subject'],
         additionalProperties: false,
@@ -374,12 +379,15 @@ export function pushOpenApi(): OpenApiPart {
       },
       '/api/admin/push/credentials/{provider}': {
         put: op('setPushCredentials', 'Set a provider’s credentials (the secret is sealed and never shown)', {
+          description:
+            'Console admins and BASTIDE_ADMIN_KEY only: a key with the push scope reads the status but cannot change credentials.',
           params: ['provider'],
           body: credentialsInput,
           ok: ['200', 'The status.', ref('PushCredentialsStatus')],
           errors: { ...bad, ...missing },
         }),
         delete: op('removePushCredentials', 'Remove a provider’s credentials', {
+          description: 'Console admins and BASTIDE_ADMIN_KEY only.',
           params: ['provider'],
           ok: ['200', 'The status.', ref('PushCredentialsStatus')],
           errors: missing,

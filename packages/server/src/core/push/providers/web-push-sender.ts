@@ -19,6 +19,8 @@ export const WEB_PUSH_TIMEOUT_MS = 10_000
 
 /** RFC 8291 leaves 4096 - 86 (header) - 16 (tag) - 1 (delimiter) bytes of plaintext in one aes128gcm record. */
 const MAX_PLAINTEXT = 3993
+/** How long a VAPID JWT is valid for (RFC 8292: at most 24 h). */
+const VAPID_LIFETIME_S = 12 * 3600
 
 /**
  * Web Push (RFC 8030) and UnifiedPush. The endpoint is the device's token, a URL the device (its browser or
@@ -35,6 +37,30 @@ export function createWebPushSender(
   const timeoutMs = o.timeoutMs ?? WEB_PUSH_TIMEOUT_MS
   const limiter = createLimiter(o.concurrency)
   const perHost = createKeyedLimiter(PER_HOST_CONCURRENCY)
+  /**
+   * The VAPID header per push service (its origin is the JWT's audience), signed once and reused until an hour
+   * before it expires: signing per request cost ~0.9 ms of a delivery's ~3 ms. RFC 8292 allows 24 h at most.
+   */
+  const vapidHeaders = new Map<string, { readonly value: string; readonly until: number }>()
+  const vapidAuthorization = (endpoint: string): string | undefined => {
+    if (!vapid) return undefined
+    const audience = new URL(endpoint).origin
+    const cached = vapidHeaders.get(audience)
+    const t = now()
+    if (cached && cached.until > t) return cached.value
+    const expires = Math.floor(t / 1000) + VAPID_LIFETIME_S
+    const value = webpush.getVapidHeaders(
+      audience,
+      vapid.subject,
+      vapid.publicKey,
+      vapid.privateKey,
+      'aes128gcm',
+      expires,
+    ).Authorization
+    if (vapidHeaders.size >= 1000) vapidHeaders.clear()
+    vapidHeaders.set(audience, { value, until: (expires - 3600) * 1000 })
+    return value
+  }
 
   /** Reasons are readable by push keys: they name the endpoint's origin, never its path (the subscription's secret). */
   const attempt = async (item: OutgoingPush): Promise<PushResult> => {
@@ -69,11 +95,12 @@ export function createWebPushSender(
             TTL: item.ttlSeconds,
             urgency,
             contentEncoding: 'aes128gcm',
-            ...(vapid ? { vapidDetails: vapid } : {}),
             ...(topic ? { topic } : {}),
           },
         )
         headers = Object.fromEntries(Object.entries(details.headers).map(([k, v]) => [k, String(v)]))
+        const authorization = vapidAuthorization(endpoint)
+        if (authorization) headers.Authorization = authorization
         body = details.body
       } catch (err) {
         // Unusable subscription keys (or endpoint): no later attempt can do better.
