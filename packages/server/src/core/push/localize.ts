@@ -1,4 +1,5 @@
 import type { PushContent } from '@bastide/protocol'
+import type { OutgoingDevice, OutgoingPush } from './providers/types.ts'
 
 /** The texts one device shows. */
 export interface LocalizedTexts {
@@ -29,5 +30,41 @@ export function localize(content: PushContent, locale: string | null | undefined
     ...(v.title !== undefined ? { title: v.title } : {}),
     ...(v.body !== undefined ? { body: v.body } : {}),
     ...(v.subtitle !== undefined ? { subtitle: v.subtitle } : {}),
+  }
+}
+
+/** A message's delivery options, as stored with it. */
+export interface DeliveryOptions {
+  readonly ttlSeconds: number
+  readonly collapseKey: string | null
+  readonly priority: 'high' | 'normal'
+  readonly silent: boolean
+}
+
+/**
+ * The notification one device gets: the message's content in the device's locale, with the delivery options (the
+ * send job builds it per device; the size check at send time, per locale, with placeholder ids).
+ */
+export function notificationFor(
+  ids: { readonly deliveryId: string; readonly messageId: string },
+  device: OutgoingDevice,
+  content: PushContent,
+  options: DeliveryOptions,
+  locale: string | null | undefined,
+): OutgoingPush {
+  return {
+    ...ids,
+    device,
+    ...localize(content, locale),
+    ...(content.data !== undefined ? { data: content.data } : {}),
+    ...(content.badge !== undefined ? { badge: content.badge } : {}),
+    ...(content.sound !== undefined ? { sound: content.sound } : {}),
+    ...(content.image !== undefined ? { image: content.image } : {}),
+    ...(content.category !== undefined ? { category: content.category } : {}),
+    ...(content.threadId !== undefined ? { threadId: content.threadId } : {}),
+    ttlSeconds: options.ttlSeconds,
+    ...(options.collapseKey !== null ? { collapseKey: options.collapseKey } : {}),
+    priority: options.priority,
+    silent: options.silent,
   }
 }

@@ -1,7 +1,7 @@
 import type { PushContent, PushMessageInput } from '@bastide/protocol'
 import { z } from 'zod'
 import { errors, parseInput } from '../../errors/index.ts'
-import { localize } from './localize.ts'
+import { notificationFor } from './localize.ts'
 import { apnsPayload } from './providers/apns-sender.ts'
 import { fcmMessage } from './providers/fcm-sender.ts'
 import type { OutgoingPush } from './providers/types.ts'
@@ -180,22 +180,13 @@ function sample(
   options: ValidMessage['options'],
   locale: string | undefined,
 ): OutgoingPush {
-  return {
-    deliveryId: PLACEHOLDER_ID,
-    messageId: PLACEHOLDER_ID,
-    device: { id: 'size-check', provider: 'webpush', token: '', keys: null, appId: '', environment: null },
-    ...localize(content, locale),
-    ...(content.data !== undefined ? { data: content.data } : {}),
-    ...(content.badge !== undefined ? { badge: content.badge } : {}),
-    ...(content.sound !== undefined ? { sound: content.sound } : {}),
-    ...(content.image !== undefined ? { image: content.image } : {}),
-    ...(content.category !== undefined ? { category: content.category } : {}),
-    ...(content.threadId !== undefined ? { threadId: content.threadId } : {}),
-    ttlSeconds: options.ttlSeconds,
-    ...(options.collapseKey !== null ? { collapseKey: options.collapseKey } : {}),
-    priority: options.priority,
-    silent: options.silent,
-  }
+  return notificationFor(
+    { deliveryId: PLACEHOLDER_ID, messageId: PLACEHOLDER_ID },
+    { id: 'size-check', provider: 'webpush', token: '', keys: null, appId: '', environment: null },
+    content,
+    options,
+    locale,
+  )
 }
 
 /** The bytes a provider's limit counts. */

@@ -10,7 +10,7 @@ import type { Db } from '../../db/create-db.ts'
 import { inTransaction } from '../../db/transaction.ts'
 import type { Jobs } from '../jobs/types.ts'
 import { enqueueSend, finishIfDone, type SendJob } from './fan-out.ts'
-import { localize } from './localize.ts'
+import { type DeliveryOptions, notificationFor } from './localize.ts'
 import { clampRetryAfter } from './providers/retry-after.ts'
 import type { OutgoingPush, PushResult, PushSender } from './providers/types.ts'
 
@@ -63,7 +63,7 @@ interface Claimed {
 
 interface MessageRow {
   content: PushContent
-  options: { ttlSeconds: number; collapseKey: string | null; priority: 'high' | 'normal'; silent: boolean }
+  options: DeliveryOptions
 }
 
 /** One delivery's outcome, as written. */
@@ -127,31 +127,21 @@ export function createSendBatch(deps: {
   }
 
   function outgoing(job: SendJob, m: MessageRow, c: Claimed): OutgoingPush {
-    const { content, options } = m
-    const texts = localize(content, c.locale)
-    return {
-      deliveryId: c.id,
-      messageId: job.messageId,
-      device: {
-        id: c.device_id,
-        provider: c.provider,
-        token: c.token!,
-        keys: c.keys,
-        appId: c.app_id!,
-        environment: c.environment,
-      },
-      ...texts,
-      ...(content.data !== undefined ? { data: content.data } : {}),
-      ...(content.badge !== undefined ? { badge: content.badge } : {}),
-      ...(content.sound !== undefined ? { sound: content.sound } : {}),
-      ...(content.image !== undefined ? { image: content.image } : {}),
-      ...(content.category !== undefined ? { category: content.category } : {}),
-      ...(content.threadId !== undefined ? { threadId: content.threadId } : {}),
-      ttlSeconds: options.ttlSeconds,
-      ...(options.collapseKey !== null ? { collapseKey: options.collapseKey } : {}),
-      priority: options.priority,
-      silent: options.silent,
+    const device = {
+      id: c.device_id,
+      provider: c.provider,
+      token: c.token!,
+      keys: c.keys,
+      appId: c.app_id!,
+      environment: c.environment,
     }
+    return notificationFor(
+      { deliveryId: c.id, messageId: job.messageId },
+      device,
+      m.content,
+      m.options,
+      c.locale,
+    )
   }
 
   async function run(jobId: string, job: SendJob): Promise<void> {
