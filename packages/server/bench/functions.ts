@@ -14,7 +14,7 @@
  * and dropped at the end. Bastide runs as a child process, so the load generator (autocannon, in this process) does
  * not share its event loop; the function sandboxes are that child's Deno processes.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -23,6 +23,7 @@ import autocannon, { type Request, type Result } from 'autocannon'
 import { freePort } from '../src/db/embedded-postgres.ts'
 import {
   ADMIN_KEY,
+  adminCall,
   cleanups,
   createDatabase,
   installCleanupHandlers,
@@ -33,6 +34,7 @@ import {
   SERVER_DIR,
   stopChild,
   trackChild,
+  waitReady,
 } from './lib.ts'
 
 const { values: args } = parseArgs({
@@ -120,32 +122,6 @@ const SCENARIOS: readonly Scenario[] = [
 
 installCleanupHandlers()
 
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 60_000
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(
-        `Bastide exited before it was ready (code ${child.exitCode}, signal ${child.signalCode})`,
-      )
-    try {
-      if ((await fetch(url)).ok) return
-    } catch {}
-    await new Promise((r) => setTimeout(r, 150))
-  }
-  throw new Error('Bastide was not ready within 60 s')
-}
-
-async function call(base: string, method: string, p: string, body?: unknown): Promise<any> {
-  const r = await fetch(`${base}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  })
-  const text = await r.text()
-  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${text}`)
-  return text ? JSON.parse(text) : null
-}
-
 function fire(base: string, request: Request, duration: number): Promise<Result> {
   return autocannon({ url: base, connections: CONNECTIONS, duration, timeout: 10, requests: [request] })
 }
@@ -178,13 +154,13 @@ runMain(async () => {
   const base = `http://127.0.0.1:${port}`
   await waitReady(`${base}/api/health/live`, child)
 
-  await call(base, 'POST', '/api/collections', {
+  await adminCall(base, 'POST', '/api/collections', {
     name: 'bench_items',
     fields: [{ name: 'title', type: 'text' }],
   })
-  const item = await call(base, 'POST', '/api/collections/bench_items/records', { title: 'one' })
+  const item = await adminCall(base, 'POST', '/api/collections/bench_items/records', { title: 'one' })
   for (const [name, source] of Object.entries(FUNCTIONS))
-    await call(base, 'PUT', `/api/admin/functions/${name}`, { source })
+    await adminCall(base, 'PUT', `/api/admin/functions/${name}`, { source })
 
   const only = args.only ? new Set(args.only.split(',')) : undefined
   console.log(machineLine())

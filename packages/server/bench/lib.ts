@@ -172,3 +172,41 @@ export function printTable(
   )
   for (const row of body) console.log(line(row))
 }
+
+/**
+ * Resolves once `url` answers 2xx; rejects as soon as `child` exits, or after `timeoutMs`. `what` names the
+ * process in the error.
+ */
+export async function waitReady(
+  url: string,
+  child: ChildProcess,
+  what = 'Bastide',
+  timeoutMs = 90_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let exited = child.exitCode !== null || child.signalCode !== null
+  child.once('exit', () => (exited = true))
+  while (Date.now() < deadline) {
+    if (exited)
+      throw new Error(
+        `${what} exited before it was ready (code ${child.exitCode}, signal ${child.signalCode})`,
+      )
+    try {
+      if ((await fetch(url)).ok) return
+    } catch {}
+    await new Promise((r) => setTimeout(r, 150))
+  }
+  throw new Error(`${what} was not ready within ${Math.round(timeoutMs / 1000)} s`)
+}
+
+/** One JSON call to the server under test with ADMIN_KEY; throws on a non-2xx answer, with its body. */
+export async function adminCall(base: string, method: string, p: string, body?: unknown): Promise<any> {
+  const r = await fetch(`${base}${p}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  })
+  const text = await r.text()
+  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${text}`)
+  return text ? JSON.parse(text) : null
+}

@@ -9,7 +9,7 @@
  * the server's peak memory. PostgreSQL: DATABASE_URL or, unset, an embedded PostgreSQL in a temporary directory; a
  * fresh database is created and dropped at the end. Bastide runs as a child process; the peers run in this one.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -25,6 +25,7 @@ import {
 import { startWebPushReceiver, type WebPushReceiver } from '../test/support/push-peers/web-push-receiver.ts'
 import {
   ADMIN_KEY,
+  adminCall,
   cleanups,
   createDatabase,
   installCleanupHandlers,
@@ -37,6 +38,7 @@ import {
   stopChild,
   tempDir,
   trackChild,
+  waitReady,
 } from './lib.ts'
 
 const PROVIDERS = ['apns', 'fcm', 'webpush', 'unifiedpush'] as const
@@ -79,32 +81,6 @@ for (const p of CHOSEN)
   }
 
 installCleanupHandlers()
-
-async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 90_000
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(
-        `Bastide exited before it was ready (code ${child.exitCode}, signal ${child.signalCode})`,
-      )
-    try {
-      if ((await fetch(url)).ok) return
-    } catch {}
-    await new Promise((r) => setTimeout(r, 150))
-  }
-  throw new Error('Bastide was not ready within 90 s')
-}
-
-async function call(base: string, method: string, p: string, body?: unknown): Promise<any> {
-  const r = await fetch(`${base}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  })
-  const text = await r.text()
-  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${text}`)
-  return text ? JSON.parse(text) : null
-}
 
 /** kB values of /proc/<pid>/status (VmRSS, VmHWM), in bytes; undefined off Linux or once the process is gone. */
 function procStatus(pid: number): { rss: number; hwm: number } | undefined {
@@ -227,7 +203,7 @@ runMain(async () => {
   let vapidPublicKey: string | undefined
   for (const [provider, body] of Object.entries(peers.credentials))
     if (CHOSEN.includes(provider as Provider)) {
-      const status = await call(base, 'PUT', `/api/admin/push/credentials/${provider}`, body)
+      const status = await adminCall(base, 'PUT', `/api/admin/push/credentials/${provider}`, body)
       if (provider === 'webpush') vapidPublicKey = status.webpush?.publicKey
     }
   await peers.startReceivers(vapidPublicKey)
@@ -254,7 +230,7 @@ runMain(async () => {
 
   const cpuBefore = { server: procCpu(child.pid!), peers: process.cpuUsage() }
   t = performance.now()
-  const sent = await call(base, 'POST', '/api/push/messages', {
+  const sent = await adminCall(base, 'POST', '/api/push/messages', {
     to: { all: true },
     title: 'Bench',
     body: 'One message to every device',
@@ -270,7 +246,7 @@ runMain(async () => {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error('Bastide exited during the send')
     await new Promise((r) => setTimeout(r, 200))
-    message = await call(base, 'GET', `/api/push/messages/${sent.id}`)
+    message = await adminCall(base, 'GET', `/api/push/messages/${sent.id}`)
   }
   const total = (performance.now() - t) / 1000
   clearInterval(sampler)
@@ -331,7 +307,11 @@ runMain(async () => {
       `the peers refused ${refusals.length} requests, e.g.:\n  ${refusals.slice(0, 5).join('\n  ')}`,
     )
   if (counts.failed > 0) {
-    const failed = await call(base, 'GET', `/api/push/messages/${sent.id}/deliveries?status=failed&limit=5`)
+    const failed = await adminCall(
+      base,
+      'GET',
+      `/api/push/messages/${sent.id}/deliveries?status=failed&limit=5`,
+    )
     for (const d of failed.items) console.log(`  failed ${d.provider} ${d.deviceId}: ${d.reason}`)
   }
 })

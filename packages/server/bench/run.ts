@@ -32,6 +32,7 @@ import {
   SERVER_DIR,
   stopChild,
   trackChild,
+  waitReady,
 } from './lib.ts'
 
 /** Where Bastide runs from: this package, or (A/B experiments) a copy of it with a change applied. */
@@ -167,24 +168,6 @@ function spawnNode(
   })
   // Callers register its stop themselves, after what must outlive it.
   return trackChild(child, false)
-}
-
-async function waitReady(url: string, child: ChildProcess, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000
-  let exited = false
-  child.once('exit', () => (exited = true))
-  while (Date.now() < deadline) {
-    if (exited)
-      throw new Error(
-        `${what} exited before it was ready (code ${child.exitCode}, signal ${child.signalCode})`,
-      )
-    try {
-      const r = await fetch(url)
-      if (r.ok) return
-    } catch {}
-    await new Promise((r) => setTimeout(r, 150))
-  }
-  throw new Error(`${what} was not ready within 60 s`)
 }
 
 // ---------------------------------------------------------------------------------------------------------
