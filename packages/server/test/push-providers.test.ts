@@ -16,6 +16,7 @@ import type {
 import {
   createWebPushSender,
   PER_HOST_CONCURRENCY,
+  PUSH_SERVICES,
   webPushTopic,
 } from '../src/core/push/providers/web-push-sender.ts'
 import { type ApnsPeer, startApnsPeer } from './support/push-peers/apns-peer.ts'
@@ -727,6 +728,24 @@ describe('Web Push and UnifiedPush senders', () => {
     } finally {
       receiver.inFlight.stopHolding()
     }
+  })
+
+  it('gives the browsers’ push services the whole concurrency, and only them', () => {
+    for (const host of [
+      'fcm.googleapis.com',
+      'updates.push.services.mozilla.com',
+      'web.push.apple.com',
+      'wns2-par02p.notify.windows.com',
+    ])
+      expect(PUSH_SERVICES.test(host), host).toBe(true)
+    for (const host of [
+      'fcm.googleapis.com.evil.example',
+      'evilfcm.googleapis.com',
+      'push.example.com',
+      'notify.windows.com.example',
+      '127.0.0.1',
+    ])
+      expect(PUSH_SERVICES.test(host), host).toBe(false)
   })
 
   it('names only the endpoint’s origin in a reason, never its path', async () => {

@@ -32,13 +32,17 @@ export interface KeyedLimiter {
   run<T>(key: string, task: () => Promise<T>): Promise<T>
 }
 
-/** One createLimiter per key in use; a key's limiter goes away when its last task ends (no growth with keys seen). */
-export function createKeyedLimiter(concurrency: number): KeyedLimiter {
+/**
+ * One createLimiter per key in use; a key's limiter goes away when its last task ends (no growth with keys seen).
+ * `concurrency` may depend on the key.
+ */
+export function createKeyedLimiter(concurrency: number | ((key: string) => number)): KeyedLimiter {
   const byKey = new Map<string, { limiter: Limiter; users: number }>()
+  const limitOf = typeof concurrency === 'number' ? () => concurrency : concurrency
   return {
     async run(key, task) {
       let entry = byKey.get(key)
-      if (!entry) byKey.set(key, (entry = { limiter: createLimiter(concurrency), users: 0 }))
+      if (!entry) byKey.set(key, (entry = { limiter: createLimiter(limitOf(key)), users: 0 }))
       entry.users++
       try {
         return await entry.limiter.run(task)

@@ -14,6 +14,12 @@ export interface WebPushSenderOptions extends SenderOptions {
 
 /** Requests in flight to one endpoint host: slow hosts wait their turn without taking the whole sender's slots. */
 export const PER_HOST_CONCURRENCY = 8
+/**
+ * The browsers' push services (Chrome/Edge/Android: FCM, Firefox: Mozilla autopush, Safari: Apple, Windows: WNS),
+ * where nearly every Web Push subscription points: they get the sender's whole concurrency, not one host's share.
+ */
+export const PUSH_SERVICES =
+  /^(fcm\.googleapis\.com|updates\.push\.services\.mozilla\.com|web\.push\.apple\.com|[a-z0-9-]+\.notify\.windows\.com)(:443)?$/
 /** Per request: a push service answers at once (it queues the message), so a slow endpoint is not waited for long. */
 export const WEB_PUSH_TIMEOUT_MS = 10_000
 
@@ -36,7 +42,9 @@ export function createWebPushSender(
   const now = o.now ?? Date.now
   const timeoutMs = o.timeoutMs ?? WEB_PUSH_TIMEOUT_MS
   const limiter = createLimiter(o.concurrency)
-  const perHost = createKeyedLimiter(PER_HOST_CONCURRENCY)
+  const perHost = createKeyedLimiter((host) =>
+    PUSH_SERVICES.test(host) ? o.concurrency : PER_HOST_CONCURRENCY,
+  )
   /**
    * The VAPID header per push service (its origin is the JWT's audience), signed once and reused until an hour
    * before it expires: signing per request cost ~0.9 ms of a delivery's ~3 ms. RFC 8292 allows 24 h at most.
