@@ -78,7 +78,11 @@ describe('push, from the console to a device', () => {
 
     // 2. Ana's phone registers its APNs token through the SDK.
     const ana = createClient({ url: h.origin })
-    const { user } = await ana.auth.signUp({ email: 'ana@example.com', password: 'a long enough password 1', name: 'Ana' })
+    const { user } = await ana.auth.signUp({
+      email: 'ana@example.com',
+      password: 'a long enough password 1',
+      name: 'Ana',
+    })
     const token = randomBytes(32).toString('hex')
     const device = await ana.push.register({ provider: 'apns', token, appId: BUNDLE, locale: 'en' })
     expect(device).toMatchObject({ provider: 'apns', userId: user.id, environment: 'production' })
