@@ -1,7 +1,7 @@
 import { PUSH_DELIVERY_STATUSES, type PushDeliveryStatus } from '@bastide/protocol'
 import { useInfiniteQuery, useQuery, useQueryClient } from '@tanstack/react-query'
 import { Link, useParams } from '@tanstack/react-router'
-import { useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { ConfirmDialog } from '../../components/ui/ConfirmDialog.tsx'
 import { DataTable } from '../../components/ui/DataTable.tsx'
 import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
@@ -46,6 +46,16 @@ export function MessagePage() {
     getNextPageParam: (last) => last.nextCursor ?? undefined,
     refetchInterval: live ? LIVE_MS : false,
   })
+  // The deliveries follow the message's counts: when those move (the last result came in between two polls, the
+  // message is done), the list is read again, so that it never stays behind the counts above it.
+  const counts = m ? `${m.status} ${JSON.stringify(m.counts)}` : ''
+  const seen = useRef(counts)
+  const { refetch } = deliveries
+  useEffect(() => {
+    if (seen.current === counts) return
+    seen.current = counts
+    void refetch()
+  }, [counts, refetch])
   const items = deliveries.data?.pages.flatMap((p) => p.items) ?? []
   return (
     <Page

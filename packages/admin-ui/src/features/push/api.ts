@@ -1,20 +1,12 @@
 import type {
-  ApnsCredentialsInput,
-  FcmCredentialsInput,
   PushCredentialProvider,
-  PushCredentialsStatus,
-  PushDeliveryPage,
   PushDeliveryStatus,
-  PushDevice,
-  PushMessage,
   PushMessageInput,
-  PushMessagePage,
   PushMessageStatus,
   PushTopic,
   PushTopicInput,
-  WebPushCredentialsInput,
 } from '@bastide/protocol'
-import type { BastideClient } from '@bastide/sdk'
+import type { BastideClient, PushCredentialsInputs } from '@bastide/sdk'
 
 export type {
   PushCredentialsStatus,
@@ -25,17 +17,8 @@ export type {
   PushTopic,
 } from '@bastide/protocol'
 
-export interface PushDevicePage {
-  readonly items: readonly PushDevice[]
-  readonly nextCursor: string | null
-}
-
 /** The body `PUT /api/admin/push/credentials/:provider` takes, per provider. */
-export interface CredentialsInputs {
-  apns: ApnsCredentialsInput
-  fcm: FcmCredentialsInput
-  webpush: WebPushCredentialsInput
-}
+export type CredentialsInputs = PushCredentialsInputs
 
 interface Paging {
   readonly cursor?: string | undefined
@@ -43,67 +26,39 @@ interface Paging {
   readonly signal?: AbortSignal | undefined
 }
 
-const enc = encodeURIComponent
-
 /**
- * The push endpoints the console calls (docs/push.md), through the SDK's HTTP layer so that they carry the
- * admin's session and answer errors as BastideError like every other console call. The SDK has no push service
- * of its own for the admin side: these are the console's.
+ * The push calls the console makes: the SDK's `client.admin.push` (docs/push.md), under the names the pages use,
+ * so that they carry the admin's session and answer errors as BastideError like every other console call.
  */
 export function pushApi(client: BastideClient) {
-  const http = client.http
+  const push = client.admin.push
   return {
     credentials: {
-      status: (o: { signal?: AbortSignal } = {}) =>
-        http.request<PushCredentialsStatus>('/api/admin/push/credentials', { signal: o.signal }),
+      status: (o: { signal?: AbortSignal } = {}) => push.credentials.get(o),
       set: <P extends PushCredentialProvider>(provider: P, input: CredentialsInputs[P]) =>
-        http.request<PushCredentialsStatus>(`/api/admin/push/credentials/${provider}`, {
-          method: 'PUT',
-          body: input,
-        }),
-      remove: (provider: PushCredentialProvider) =>
-        http.request<PushCredentialsStatus>(`/api/admin/push/credentials/${provider}`, { method: 'DELETE' }),
+        push.credentials.set(provider, input),
+      remove: (provider: PushCredentialProvider) => push.credentials.remove(provider),
     },
     devices: {
       list: (q: Paging & { user?: string | undefined }) =>
-        http.request<PushDevicePage>('/api/admin/push/devices', {
-          query: { user: q.user || undefined, cursor: q.cursor, limit: q.limit },
-          signal: q.signal,
-        }),
-      revoke: (id: string) => http.request<void>(`/api/admin/push/devices/${enc(id)}`, { method: 'DELETE' }),
+        push.devices.list({ ...q, user: q.user || undefined }),
+      revoke: (id: string) => push.devices.remove(id),
     },
     topics: {
-      list: async (o: { signal?: AbortSignal } = {}): Promise<readonly PushTopic[]> => {
-        const r = await http.request<{ items: PushTopic[] } | PushTopic[]>('/api/admin/push/topics', {
-          signal: o.signal,
-        })
-        return Array.isArray(r) ? r : r.items
-      },
-      create: (input: PushTopicInput) =>
-        http.request<PushTopic>('/api/admin/push/topics', { method: 'POST', body: input }),
+      list: (o: { signal?: AbortSignal } = {}): Promise<readonly PushTopic[]> => push.topics.list(o),
+      create: (input: PushTopicInput) => push.topics.create(input),
       update: (name: string, input: Pick<PushTopicInput, 'description' | 'subscribeRule'>) =>
-        http.request<PushTopic>(`/api/admin/push/topics/${enc(name)}`, { method: 'PATCH', body: input }),
-      remove: (name: string) =>
-        http.request<void>(`/api/admin/push/topics/${enc(name)}`, { method: 'DELETE' }),
+        push.topics.update(name, input),
+      remove: (name: string) => push.topics.remove(name),
     },
     messages: {
-      // Not retried: a send that timed out may have been queued, and a second POST would notify twice.
-      send: (input: PushMessageInput) =>
-        http.request<PushMessage>('/api/push/messages', { method: 'POST', body: input, retry: false }),
-      list: (q: Paging & { status?: PushMessageStatus | undefined }) =>
-        http.request<PushMessagePage>('/api/push/messages', {
-          query: { cursor: q.cursor, limit: q.limit, status: q.status },
-          signal: q.signal,
-        }),
-      get: (id: string, o: { signal?: AbortSignal } = {}) =>
-        http.request<PushMessage>(`/api/push/messages/${enc(id)}`, { signal: o.signal }),
+      // Not retried (the SDK's send): a send that timed out may have been queued, and a second POST would notify twice.
+      send: (input: PushMessageInput) => push.send(input),
+      list: (q: Paging & { status?: PushMessageStatus | undefined }) => push.messages.list(q),
+      get: (id: string, o: { signal?: AbortSignal } = {}) => push.messages.get(id, o),
       deliveries: (id: string, q: Paging & { status?: PushDeliveryStatus | undefined }) =>
-        http.request<PushDeliveryPage>(`/api/push/messages/${enc(id)}/deliveries`, {
-          query: { cursor: q.cursor, limit: q.limit, status: q.status },
-          signal: q.signal,
-        }),
-      cancel: (id: string) =>
-        http.request<PushMessage>(`/api/push/messages/${enc(id)}`, { method: 'DELETE' }),
+        push.messages.deliveries(id, q),
+      cancel: (id: string) => push.messages.cancel(id),
     },
   }
 }
