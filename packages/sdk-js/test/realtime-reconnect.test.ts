@@ -15,6 +15,8 @@ interface Note {
 type NoteRecord = Note & { id: string; version: number }
 
 const WINDOW = 5
+/** Set: new realtime connections wait for it (see beforeAll). */
+let held: Promise<void> | null = null
 let s: TestServer & { url: string }
 let alice: SignedUp
 let bob: SignedUp
@@ -25,6 +27,12 @@ const subscribes: { socket: string; since?: number }[] = []
 beforeAll(async () => {
   // A short replay window, so that a test can outrun it.
   s = await startServer({ BASTIDE_REALTIME_REPLAY_WINDOW: String(WINDOW) })
+  // While `held` is set, new connections wait in the handshake: a test makes changes while a client is away for
+  // sure (its reconnection is due within seconds, which a slow machine's writes can outlast).
+  s.bastide.realtime!.io.use((_so, next) => {
+    if (held) void held.then(() => next())
+    else next()
+  })
   s.bastide.realtime!.io.on('connection', (so) =>
     so.on('subscribe', (m: { since?: number }) => subscribes.push({ socket: so.id, since: m.since })),
   )
@@ -152,9 +160,16 @@ describe('reconnection', () => {
     const notes = c.collection<Note>('notes')
     const n = await notes.create({ text: 'r1', owner: alice.id })
     await expect.poll(() => w.changes.length).toBe(1)
+    let release = () => {}
+    held = new Promise<void>((r) => (release = r))
     serverSocket(c).conn.close()
     await expect.poll(() => c.realtime.status).not.toBe('connected')
-    for (let i = 0; i < WINDOW + 3; i++) await notes.update(n.id, { text: `lost ${i}` })
+    try {
+      for (let i = 0; i < WINDOW + 3; i++) await notes.update(n.id, { text: `lost ${i}` })
+    } finally {
+      held = null
+      release()
+    }
     await expect.poll(w.readies, { timeout: 15_000 }).toBe(2)
     await expect.poll(() => texts(w.changes)).toEqual(['create:r1', 'resync'])
     await notes.update(n.id, { text: 'r2' })
