@@ -1,20 +1,3 @@
-/**
- * Functions over HTTP: a trivial HTTP function next to a plain route of the same server, on loopback.
- *
- *   pnpm bench:functions
- *   pnpm bench:functions -- --duration 15 --connections 50
- *
- * Scenarios (each: requests/s, p50, p99, errors):
- *   plain     GET /api/health/live                    a route that does no I/O (the floor)
- *   hello     GET /api/functions/bench-hello          a function answering `new Response('hello')`
- *   echo      POST /api/functions/bench-echo          a function echoing a 1 KiB JSON body
- *   client    GET /api/functions/bench-client         a function reading one record through ctx.client
- *
- * PostgreSQL: DATABASE_URL or, unset, an embedded PostgreSQL in a temporary directory; a fresh database is created
- * and dropped at the end. Bastide runs as a child process, so the load generator (autocannon, in this process) does
- * not share its event loop; the function sandboxes are that child's Deno processes.
- */
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -22,7 +5,6 @@ import { parseArgs } from 'node:util'
 import autocannon, { type Request, type Result } from 'autocannon'
 import { freePort } from '../src/db/embedded-postgres.ts'
 import {
-  ADMIN_KEY,
   adminCall,
   cleanups,
   createDatabase,
@@ -30,10 +12,7 @@ import {
   machineLine,
   printTable,
   runMain,
-  SECRET,
-  SERVER_DIR,
-  stopChild,
-  trackChild,
+  spawnBastide,
   waitReady,
 } from './lib.ts'
 
@@ -131,26 +110,7 @@ runMain(async () => {
   const port = await freePort()
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastide-bench-data-'))
   cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }))
-  const child = trackChild(
-    spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: SERVER_DIR,
-      env: {
-        ...process.env,
-        DATABASE_URL: dbUrl,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        BASTIDE_ADMIN_KEY: ADMIN_KEY,
-        BASTIDE_SECRET: SECRET,
-        BASTIDE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-        BASTIDE_DATA_DIR: dataDir,
-        // The bench measures the function path, not the request log's writes.
-        BASTIDE_REQUEST_LOG_RETENTION_HOURS: '0',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    }),
-    false,
-  )
-  cleanups.push(() => stopChild(child))
+  const child = spawnBastide({ databaseUrl: dbUrl, port, dataDir })
   const base = `http://127.0.0.1:${port}`
   await waitReady(`${base}/api/health/live`, child)
 

@@ -2,7 +2,7 @@
  * What every benchmark needs around its measurements: children that never outlive it, clean-up (children,
  * databases, temp dirs) on success, failure and Ctrl-C, fresh databases, and its result as a Markdown table.
  */
-import type { ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -209,4 +209,38 @@ export async function adminCall(base: string, method: string, p: string, body?: 
   const text = await r.text()
   if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${text}`)
   return text ? JSON.parse(text) : null
+}
+
+/**
+ * Bastide (`src/main.ts`) as a child process on 127.0.0.1:`port`, with the benchmark's admin key and secret, its
+ * request log off (the benchmarks measure their own path, not the log's writes) and `env` on top. Stopped at clean-up.
+ */
+export function spawnBastide(o: {
+  readonly databaseUrl: string
+  readonly port: number
+  readonly dataDir: string
+  readonly env?: Readonly<Record<string, string>>
+  readonly nodeArgs?: readonly string[]
+}): ChildProcess {
+  const child = trackChild(
+    spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
+      cwd: SERVER_DIR,
+      env: {
+        ...process.env,
+        DATABASE_URL: o.databaseUrl,
+        PORT: String(o.port),
+        HOST: '127.0.0.1',
+        BASTIDE_ADMIN_KEY: ADMIN_KEY,
+        BASTIDE_SECRET: SECRET,
+        BASTIDE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+        BASTIDE_DATA_DIR: o.dataDir,
+        BASTIDE_REQUEST_LOG_RETENTION_HOURS: '0',
+        ...o.env,
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
+    false,
+  )
+  cleanups.push(() => stopChild(child))
+  return child
 }

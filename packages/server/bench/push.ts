@@ -1,15 +1,3 @@
-/**
- * Push fan-out: one message `to: { all: true }` to N registered devices, spread over the providers, each provider
- * played by a loopback peer, timed from the send until the message is done.
- *
- *   pnpm bench:push
- *   pnpm bench:push -- --devices 5000 --providers apns,fcm
- *
- * Prints deliveries per second, the total time, p50/p99 of the delivery latency (send → the peer received it) and
- * the server's peak memory. PostgreSQL: DATABASE_URL or, unset, an embedded PostgreSQL in a temporary directory; a
- * fresh database is created and dropped at the end. Bastide runs as a child process; the peers run in this one.
- */
-import { spawn } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -24,7 +12,6 @@ import {
 } from '../test/support/push-peers/unifiedpush-receiver.ts'
 import { startWebPushReceiver, type WebPushReceiver } from '../test/support/push-peers/web-push-receiver.ts'
 import {
-  ADMIN_KEY,
   adminCall,
   cleanups,
   createDatabase,
@@ -33,11 +20,8 @@ import {
   machineLine,
   printTable,
   runMain,
-  SECRET,
-  SERVER_DIR,
-  stopChild,
+  spawnBastide,
   tempDir,
-  trackChild,
   waitReady,
 } from './lib.ts'
 
@@ -175,28 +159,14 @@ runMain(async () => {
   const port = await freePort()
   const dataDir = path.join(dir, 'data')
   fs.mkdirSync(dataDir)
-  const child = trackChild(
-    // --cpu-prof: the server writes a .cpuprofile (Chrome DevTools) into that directory when it stops.
-    spawn(process.execPath, [...cpuProf, '--import', 'tsx', 'src/main.ts'], {
-      cwd: SERVER_DIR,
-      env: {
-        ...process.env,
-        DATABASE_URL: dbUrl,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        BASTIDE_ADMIN_KEY: ADMIN_KEY,
-        BASTIDE_SECRET: SECRET,
-        BASTIDE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-        BASTIDE_DATA_DIR: dataDir,
-        BASTIDE_REQUEST_LOG_RETENTION_HOURS: '0',
-        BASTIDE_CONSOLE_DIR: 'off',
-        ...peers.serverEnv,
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    }),
-    false,
-  )
-  cleanups.push(() => stopChild(child))
+  // --cpu-prof: the server writes a .cpuprofile (Chrome DevTools) into that directory when it stops.
+  const child = spawnBastide({
+    databaseUrl: dbUrl,
+    port,
+    dataDir,
+    nodeArgs: cpuProf,
+    env: { BASTIDE_CONSOLE_DIR: 'off', ...peers.serverEnv },
+  })
   const base = `http://127.0.0.1:${port}`
   await waitReady(`${base}/api/health/live`, child)
 
