@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signUp } from './support/auth.ts'
 import { startTestServer, type TestServer } from './support/harness.ts'
 import { type Mailbox, startMailbox } from './support/mailbox.ts'
+import { until } from './support/until.ts'
 
 /**
  * ctx.mail: a function mails through the server's mailer (a real SMTP server here), a bad message is refused
@@ -76,15 +77,6 @@ const BULK = fn(`{
     }
   },
 }`)
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, tries = 1200): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await f()
-    if (v) return v
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 let s: TestServer
 let mail: Mailbox

@@ -5,6 +5,7 @@ import {
   startUnifiedPushReceiver,
   type UnifiedPushReceiver,
 } from './support/push-peers/unifiedpush-receiver.ts'
+import { until } from './support/until.ts'
 
 /**
  * ctx.push: a record trigger sends a push message through the push module (source `function:<name>`), which a
@@ -70,15 +71,6 @@ const FLOOD = fn(`{
     }
   },
 }`)
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, tries = 1200): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await f()
-    if (v) return v
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 let s: TestServer
 let receiver: UnifiedPushReceiver

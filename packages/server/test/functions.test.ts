@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { authCall, signUp } from './support/auth.ts'
 import { createCollection, createKey, startTestServer, type TestServer } from './support/harness.ts'
+import { until } from './support/until.ts'
 
 /** Functions: deploy, HTTP triggers, versions, secrets, queued triggers with retries, auth hooks, cron. */
 
@@ -99,15 +100,6 @@ const UPLOADS = fn(`{
   on: { storage: { bucket: 'media' } },
   async handler(event, ctx) { ctx.log.info(event.event.name + ' ' + event.event.key + ' ' + event.event.size) },
 }`)
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, tries = 1200): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await f()
-    if (v) return v
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 describe('functions', () => {
   let s: TestServer
