@@ -23,6 +23,8 @@ export const SERVER_ERROR_STATUS = {
   /** An outbound request (function fetch, webhook) to a loopback, private or link-local address, not allow-listed. */
   DESTINATION_REFUSED: 422,
   IDEMPOTENCY_KEY_REUSED: 422,
+  /** Offline sync is not switched on for the collection (`PUT /api/admin/sync/collections/{name}`). */
+  SYNC_DISABLED: 409,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,

@@ -135,6 +135,26 @@ export {
 } from './schema-document.ts'
 export type { Bucket, BucketRules, ListObjectsResult, StorageObject } from './storage.ts'
 export {
+  SYNC_CONFLICT_POLICIES,
+  SYNC_MUTATION_OPS,
+  type SyncChange,
+  type SyncChangesPage,
+  type SyncCollectionSettings,
+  type SyncCollectionSettingsInput,
+  type SyncConflictInfo,
+  type SyncConflictPolicy,
+  type SyncFieldInfo,
+  type SyncMergeEvent,
+  type SyncMergeResult,
+  type SyncMutation,
+  type SyncMutationOp,
+  type SyncMutationResult,
+  type SyncOverview,
+  type SyncPushRequest,
+  type SyncPushResponse,
+  type SyncRecord,
+} from './sync.ts'
+export {
   WEBHOOK_EVENTS,
   WEBHOOK_SIGNATURE_HEADER,
   type Webhook,
