@@ -21,6 +21,17 @@ export {
   RECORD_EVENT_BY_ACTION,
   type RecordEvent,
 } from './events.ts'
+export type {
+  CompareOp as FilterCompareOp,
+  Expr as FilterExpr,
+  Literal as FilterLiteral,
+  Operand as FilterOperand,
+} from './filter/ast.ts'
+export * as filterEngine from './filter/engine.ts'
+export { FilterError } from './filter/errors.ts'
+export { compileLocalFilter, type LocalFilterOptions } from './filter/local.ts'
+export { parseFilter } from './filter/parse.ts'
+export { compareRecords } from './filter/sort.ts'
 export {
   AUTH_HOOKS,
   type AuthHook,

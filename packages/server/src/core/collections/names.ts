@@ -1,3 +1,4 @@
+import { filterEngine } from '@bastide/protocol'
 import { SYSTEM_FIELDS } from './types.ts'
 
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_]*$/
@@ -36,7 +37,4 @@ export function nameProblem(name: unknown, what: 'collection' | 'field' | 'index
 }
 
 /** `comments_via_post` → { collection: 'comments', field: 'post' }: a back-relation's name in paths and expand. */
-export function parseBackRelation(name: string): { collection: string; field: string } | undefined {
-  const m = /^([A-Za-z][A-Za-z0-9_]*)_via_([A-Za-z][A-Za-z0-9_]*)$/.exec(name)
-  return m ? { collection: m[1]!, field: m[2]! } : undefined
-}
+export const parseBackRelation = filterEngine.parseBackRelation
