@@ -1,7 +1,7 @@
 import type { RecordAction } from './records.ts'
 
 /**
- * Functions: TypeScript modules the server runs in a sandbox on HTTP, record, auth, storage and cron triggers,
+ * Functions: TypeScript modules the server runs in a sandbox on HTTP, record, auth, storage, cron and sync triggers,
  * and the durable job queue (PostgreSQL) that delivers every event trigger, retry and webhook.
  */
 
@@ -16,6 +16,8 @@ export type FunctionTrigger =
   | { readonly storage: { readonly bucket: string; readonly events?: readonly StorageEventName[] } }
   /** Five-field cron (UTC); runs once across all nodes. */
   | { readonly cron: string }
+  /** An offline-sync merge function: run synchronously on a conflicting push, its answer is the record (see sync.ts). */
+  | { readonly sync: 'merge' }
 
 export const AUTH_HOOKS = ['before-sign-up', 'before-sign-in', 'after-sign-up', 'after-sign-in'] as const
 export type AuthHook = (typeof AUTH_HOOKS)[number]
@@ -23,7 +25,7 @@ export type AuthHook = (typeof AUTH_HOOKS)[number]
 export const STORAGE_EVENTS = ['object.created', 'object.deleted'] as const
 export type StorageEventName = (typeof STORAGE_EVENTS)[number]
 
-export const TRIGGER_KINDS = ['http', 'record', 'auth', 'storage', 'cron'] as const
+export const TRIGGER_KINDS = ['http', 'record', 'auth', 'storage', 'cron', 'sync'] as const
 export type TriggerKind = (typeof TRIGGER_KINDS)[number]
 
 /** Limits of one invocation; the server caps each at its BASTIDE_FUNCTIONS_* maximum. */

@@ -14,6 +14,8 @@ import type {
   PushMessageInput,
   RecordEvent,
   StorageEventName,
+  SyncMergeEvent,
+  SyncMergeResult,
 } from '@bastide/protocol'
 import type { BastideClient } from './client.ts'
 
@@ -89,6 +91,7 @@ export type FunctionEvent =
   | AuthFunctionEvent
   | StorageFunctionEvent
   | CronFunctionEvent
+  | SyncMergeEvent
 
 /** A `before-sign-up` / `before-sign-in` hook's answer: `allow: false` refuses (403) with `message`. */
 export type AuthHookDecision = { readonly allow: true } | { readonly allow: false; readonly message?: string }
@@ -184,14 +187,18 @@ export type EventOf<T> = T extends { readonly http: unknown }
         ? StorageFunctionEvent
         : T extends { readonly cron: string }
           ? CronFunctionEvent
-          : never
+          : T extends { readonly sync: 'merge' }
+            ? SyncMergeEvent
+            : never
 
 /** What a handler returns for an event: a Response for HTTP, a decision for `before-*` hooks, else anything (JSON). */
 export type ResultOf<E extends FunctionEvent> = E extends HttpFunctionEvent
   ? Response
   : E extends AuthFunctionEvent<'before-sign-up' | 'before-sign-in'>
     ? AuthHookDecision | undefined
-    : unknown
+    : E extends SyncMergeEvent
+      ? SyncMergeResult
+      : unknown
 
 type TriggersOf<On> = On extends readonly (infer T)[] ? T : On
 type Awaitable<T> = T | Promise<T>

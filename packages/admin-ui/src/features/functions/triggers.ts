@@ -16,6 +16,7 @@ export function triggerKind(t: FunctionTrigger): TriggerKind {
   if ('record' in t) return 'record'
   if ('auth' in t) return 'auth'
   if ('storage' in t) return 'storage'
+  if ('sync' in t) return 'sync'
   return 'cron'
 }
 
@@ -40,6 +41,7 @@ export function describeTrigger(t: FunctionTrigger): TriggerBadge {
       text: `storage ${t.storage.bucket}${events?.length ? `: ${events.join(', ')}` : ''}`,
     }
   }
+  if ('sync' in t) return { kind: 'sync', text: `sync ${t.sync}` }
   return { kind: 'cron', text: `cron ${t.cron}` }
 }
 
@@ -79,5 +81,14 @@ export function sampleEvent(m: Pick<FunctionManifest, 'on'>, now = new Date()): 
       },
     }
   if ('cron' in t) return { trigger: 'cron', schedule: t.cron, at }
+  if ('sync' in t)
+    return {
+      trigger: 'sync',
+      collection: 'todos',
+      recordId: 'test-record',
+      base: null,
+      server: { id: 'test-record', version: 2, title: 'Edited on the server' },
+      client: { op: 'update', data: { title: 'Edited offline' }, at },
+    }
   return {}
 }

@@ -4,6 +4,7 @@ import type {
   Invocation,
   RecordAction,
   StorageEventName,
+  SyncMergeEvent,
   TriggerKind,
 } from '@bastide/protocol'
 import type { Logger } from 'pino'
@@ -338,7 +339,8 @@ export function createFunctionEngine(deps: FunctionEngineDeps) {
       await jobs.unschedule(queue)
       await stopWork(queue)
     }
-    const queued = triggers.some((t) => !('http' in t) && !('cron' in t))
+    // HTTP and sync triggers run in the request; cron slots have queues of their own.
+    const queued = triggers.some((t) => !('http' in t) && !('cron' in t) && !('sync' in t))
     if (queued) await ensureWork(functionQueue(f.name), f)
     else await stopWork(functionQueue(f.name))
     for (const [queue, cron] of crons) {
@@ -519,6 +521,20 @@ export function createFunctionEngine(deps: FunctionEngineDeps) {
       // A test run's event is made up by whoever calls: ctx.client never acts as the user it names (a privileged
       // function still acts as an admin).
       return (await runEvent(f, trigger, event, ANONYMOUS, null)).invocation
+    },
+
+    /**
+     * Runs function `name`'s sync trigger (a collection's merge function) now and answers with what it returned:
+     * undefined when no such function, or none with a `{ sync: 'merge' }` trigger. Logged like any invocation;
+     * ctx.client is anonymous (an admin when privileged), as for record events: the event is the caller's data.
+     */
+    async runSync(
+      name: string,
+      event: SyncMergeEvent,
+    ): Promise<{ result: SandboxResult; invocation: Invocation } | undefined> {
+      const f = loaded.get(name) ?? (await syncNow().then(() => loaded.get(name)))
+      if (!f?.triggers.some((t) => 'sync' in t)) return undefined
+      return runEvent(f, 'sync', event, ANONYMOUS, null)
     },
 
     /** Resolves the per-invocation `bst_fn_` credentials ctx.client sends. */

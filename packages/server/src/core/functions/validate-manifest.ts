@@ -34,6 +34,8 @@ const trigger = z.union([
       events: z.array(z.enum(STORAGE_EVENTS)).min(1).optional(),
     }),
   }),
+  // A collection's merge function (offline sync's `function` conflict policy): run on a conflicting push.
+  z.strictObject({ sync: z.literal('merge') }),
   z.strictObject({
     cron: z.string().superRefine((v, ctx) => {
       try {

@@ -227,7 +227,7 @@ export function functionAdminRoutes(deps: {
       throw errors.validation({
         'event.trigger': {
           code: 'invalid',
-          message: 'One of record, auth, storage, cron (call HTTP triggers at /api/functions/<name>).',
+          message: 'One of record, auth, storage, cron, sync (call HTTP triggers at /api/functions/<name>).',
         },
       })
     return c.json(await engine.invokeEvent(f, trigger, event))
