@@ -16,6 +16,7 @@ import { recordsModule } from './records/index.ts'
 import { schemaModule } from './schema/index.ts'
 import { settingsModule } from './settings/index.ts'
 import { storageModule } from './storage/index.ts'
+import { syncModule } from './sync/index.ts'
 import { webhooksModule } from './webhooks/index.ts'
 
 /**
@@ -33,6 +34,7 @@ export const MODULES: readonly ModuleDefinition<any>[] = [
   webhooksModule, // outbound webhooks: signed, retried, delivery history     /api/admin/webhooks
   pushModule, //     push: devices, topics, APNs/FCM/Web Push/UnifiedPush sends  /api/push, /api/admin/push
   functionsModule, // functions: deploy, versions, secrets, triggers, logs   /api/functions, /api/admin/functions
+  syncModule, //     offline sync: change log, pull, push, conflict policies /api/collections/:c/changes, /api/sync, /api/admin/sync
   realtimeModule, // live changes, channels, presence (socket.io)          /realtime, /api/realtime/channels
   schemaModule, //   schema as code: export, plan, atomic apply, migrations /api/admin/schema
   consoleModule, //  console admins' sign-in, setup, user management       /api/admin/auth, /api/admin/{setup,users,admins}

@@ -1,0 +1,382 @@
+import {
+  SYSTEM_FIELDS,
+  type SyncCollectionSettings,
+  type SyncConflictInfo,
+  type SyncMutation,
+  type SyncMutationResult,
+  type SyncPushRequest,
+  type SyncPushResponse,
+  type SyncRecord,
+} from '@bastide/protocol'
+import { sql } from 'kysely'
+import type { Logger } from 'pino'
+import type { Db } from '../../db/create-db.ts'
+import { inTransaction, type Tx } from '../../db/transaction.ts'
+import { AppError, errors } from '../../errors/index.ts'
+import type { Principal } from '../auth/principal.ts'
+import type { CollectionsService } from '../collections/service.ts'
+import type { Collection } from '../collections/types.ts'
+import { selectList, shapeRecord, tableOf } from '../records/select.ts'
+import type { Rec, RecordsService } from '../records/service.ts'
+import {
+  bothChanged,
+  clientWins,
+  deleteWins,
+  lastWriterWins,
+  sameValue,
+  serverWins,
+  type UpdateConflict,
+  type UpdateResolution,
+} from './conflict.ts'
+import { recordAtVersion } from './history.ts'
+import type { MergeRunner } from './merge.ts'
+import type { SyncSettingsStore } from './settings.ts'
+
+export interface PushDeps {
+  readonly db: Db
+  readonly records: RecordsService
+  readonly collections: CollectionsService
+  readonly settings: SyncSettingsStore
+  readonly merge: MergeRunner
+  readonly log: Logger
+}
+
+/** A stale write is resolved again against the newer record this many times, then refused. */
+const MAX_TRIES = 3
+
+/** What sync_mutations keeps of an answer: the record is read again for every answer, replays included. */
+type Stored = Omit<SyncMutationResult, 'id' | 'record'>
+
+/** Who a mutation id belongs to (sync_mutations.principal): mutation ids are unique per principal and client. */
+export function principalKey(p: Principal): string {
+  switch (p.kind) {
+    case 'anonymous':
+      return 'anon'
+    case 'admin':
+      return p.adminId ? `admin:${p.adminId}` : 'admin'
+    case 'key':
+      return `key:${p.id}`
+    case 'user':
+      return `user:${p.id}`
+  }
+}
+
+/**
+ * POST /api/sync/push: the mutations in order, each in its own transaction with its sync_mutations row, so that
+ * one refused (rules, validation, sync off) leaves the others applied, and a retried push (the same principal,
+ * client and mutation id) answers with the first result and writes nothing. Writes go through the records
+ * service in that transaction: rules, validation, events, realtime and webhooks as for any write.
+ */
+export async function pushMutations(
+  deps: PushDeps,
+  p: Principal,
+  req: SyncPushRequest,
+): Promise<SyncPushResponse> {
+  const results: SyncMutationResult[] = []
+  for (const m of req.mutations) results.push(await pushOne(deps, p, req.clientId, m))
+  return { results }
+}
+
+async function pushOne(deps: PushDeps, p: Principal, clientId: string, m: SyncMutation) {
+  const key = principalKey(p)
+  const where = sql`principal = ${key} AND client_id = ${clientId}::uuid AND mutation_id = ${m.id}`
+  let stored: Stored | undefined
+  // Twice at most: the first result may be purged (retention) between the claim that fails and its read.
+  for (let i = 0; i < 2 && !stored; i++)
+    stored = await inTransaction(deps.db, async (tx) => {
+      // The key first: the same mutation pushed concurrently waits on it until this transaction ends, then
+      // reads the result it stored; the loser never writes.
+      const claim = await sql`INSERT INTO bastide.sync_mutations (principal, client_id, mutation_id, result)
+        VALUES (${key}, ${clientId}::uuid, ${m.id}, '{}'::jsonb) ON CONFLICT DO NOTHING RETURNING 1`.execute(
+        tx.db,
+      )
+      if (claim.rows.length === 0) {
+        const prior = await sql<{
+          result: Stored
+        }>`SELECT result FROM bastide.sync_mutations WHERE ${where}`.execute(tx.db)
+        return prior.rows[0]?.result
+      }
+      const result = await decide(deps, tx, p, m)
+      await sql`UPDATE bastide.sync_mutations SET result = ${JSON.stringify(result)}::jsonb WHERE ${where}`.execute(
+        tx.db,
+      )
+      return result
+    })
+  if (!stored) throw errors.conflict('This mutation is being applied by another request; push again.')
+  // The record as it is now and as the caller may see it (null: gone, or hidden by the view rule), read after
+  // the commit: a replay gets the current record too, never one that stayed in the table.
+  const record = deps.collections.find(m.collection)
+    ? await visible(deps.records, m.collection, m.recordId, p)
+    : null
+  return { id: m.id, ...stored, record } satisfies SyncMutationResult
+}
+
+/** One mutation's work in transaction `tx`: a refusal is its answer (rejected), never an error of the push. */
+async function decide(deps: PushDeps, tx: Tx, p: Principal, m: SyncMutation): Promise<Stored> {
+  try {
+    const c = deps.collections.get(m.collection)
+    const settings = await deps.settings.get(m.collection)
+    if (!settings?.enabled)
+      throw new AppError('SYNC_DISABLED', `Offline sync is not enabled for the ${c.name} collection.`)
+    // The device's clock may run ahead: an edit is never later than its arrival.
+    const at = Date.parse(m.at)
+    const x: Ctx = { deps, tx, p, m, c, settings, clientAt: Math.min(Number.isNaN(at) ? 0 : at, Date.now()) }
+    if (m.op === 'create') return await create(x)
+    if (m.op === 'update') return await update(x)
+    return await remove(x)
+  } catch (err) {
+    if (err instanceof AppError) return { status: 'rejected', error: err.toBody() }
+    throw err
+  }
+}
+
+interface Ctx {
+  readonly deps: PushDeps
+  readonly tx: Tx
+  readonly p: Principal
+  readonly m: SyncMutation
+  readonly c: Collection
+  readonly settings: SyncCollectionSettings
+  /** The client's `at`, clamped to the server's clock (ms). */
+  readonly clientAt: number
+}
+
+/**
+ * create: the record with the client's id. An id that exists already (the create sent again under another
+ * mutation id, or two devices that made the same id) is an update of every field sent, on base version 0: a
+ * conflict the policy resolves, without a base (lww_field: every field counts as changed on both sides).
+ */
+async function create(x: Ctx): Promise<Stored> {
+  const { deps, tx, p, m, c } = x
+  const { id: _, ...data } = m.data ?? {}
+  const body = { ...data, id: m.recordId }
+  for (let i = 0; i < MAX_TRIES; i++) {
+    const current = await readRow(tx, c, m.recordId)
+    if (!current) {
+      try {
+        await attempt(tx, (t) => deps.records.create(c.name, body, p, { tx: t }))
+        return { status: 'applied' }
+      } catch (err) {
+        // Created by a concurrent write since the read: resolved against it on the next round.
+        if (err instanceof AppError && err.code === 'CONFLICT' && (await readRow(tx, c, m.recordId))) continue
+        throw err
+      }
+    }
+    try {
+      await checkWritable(tx, (t) => deps.records.update(c.name, m.recordId, data, p, { tx: t, ifMatch: -1 }))
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err
+      // The caller may not write over that record: the answer is the records API's to this create (its rule's
+      // 403, or 409 for an id taken), which says no more than it would.
+      await attempt(tx, (t) => deps.records.create(c.name, body, p, { tx: t }))
+      return { status: 'applied' }
+    }
+    const r = await resolveWrite(x, 'create', data, current, undefined)
+    if (r) return r
+  }
+  return busy(x)
+}
+
+/**
+ * update: applied as sent when `baseVersion` is absent or still the record's version (If-Match on it, so a write
+ * in between is caught and resolved again); otherwise a conflict the collection's policy resolves. An update of
+ * a deleted record is resolved as the server's (record null: the client drops its copy), whatever the policy.
+ */
+async function update(x: Ctx): Promise<Stored> {
+  const { deps, tx, p, m, c } = x
+  const data = m.data ?? {}
+  for (let i = 0; i < MAX_TRIES; i++) {
+    const current = await readRow(tx, c, m.recordId)
+    if (!current) {
+      // Only a record the log saw deleted: any other id answers as the records API does, not found.
+      if (await wasDeleted(tx, c, m.recordId))
+        return resolved(x, { serverVersion: null, fields: [], outcome: 'server' })
+      throw errors.notFound('Record')
+    }
+    const version = current.version as number
+    if (m.baseVersion === undefined || m.baseVersion === version) {
+      if (
+        await write(tx, (t) => deps.records.update(c.name, m.recordId, data, p, { tx: t, ifMatch: version }))
+      )
+        return { status: 'applied' }
+      continue
+    }
+    await checkWritable(tx, (t) => deps.records.update(c.name, m.recordId, data, p, { tx: t, ifMatch: -1 }))
+    const base = await recordAtVersion(tx.db as Db, c, m.recordId, m.baseVersion)
+    const r = await resolveWrite(x, 'update', data, current, base)
+    if (r) return r
+  }
+  return busy(x)
+}
+
+/**
+ * delete: applied when `baseVersion` is absent or current; a record already gone is applied too (null). On a
+ * stale base: server_wins keeps the record, client_wins deletes it, lww_field deletes it when the client's `at`
+ * is not before the record's `updated`, and a merge function keeps it by returning `{ keep: 'server' }` (any
+ * `{ data }` lets the delete through; its data is not written).
+ */
+async function remove(x: Ctx): Promise<Stored> {
+  const { deps, tx, p, m, c, settings } = x
+  for (let i = 0; i < MAX_TRIES; i++) {
+    const current = await readRow(tx, c, m.recordId)
+    if (!current) return { status: 'applied' }
+    const version = current.version as number
+    const del = (v: number) => (t: Tx) => deps.records.remove(c.name, m.recordId, p, { tx: t, ifMatch: v })
+    if (m.baseVersion === undefined || m.baseVersion === version) {
+      if (await write(tx, del(version))) return { status: 'applied' }
+      continue
+    }
+    await checkWritable(tx, del(-1))
+    let deletes: boolean
+    if (settings.conflict === 'server_wins') deletes = false
+    else if (settings.conflict === 'client_wins') deletes = true
+    else if (settings.conflict === 'lww_field') deletes = deleteWins(x.clientAt, updatedOf(current))
+    else {
+      const base = await recordAtVersion(tx.db as Db, c, m.recordId, m.baseVersion)
+      deletes = !('keep' in (await runMerge(x, 'delete', {}, current, base)))
+    }
+    if (!deletes) return resolved(x, { serverVersion: version, fields: [], outcome: 'server' })
+    if (await write(tx, del(version)))
+      return resolved(x, { serverVersion: version, fields: [], outcome: 'client' })
+  }
+  return busy(x)
+}
+
+/**
+ * Resolves a conflicting create or update against `current` by the collection's policy and writes the outcome
+ * at `current`'s version; undefined when the record moved on meanwhile (the caller resolves it again).
+ */
+async function resolveWrite(
+  x: Ctx,
+  op: 'create' | 'update',
+  data: Rec,
+  current: Rec,
+  base: Rec | undefined,
+): Promise<Stored | undefined> {
+  const { deps, tx, p, m, c, settings } = x
+  const conflict: UpdateConflict = {
+    data,
+    base,
+    current,
+    fields: c.fields.map((f) => f.name),
+    clientAt: x.clientAt,
+    serverAt: updatedOf(current),
+  }
+  let r: UpdateResolution
+  if (settings.conflict === 'server_wins') r = serverWins()
+  else if (settings.conflict === 'client_wins') r = clientWins(conflict)
+  else if (settings.conflict === 'lww_field') r = lastWriterWins(conflict)
+  else {
+    const merged = await runMerge(x, op, data, current, base)
+    // Only what differs from the record: a function that returns the whole record (system and hidden fields
+    // included) writes its changes, not fields the caller may not set.
+    const write = 'keep' in merged ? {} : changes(merged.data, current)
+    r = Object.keys(write).length ? { write, outcome: 'merged' } : { write: undefined, outcome: 'server' }
+  }
+  const version = current.version as number
+  const info = { serverVersion: version, fields: bothChanged(conflict), outcome: r.outcome }
+  const fields = r.write
+  if (!fields) return resolved(x, info)
+  const ok = await write(tx, (t) =>
+    deps.records.update(c.name, m.recordId, fields, p, { tx: t, ifMatch: version }),
+  )
+  return ok ? resolved(x, info) : undefined
+}
+
+async function runMerge(x: Ctx, op: SyncMutation['op'], data: Rec, current: Rec, base: Rec | undefined) {
+  const shape = (r: Rec) => shapeRecord(x.c, r, true) as SyncRecord
+  // The transaction waits on the function, which may take up to its timeout (30 s by default, as long as the
+  // sessions' idle-in-transaction limit): the function's own timeout bounds that wait.
+  await sql`SELECT set_config('idle_in_transaction_session_timeout', '0', true)`.execute(x.tx.db)
+  return x.deps.merge(x.settings.mergeFunction ?? '', {
+    trigger: 'sync',
+    collection: x.c.name,
+    recordId: x.m.recordId,
+    base: base ? shape(base) : null,
+    server: shape(current),
+    client: { op, data, at: x.m.at },
+  })
+}
+
+function resolved(x: Ctx, info: Omit<SyncConflictInfo, 'policy'>): Stored {
+  return { status: 'resolved', conflict: { policy: x.settings.conflict, ...info } }
+}
+
+function busy(x: Ctx): never {
+  x.deps.log.warn(
+    { collection: x.c.name, record: x.m.recordId },
+    'a pushed mutation was refused: the record kept changing while it was resolved',
+  )
+  throw errors.conflict('The record kept changing while this change was applied; make it again.')
+}
+
+/** The record's row as the records service reads it (unshaped), or undefined when there is none. */
+async function readRow(tx: Tx, c: Collection, id: string): Promise<Rec | undefined> {
+  const res =
+    await sql<Rec>`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r WHERE r.id = ${id}::uuid`.execute(tx.db)
+  return res.rows[0]
+}
+
+async function wasDeleted(tx: Tx, c: Collection, id: string): Promise<boolean> {
+  const res = await sql`SELECT 1 FROM bastide.sync_log
+    WHERE collection_id = ${c.id} AND record_id = ${id}::uuid AND op = 'd' LIMIT 1`.execute(tx.db)
+  return res.rows.length > 0
+}
+
+const updatedOf = (row: Rec): number => new Date(row.updated as Date | string).getTime()
+
+/** The fields of `data` that differ from `current`'s, system fields aside. */
+function changes(data: Readonly<Rec>, current: Rec): Rec {
+  const out: Rec = {}
+  for (const [k, v] of Object.entries(data))
+    if (!(SYSTEM_FIELDS as readonly string[]).includes(k) && !sameValue(v, current[k])) out[k] = v
+  return out
+}
+
+/**
+ * Runs `fn` in a savepoint of `tx`: a failed write (a constraint, a stale version) rolls back alone and the
+ * transaction goes on; the after-commit hooks of a rolled-back write are dropped with it.
+ */
+async function attempt<T>(tx: Tx, fn: (t: Tx) => Promise<T>): Promise<T> {
+  const hooks: (() => void)[] = []
+  await sql`SAVEPOINT bst_sync`.execute(tx.db)
+  let out: T
+  try {
+    out = await fn({ db: tx.db, afterCommit: (h) => hooks.push(h) })
+  } catch (err) {
+    await sql`ROLLBACK TO SAVEPOINT bst_sync`.execute(tx.db)
+    throw err
+  }
+  await sql`RELEASE SAVEPOINT bst_sync`.execute(tx.db)
+  for (const h of hooks) tx.afterCommit(h)
+  return out
+}
+
+/** A write at a version: false when the record moved on since (VERSION_MISMATCH); other refusals throw. */
+async function write(tx: Tx, fn: (t: Tx) => Promise<unknown>): Promise<boolean> {
+  try {
+    await attempt(tx, fn)
+    return true
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'VERSION_MISMATCH') return false
+    throw err
+  }
+}
+
+/**
+ * Whether the caller may write this record, writing nothing: `ifMatch: -1` matches no row, so the records service
+ * answers after its own access check and validation of the body: 409 with the version when the caller could have
+ * written it, its refusal (404 for a record the rules hide, 400 for a bad field) when not, which is thrown.
+ */
+async function checkWritable(tx: Tx, fn: (t: Tx) => Promise<unknown>): Promise<void> {
+  if (await write(tx, fn)) throw new Error('a write at version -1 was applied')
+}
+
+async function visible(records: RecordsService, collection: string, id: string, p: Principal) {
+  try {
+    return (await records.view(collection, id, p)) as SyncRecord
+  } catch (err) {
+    if (err instanceof AppError && err.status < 500) return null
+    throw err
+  }
+}

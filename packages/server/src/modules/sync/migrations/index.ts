@@ -1,0 +1,4 @@
+import { sync } from './0001-sync.ts'
+
+/** The sync module's migrations, in order. Append-only: a new file goes at the end, nothing is edited. */
+export const migrations = [sync] as const
