@@ -13,6 +13,7 @@ import { schemaCommand } from './schema.ts'
 import { serveCommand } from './serve.ts'
 import { setupTokenCommand } from './setup-token.ts'
 import { storageCommand } from './storage.ts'
+import { syncCommand } from './sync.ts'
 import { typegenCommand } from './typegen.ts'
 import { usersCommand } from './users.ts'
 
@@ -36,4 +37,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   functionsCommand,
   jobsCommand,
   pushCommand,
+  syncCommand,
 ]

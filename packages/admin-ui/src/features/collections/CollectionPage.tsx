@@ -7,6 +7,7 @@ import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
 import { Loading, Page } from '../../components/ui/Page.tsx'
 import { useClient } from '../../lib/client.tsx'
 import { formatTime } from '../../lib/format.ts'
+import { SyncPanel } from '../sync/index.ts'
 import { ApiPreview } from './ApiPreview.tsx'
 import { type Draft, type DraftField, fromSchema, sameDraft, toFieldInput, toInput } from './draft.ts'
 import { HistoryTab } from './HistoryTab.tsx'
@@ -20,12 +21,13 @@ const TABS = [
   { id: 'schema', label: 'Schema' },
   { id: 'rules', label: 'Rules' },
   { id: 'api', label: 'API' },
+  { id: 'sync', label: 'Offline sync' },
   { id: 'history', label: 'History' },
   { id: 'delete', label: 'Delete' },
 ] as const
 type Tab = (typeof TABS)[number]['id']
 
-/** One collection: schema, rules, API preview, history, delete. Schema and rules are saved together. */
+/** One collection: schema, rules, API preview, offline sync, history, delete. Schema and rules are saved together. */
 export function CollectionPage() {
   const { name } = useParams({ strict: false }) as { name: string }
   const client = useClient()
@@ -192,6 +194,7 @@ function CollectionTabs(props: { collection: CollectionSchema }) {
           </div>
         ) : null}
         {tab === 'api' ? <ApiPreview collection={c} /> : null}
+        {tab === 'sync' ? <SyncPanel collection={c} /> : null}
         {tab === 'history' ? <HistoryTab name={c.name} /> : null}
         {tab === 'delete' ? <DeleteTab collection={c} /> : null}
       </div>

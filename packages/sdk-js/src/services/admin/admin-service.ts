@@ -14,6 +14,7 @@ import { AdminMetrics } from './metrics.ts'
 import { AdminPush } from './push.ts'
 import { AdminSchema } from './schema.ts'
 import { AdminSettings } from './settings.ts'
+import { AdminSync } from './sync.ts'
 import { AdminUsers } from './users.ts'
 import { AdminWebhooks } from './webhooks.ts'
 
@@ -21,7 +22,7 @@ import { AdminWebhooks } from './webhooks.ts'
  * What the console does, for the console, the CLI and scripts: `client.admin.*`. Every call takes a console
  * admin's session (`createClient({ url, console: true })` then `client.admin.auth.signIn`) or the admin key
  * (`createClient({ url, apiKey })`). Some also take an API key with the right scope:
- * - `collections`, `channels`, `schema`: the `schema` scope;
+ * - `collections`, `channels`, `schema`, `sync`: the `schema` scope;
  * - `keys`: the `keys` scope (a key mints keys within its own scopes only);
  * - `users`: the `users` scope — all but `users.impersonate`, which stays with console admins;
  * - `metrics`, `logs`: the `metrics` scope.
@@ -56,6 +57,8 @@ export class AdminService {
   readonly jobs: AdminJobs
   /** Push notifications: send, messages and deliveries, devices, credentials, topics (also the `push` scope). */
   readonly push: AdminPush
+  /** Offline sync: which collections sync and how their conflicts resolve (also the `schema` scope). */
+  readonly sync: AdminSync
 
   constructor(
     private readonly http: Http,
@@ -77,6 +80,7 @@ export class AdminService {
     this.functions = new AdminFunctions(http)
     this.jobs = new AdminJobs(http)
     this.push = new AdminPush(http)
+    this.sync = new AdminSync(http)
   }
 
   /**
