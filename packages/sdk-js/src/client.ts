@@ -1,4 +1,6 @@
 import { type FetchLike, Http, type RetryOptions } from './http.ts'
+import { createOfflineClient } from './offline/offline-client.ts'
+import type { OfflineClient, OfflineOptions } from './offline/types.ts'
 import { RealtimeService } from './realtime/realtime-service.ts'
 import { AdminService } from './services/admin/admin-service.ts'
 import { AuthService } from './services/auth/auth-service.ts'
@@ -123,6 +125,20 @@ export class BastideClient<S extends Schema = RegisteredSchema> {
     const b = new BatchBuilder<S>()
     build(b)
     return b.send(this.http, opts)
+  }
+
+  /**
+   * Keeps collections on the device: reads and live queries from the local store, writes applied at once and
+   * queued, synced with the server when it can be reached (conflicts resolved by each collection's policy).
+   *
+   * @example
+   * const offline = client.offline({ store: indexedDbStore('my-app'), collections: { todos: { filter: 'done = false' } } })
+   * await offline.ready
+   * const stop = offline.collection<Todo>('todos').live({ sort: '-created' }, render)
+   * await offline.collection<Todo>('todos').create({ title: 'Buy milk' })
+   */
+  offline(options: OfflineOptions): OfflineClient {
+    return createOfflineClient(this, options)
   }
 
   /** Closes the realtime connection and stops token refresh timers (for tests and short-lived scripts). */

@@ -40,6 +40,18 @@ export type {
   SchemaChange,
   SchemaDocument,
   SchemaPlan,
+  SyncChange,
+  SyncChangesPage,
+  SyncCollectionSettings,
+  SyncCollectionSettingsInput,
+  SyncConflictInfo,
+  SyncConflictPolicy,
+  SyncMergeEvent,
+  SyncMergeResult,
+  SyncMutation,
+  SyncMutationResult,
+  SyncOverview,
+  SyncRecord,
   WebPushCredentialsInput,
 } from '@bastide/protocol'
 export {
@@ -50,12 +62,41 @@ export {
   PUSH_MESSAGE_STATUSES,
   PUSH_PROVIDERS,
   RULE_ACTIONS,
+  SYNC_CONFLICT_POLICIES,
 } from '@bastide/protocol'
 export { BastideClient, type ClientOptions, createClient } from './client.ts'
 export { BastideError, type ErrorCode, ErrorCodes, isBastideError } from './errors.ts'
 export { type FilterParams, type FilterValue, f, literal } from './filter.ts'
 export type { AuthMode, FetchLike, QueryValue, RequestOptions, RetryOptions } from './http.ts'
 export { Http } from './http.ts'
+export { indexedDbStore } from './offline/indexeddb-store.ts'
+export { memoryStore } from './offline/memory-store.ts'
+export {
+  type ExpoSqliteDatabaseLike,
+  type ExpoSqliteExecutorLike,
+  expoSqliteDriver,
+  type OpSqliteDatabaseLike,
+  type OpSqliteExecutorLike,
+  opSqliteDriver,
+  type SqliteDriver,
+  type SqliteExecutor,
+  type SqliteValue,
+  sqliteStore,
+} from './offline/sqlite-store.ts'
+export type {
+  OfflineBatch,
+  OfflineClient,
+  OfflineCollection,
+  OfflineCollectionOptions,
+  OfflineConflict,
+  OfflineOptions,
+  OfflineQuery,
+  OfflineRejection,
+  OfflineSnapshot,
+  OfflineStatus,
+  OfflineStore,
+  QueuedMutation,
+} from './offline/types.ts'
 export {
   registerWebPush,
   type WebPushOptions,
@@ -133,6 +174,7 @@ export {
   type SettingsAuthMethod,
   type SettingsPatch,
 } from './services/admin/settings.ts'
+export { AdminSync } from './services/admin/sync.ts'
 export {
   type AdminUser,
   type AdminUserPage,
