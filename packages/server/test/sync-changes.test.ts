@@ -110,7 +110,7 @@ describe('delta', () => {
     expect((await api('DELETE', `/api/collections/bulk/records/${a.id}`)).status).toBe(204)
     const c = await createRecord(s, 'bulk', { n: -3 })
     expect((await api('PATCH', `/api/collections/bulk/records/${b.id}`, { n: -200 })).status).toBe(200)
-    // Created and deleted between two pulls: nothing to tell.
+    // Created and deleted between two pulls: a removal all the same (the device may hold it from its push's answer).
     const d = await createRecord(s, 'bulk', { n: -4 })
     expect((await api('DELETE', `/api/collections/bulk/records/${d.id}`)).status).toBe(204)
     await settle(s)
@@ -120,6 +120,7 @@ describe('delta', () => {
       { op: 'upsert', record: expect.objectContaining({ id: b.id, n: -200, version: 3 }) },
       { op: 'remove', id: a.id, reason: 'deleted' },
       { op: 'upsert', record: expect.objectContaining({ id: c.id, n: -3 }) },
+      { op: 'remove', id: d.id, reason: 'deleted' },
     ])
     // Shaped as the records API shapes them.
     const viewed = await api('GET', `/api/collections/bulk/records/${c.id}`)
@@ -242,6 +243,30 @@ describe('under rules', () => {
     // Never a word about records the caller never saw.
     const forAnon = await pullAll(s, 'tasks', { as: 'anon', since: anonStart })
     expect(forAnon.changes).toEqual([])
+  })
+
+  it('removes a record the caller got newer than its cursor, created and deleted since', async () => {
+    // A transaction held open elsewhere keeps the first sync's start position before the create: the record
+    // arrives with the first sync's pages, and its create and delete both lie after the cursor.
+    const client = new pg.Client({ connectionString: s.dbUrl })
+    await client.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query('SELECT pg_current_xact_id()')
+      const brief = await task({ title: 'brief', owner: ada.id }, ada.token)
+      const first = await pullAll(s, 'tasks', { as: ada.token, settle: false })
+      expect(ids(first.changes)).toContain(brief.id)
+      const bobFirst = await pullAll(s, 'tasks', { as: bob.token, settle: false })
+      await client.query('COMMIT')
+      expect((await api('DELETE', `/api/collections/tasks/records/${brief.id}`)).status).toBe(204)
+      const next = await pullAll(s, 'tasks', { as: ada.token, since: first.cursor })
+      expect(next.changes).toContainEqual({ op: 'remove', id: brief.id, reason: 'deleted' })
+      // Bob never could see it: not a word.
+      const forBob = await pullAll(s, 'tasks', { as: bob.token, since: bobFirst.cursor })
+      expect(ids(forBob.changes)).not.toContain(brief.id)
+    } finally {
+      await client.end()
+    }
   })
 
   it('applies the filter, and a removal when a record stops matching it', async () => {

@@ -60,8 +60,8 @@ interface LogEntry {
  * (keyset), then the change log from the position captured when it began; later pulls read the log in
  * (xid, id) order, only entries of transactions older than every running one (pg_snapshot_xmin), so that
  * nothing can ever appear behind a cursor. A page names each record once, as it is now: an upsert when the
- * caller sees it, a removal when it does not but saw it at the cursor (the log's `previous` of its first entry
- * after the cursor, under the same predicate), nothing otherwise, so no id leaks to a caller who never saw it.
+ * caller sees it, a removal when it does not but could see it at the cursor or since (the log's `previous` states
+ * after the cursor, under the same predicate), nothing otherwise, so no id leaks to a caller who never could see it.
  * A cursor issued under other fields or rules (its hash), another filter, or before the horizon resyncs.
  */
 export function createSyncChanges(deps: { db: Db; collections: CollectionsService }): SyncChanges {
@@ -217,23 +217,25 @@ async function deltaPage(x: PageContext, at: Position, base: Base): Promise<Page
     resync: false,
   })
   if (entries.length === 0) return page([])
-  // Each record's first entry after the cursor: its `previous` is the record as the caller's copy has it.
-  const first = new Map<string, string>()
-  for (const e of entries) if (!first.has(e.record_id)) first.set(e.record_id, e.id)
-  const ids = [...first.keys()]
+  // Each record once, in the order of its first entry after the cursor.
+  const ids = [...new Set(entries.map((e) => e.record_id))]
   const now = await sql<Rec>`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r
     WHERE r.id = ANY(${ids}::uuid[]) AND ${visible}`.execute(trx)
   const current = new Map(now.rows.map((r) => [String(r.id), r]))
   const gone = ids.filter((id) => !current.has(id))
   const before = new Map<string, boolean>()
   if (gone.length) {
-    const firstIds = gone.map((id) => first.get(id)!)
-    // The previous state as a row of the table (columns added since read null, dropped ones are ignored),
-    // under the same predicate; `present` tells a deletion from a record that left the caller's view.
+    // The caller's copy may be any state the record had after the cursor, not only the one at it: a first sync's
+    // pages and a push's answer read newer states than the cursor they go with. So a record no longer visible is
+    // removed when any state since the cursor (each log entry's `previous`, as a row of the table, columns added
+    // since read null) passed the same predicate; `present` tells a deletion from a record that left the view.
     const prev = await sql<{ record_id: string; present: boolean }>`
-      SELECT l.record_id::text AS record_id, EXISTS (SELECT 1 FROM ${tableOf(c)} AS x WHERE x.id = l.record_id) AS present
+      SELECT DISTINCT l.record_id::text AS record_id,
+        EXISTS (SELECT 1 FROM ${tableOf(c)} AS x WHERE x.id = l.record_id) AS present
       FROM bastide.sync_log l CROSS JOIN LATERAL jsonb_populate_record(NULL::${tableOf(c)}, l.previous) AS r
-      WHERE l.id = ANY(${firstIds}::bigint[]) AND l.previous IS NOT NULL AND ${visible}`.execute(trx)
+      WHERE l.collection_id = ${x.logId} AND l.record_id = ANY(${gone}::uuid[])
+        AND (l.xid, l.id) > (${at.xid}::bigint, ${at.id}::bigint) AND l.previous IS NOT NULL
+        AND ${visible}`.execute(trx)
     for (const r of prev.rows) before.set(r.record_id, r.present)
   }
   const changes: SyncChange[] = []
