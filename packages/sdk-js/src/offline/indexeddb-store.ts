@@ -18,10 +18,14 @@ interface RecordRow {
  * @example
  * const offline = client.offline({ store: indexedDbStore('my-app'), collections: ['todos'] })
  */
-export function indexedDbStore(dbName: string, opts: { indexedDB?: IDBFactory } = {}): OfflineStore {
+export function indexedDbStore(
+  dbName: string,
+  // Structural, so that the SDK's types compile without the DOM library (Node, React Native).
+  opts: { indexedDB?: { open(name: string, version?: number): unknown } } = {},
+): OfflineStore {
   let db: Promise<IDBDatabase> | undefined
   const connect = (): Promise<IDBDatabase> => {
-    db ??= openDb(dbName, opts.indexedDB).catch((e) => {
+    db ??= openDb(dbName, opts.indexedDB as IDBFactory | undefined).catch((e) => {
       db = undefined
       throw e
     })
