@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { dropForeignLog } from '../src/core/sync/settings.ts'
 import { type SignedUp, signUp } from './support/auth.ts'
 import {
   createCollection,
@@ -203,5 +204,27 @@ describe('schema changes', () => {
     // A new collection of the same name starts off.
     await createCollection(s, { name: 'gone', fields: [{ name: 't', type: 'text' }] })
     expect((await s.api('GET', '/api/admin/sync/collections/gone')).body.enabled).toBe(false)
+  })
+})
+
+describe('a change log from another cluster', () => {
+  it('is dropped at start, and devices resync (a backup restored into a new cluster)', async () => {
+    await createCollection(s, {
+      name: 'restored',
+      fields: [{ name: 't', type: 'text' }],
+      rules: { list: '', view: '' },
+    })
+    await enableSync(s, 'restored')
+    await createRecord(s, 'restored', { t: 'one' })
+    const { cursor } = await pullAll(s, 'restored')
+    expect(await dropForeignLog(db())).toBe(false)
+    // What a restore into a younger cluster looks like: positions this cluster has not reached.
+    await sql`UPDATE bastide.sync_log SET xid = xid + 1000000000`.execute(db())
+    expect(await dropForeignLog(db())).toBe(true)
+    expect(await logged('restored')).toBe(0)
+    expect((await pullPage(s, 'restored', { since: cursor })).resync).toBe(true)
+    const again = await pullAll(s, 'restored')
+    expect(again.changes).toHaveLength(1)
+    expect((await pullPage(s, 'restored', { since: again.cursor })).resync).toBe(false)
   })
 })

@@ -75,6 +75,26 @@ export async function raiseHorizon(db: Db | Transaction<any>, collectionId: stri
     WHERE collection_id = ${collectionId}`.execute(db)
 }
 
+/**
+ * A change log written by another PostgreSQL cluster (a backup restored into a new one) holds transaction ids this
+ * cluster has not reached: no cursor could ever move past them, and the purge horizon would refuse every new one.
+ * Such a log is dropped and every collection's horizon moved, so devices resync. Answers whether it did.
+ */
+export async function dropForeignLog(db: Db): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const r = await sql<{ foreign: boolean }>`
+      WITH next AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x)
+      SELECT (SELECT h.xid FROM bastide.sync_horizon h) >= next.x
+        OR COALESCE((SELECT l.xid FROM bastide.sync_log l ORDER BY l.id DESC LIMIT 1) >= next.x, false) AS foreign
+      FROM next`.execute(trx)
+    if (!r.rows[0]?.foreign) return false
+    await sql`DELETE FROM bastide.sync_log`.execute(trx)
+    await sql`UPDATE bastide.sync_horizon SET xid = 0, id = 0`.execute(trx)
+    await sql`UPDATE bastide.sync_collections SET ${NEW_HORIZON}, updated = now()`.execute(trx)
+    return true
+  })
+}
+
 function wire(c: Collection, row: SyncRow): SyncCollectionSettings {
   return {
     collection: c.name,

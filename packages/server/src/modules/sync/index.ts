@@ -8,6 +8,7 @@ import { createMergeRunner } from '../../core/sync/merge.ts'
 import { purgeSyncLog } from '../../core/sync/retention.ts'
 import {
   createSyncSettings,
+  dropForeignLog,
   raiseHorizon,
   readSyncRow,
   type SyncSettingsStore,
@@ -128,6 +129,8 @@ export const syncModule = defineModule({
         },
       ],
       async ready() {
+        if (await dropForeignLog(db))
+          log.warn('sync: the change log came from another database cluster (a restore); devices will resync')
         const on = await sql<{ id: string }>`SELECT collection_id AS id FROM bastide.sync_collections
           WHERE enabled`.execute(db)
         const ids = new Set(on.rows.map((r) => r.id))
