@@ -1,12 +1,9 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { type SignedUp, signUp } from '@bastide/server/test/support/auth.ts'
-import { launchChromium } from '@bastide/server/test/support/browser.ts'
-import { build } from 'esbuild'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { enableSync, serverRecords } from './fixtures/offline-support.ts'
 import { type CutProxy, startCutProxy } from './support/cut-proxy.ts'
+import { openSdkPage, type SdkPage } from './support/sdk-page.ts'
 import { clientFor, createCollection, email, startServer, type TestServer } from './support/server.ts'
 
 /**
@@ -16,9 +13,8 @@ import { clientFor, createCollection, email, startServer, type TestServer } from
  */
 let s: TestServer & { url: string }
 let net: CutProxy
-let browser: Browser
+let sdk: SdkPage
 let page: Page
-let site: Server
 let alice: SignedUp
 let bob: SignedUp
 
@@ -38,28 +34,11 @@ beforeAll(async () => {
   })
   await enableSync(s, 'memos', 'server_wins')
   net = await startCutProxy(s.url)
-  const bundle = await build({
-    entryPoints: [new URL('../src/index.ts', import.meta.url).pathname],
-    bundle: true,
-    format: 'iife',
-    globalName: 'Bastide',
-    platform: 'browser',
-    write: false,
-  })
-  // The app's own origin; the API (through the proxy) is another, as for a real web app.
-  const js = bundle.outputFiles[0]!.text
-  site = createServer((req, res) => {
-    if (req.url === '/sdk.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js)
-    else res.writeHead(200, { 'content-type': 'text/html' }).end('<script src="/sdk.js"></script>')
-  })
-  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve))
-  browser = await launchChromium()
-  page = await browser.newPage()
-  await page.goto(`http://localhost:${(site.address() as AddressInfo).port}/`)
+  sdk = await openSdkPage()
+  page = sdk.page
 })
 afterAll(async () => {
-  await browser?.close()
-  site?.close()
+  await sdk?.close()
   await net?.close()
   await s?.close()
 })

@@ -1,9 +1,6 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { launchChromium } from '@bastide/server/test/support/browser.ts'
-import { build } from 'esbuild'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openSdkPage, type SdkPage } from './support/sdk-page.ts'
 import { ADMIN_KEY, clientFor, startServer, type TestServer } from './support/server.ts'
 
 /**
@@ -11,9 +8,8 @@ import { ADMIN_KEY, clientFor, startServer, type TestServer } from './support/se
  * into a page of the server's origin, uploading with progress, cancelling, and sending tus chunks.
  */
 let s: TestServer & { url: string }
-let browser: Browser
+let sdk: SdkPage
 let page: Page
-let site: Server
 
 beforeAll(async () => {
   s = await startServer()
@@ -21,29 +17,11 @@ beforeAll(async () => {
     name: 'files',
     rules: { read: '', write: '', delete: '' },
   })
-  const bundle = await build({
-    entryPoints: [new URL('../src/index.ts', import.meta.url).pathname],
-    bundle: true,
-    format: 'iife',
-    globalName: 'Bastide',
-    platform: 'browser',
-    write: false,
-  })
-  // The app's own origin, not the API's: uploads go cross-origin, through CORS, as in a real web app.
-  const js = bundle.outputFiles[0]!.text
-  site = createServer((req, res) => {
-    if (req.url === '/sdk.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js)
-    else res.writeHead(200, { 'content-type': 'text/html' }).end('<script src="/sdk.js"></script>')
-  })
-  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve))
-  browser = await launchChromium()
-  page = await browser.newPage()
-  // localhost vs 127.0.0.1: another origin.
-  await page.goto(`http://localhost:${(site.address() as AddressInfo).port}/`)
+  sdk = await openSdkPage()
+  page = sdk.page
 })
 afterAll(async () => {
-  await browser?.close()
-  site?.close()
+  await sdk?.close()
   await s?.close()
 })
 
