@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { SyncConflictPolicy, SyncMutationResult } from '@bastide/protocol'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type SignedUp, signUp } from './support/auth.ts'
+import { authCall, type SignedUp, signUp } from './support/auth.ts'
 import { createCollection, createRecord, startTestServer, type TestServer } from './support/harness.ts'
 import { enableSync } from './support/sync.ts'
 
@@ -25,6 +26,7 @@ describe('sync push', () => {
   let s: TestServer
   let a: SignedUp
   let b: SignedUp
+  let db: pg.Client
   const deviceA = randomUUID()
 
   const push = (as: string, mutations: unknown[], clientId = deviceA) =>
@@ -61,6 +63,8 @@ describe('sync push', () => {
 
   beforeAll(async () => {
     s = await startTestServer()
+    db = new pg.Client({ connectionString: s.dbUrl })
+    await db.connect()
     a = await signUp(s, 'ada@example.com')
     b = await signUp(s, 'bob@example.com')
     const fields = [
@@ -82,8 +86,18 @@ describe('sync push', () => {
     })
     await enableSync(s, 'mine', 'client_wins')
     await createCollection(s, { name: 'unsynced', fields, rules: shared })
+    await createCollection(s, {
+      name: 'retyped',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'v', type: 'text' },
+      ],
+      rules: shared,
+    })
+    await enableSync(s, 'retyped', 'lww_field')
   }, 60_000)
   afterAll(async () => {
+    await db?.end()
     await s?.close()
   })
 
@@ -401,6 +415,63 @@ describe('sync push', () => {
     expect(await read('notes_client_wins', id)).toMatchObject({ title: 'u', version: 2 })
   })
 
+  it('a mutation that fails for a reason that may pass stores nothing and refuses the push with 503', async () => {
+    const locked = await createRecord(s, 'notes_client_wins', { title: 'v1' }, a.token)
+    const before = randomUUID()
+    const after = randomUUID()
+    const batch = [
+      mutation({ collection: 'notes_client_wins', op: 'create', recordId: before, data: { title: 'one' } }),
+      mutation({
+        collection: 'notes_client_wins',
+        op: 'update',
+        recordId: locked.id,
+        data: { title: 'A' },
+        baseVersion: 1,
+      }),
+      mutation({ collection: 'notes_client_wins', op: 'create', recordId: after, data: { title: 'three' } }),
+    ]
+    const stored = async () => {
+      const q = await db.query(
+        'SELECT mutation_id FROM bastide.sync_mutations WHERE client_id = $1 AND mutation_id = ANY($2)',
+        [deviceA, batch.map((m) => m.id)],
+      )
+      return q.rows.map((r) => r.mutation_id as string).sort()
+    }
+    const holder = new pg.Client({ connectionString: s.dbUrl })
+    await holder.connect()
+    try {
+      // Another session holds the row: the update waits until the database gives up on it (busy).
+      await holder.query('BEGIN')
+      await holder.query('SELECT 1 FROM data.notes_client_wins WHERE id = $1 FOR UPDATE', [locked.id])
+      const r = await push(a.token, batch)
+      expect(r.status).toBe(503)
+      expect(r.body).toMatchObject({ code: 'UNAVAILABLE', status: 503, details: { mutation: batch[1]!.id } })
+      expect(r.body.message).toMatch(/again/)
+      const wait = Number(r.headers.get('retry-after'))
+      expect(wait).toBeGreaterThanOrEqual(1)
+      expect(wait).toBeLessThanOrEqual(5)
+      // The one before it is applied and kept; the failed one and the rest are not.
+      expect(await stored()).toEqual([batch[0]!.id])
+      expect(await read('notes_client_wins', after)).toBeNull()
+    } finally {
+      await holder.query('ROLLBACK')
+      await holder.end()
+    }
+    expect(await read('notes_client_wins', locked.id)).toMatchObject({ title: 'v1', version: 1 })
+    // The client's retry: the first replays, the others apply.
+    const again = await push(a.token, batch)
+    expect(again.status).toBe(200)
+    expect(again.body.results.map((x: SyncMutationResult) => x.status)).toEqual([
+      'applied',
+      'applied',
+      'applied',
+    ])
+    expect(await read('notes_client_wins', before)).toMatchObject({ title: 'one', version: 1 })
+    expect(await read('notes_client_wins', locked.id)).toMatchObject({ title: 'A', version: 2 })
+    expect(await read('notes_client_wins', after)).toMatchObject({ title: 'three' })
+    expect(await stored()).toEqual(batch.map((m) => m.id).sort())
+  }, 30_000)
+
   describe('rules and validation', () => {
     it("a user cannot write another's record through a push", async () => {
       const bobs = await createRecord(s, 'mine', { owner: b.id, title: 'bob' }, b.token)
@@ -452,13 +523,47 @@ describe('sync push', () => {
         data: { owner: b.id, title: 'for bob' },
       })
       expect(r).toMatchObject({ status: 'rejected', record: null, error: { code: 'FORBIDDEN', status: 403 } })
-      const anon = await pushOne('anon', {
-        collection: 'notes_client_wins',
-        op: 'create',
-        recordId: randomUUID(),
-        data: {},
+    })
+
+    it('a push without a credential is a 401; an anonymous user signed in pushes as a user', async () => {
+      const id = randomUUID()
+      const m = mutation({ collection: 'notes_client_wins', op: 'create', recordId: id, data: {} })
+      const anon = await push('anon', [m])
+      expect(anon.status).toBe(401)
+      expect(anon.body).toMatchObject({ code: 'UNAUTHORIZED', status: 401 })
+      // Even a malformed one: who is calling is checked first.
+      expect((await s.api('POST', '/api/sync/push', { clientId: 'x' }, { as: 'anon' })).status).toBe(401)
+      expect(await read('notes_client_wins', id)).toBeNull()
+      const guest = await authCall(s, 'POST', '/sign-in/anonymous')
+      expect(guest.status).toBe(200)
+      const r = await pushOne(guest.body.token, { ...m, data: { title: 'guest' } })
+      expect(r).toMatchObject({ status: 'applied', record: { id, title: 'guest' } })
+    })
+
+    it('an id deleted while the caller could not view it answers not found, as one that never existed', async () => {
+      const bobs = await createRecord(s, 'mine', { owner: b.id, title: 'bob' }, b.token)
+      const del = await s.api('DELETE', `/api/collections/mine/records/${bobs.id}`, undefined, {
+        as: b.token,
       })
-      expect(anon).toMatchObject({ status: 'rejected', error: { code: 'FORBIDDEN' } })
+      expect(del.status).toBe(204)
+      const update = { collection: 'mine', op: 'update', recordId: bobs.id, data: { title: 'x' } }
+      for (const baseVersion of [undefined, 1]) {
+        const r = await pushOne(a.token, { ...update, ...(baseVersion ? { baseVersion } : {}) })
+        expect(r).toMatchObject({
+          status: 'rejected',
+          record: null,
+          error: { code: 'NOT_FOUND', status: 404 },
+        })
+      }
+      const never = await pushOne(a.token, { ...update, recordId: randomUUID() })
+      expect(never.error).toEqual((await pushOne(a.token, { ...update, baseVersion: 1 })).error)
+      // Its owner could view it: resolved as gone.
+      const own = await pushOne(b.token, { ...update, baseVersion: 1 })
+      expect(own).toMatchObject({
+        status: 'resolved',
+        conflict: { serverVersion: null, outcome: 'server' },
+        record: null,
+      })
     })
 
     it('system fields in data are refused as the records API refuses them', async () => {
@@ -517,6 +622,30 @@ describe('sync push', () => {
       expect(await read('notes_client_wins', ok1)).toMatchObject({ title: 'one' })
       expect(await read('notes_client_wins', ok2)).toMatchObject({ title: 'two' })
       expect(await count('unsynced')).toBe(0)
+    })
+
+    it('a base state that no longer reads as a row (a field retyped since) resolves without a base', async () => {
+      const rec = await movedByB('retyped', { title: 'v1', v: 'not a number' }, { title: 'B' })
+      let col = (await s.api('GET', '/api/collections/retyped')).body
+      const keep = col.fields.filter((f: any) => f.name !== 'v')
+      expect((await s.api('PATCH', '/api/collections/retyped', { fields: keep })).status).toBe(200)
+      col = (await s.api('GET', '/api/collections/retyped')).body
+      const retyped = [...col.fields, { name: 'v', type: 'number' }]
+      expect((await s.api('PATCH', '/api/collections/retyped', { fields: retyped })).status).toBe(200)
+      const r = await pushOne(a.token, {
+        collection: 'retyped',
+        op: 'update',
+        recordId: rec.id,
+        data: { title: 'A', v: 5 },
+        baseVersion: 1,
+        at: earlier(),
+      })
+      // Without the base every field counts as changed on both sides: the later edit (B's) keeps title.
+      expect(r).toMatchObject({
+        status: 'resolved',
+        conflict: { policy: 'lww_field', serverVersion: 2 },
+        record: { title: 'B' },
+      })
     })
 
     it('a malformed push is a 400 naming what is wrong', async () => {

@@ -12,12 +12,13 @@ import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import type { Db } from '../../db/create-db.ts'
 import { inTransaction, type Tx } from '../../db/transaction.ts'
-import { AppError, errors } from '../../errors/index.ts'
+import { AppError, errors, fromPgError } from '../../errors/index.ts'
 import type { Principal } from '../auth/principal.ts'
 import type { CollectionsService } from '../collections/service.ts'
 import type { Collection } from '../collections/types.ts'
 import { selectList, shapeRecord, tableOf } from '../records/select.ts'
 import type { Rec, RecordsService } from '../records/service.ts'
+import { authorize, predicateOf } from '../rules/authorize.ts'
 import {
   bothChanged,
   clientWins,
@@ -28,7 +29,7 @@ import {
   type UpdateConflict,
   type UpdateResolution,
 } from './conflict.ts'
-import { recordAtVersion } from './history.ts'
+import { readPast, recordAtVersion } from './history.ts'
 import type { MergeRunner } from './merge.ts'
 import type { SyncSettingsStore } from './settings.ts'
 
@@ -46,6 +47,27 @@ const MAX_TRIES = 3
 
 /** What sync_mutations keeps of an answer: the record is read again for every answer, replays included. */
 type Stored = Omit<SyncMutationResult, 'id' | 'record'>
+
+/** Failures that may pass on their own: never a mutation's stored answer (the SDK drops a rejected edit). */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  'UNAVAILABLE',
+  'RATE_LIMITED',
+  'FUNCTION_TIMEOUT',
+  'INTERNAL',
+])
+const BUSY = 'The record kept changing while this change was applied; push it again.'
+/** CONFLICT is transient only as a deadlock, a serialization failure or a record that kept changing: an id or a
+ * unique value taken, or a delete other records restrict, would be refused again. */
+const TRANSIENT_CONFLICTS: ReadonlySet<string | undefined> = new Set([
+  fromPgError({ code: '40001' })?.message,
+  fromPgError({ code: '40P01' })?.message,
+  BUSY,
+])
+
+function isTransient(err: unknown): boolean {
+  if (!(err instanceof AppError)) return true
+  return TRANSIENT_CODES.has(err.code) || (err.code === 'CONFLICT' && TRANSIENT_CONFLICTS.has(err.message))
+}
 
 /** Who a mutation id belongs to (sync_mutations.principal): mutation ids are unique per principal and client. */
 export function principalKey(p: Principal): string {
@@ -66,14 +88,40 @@ export function principalKey(p: Principal): string {
  * one refused (rules, validation, sync off) leaves the others applied, and a retried push (the same principal,
  * client and mutation id) answers with the first result and writes nothing. Writes go through the records
  * service in that transaction: rules, validation, events, realtime and webhooks as for any write.
+ * A mutation that fails for a reason that may pass (the database busy, a deadlock, a merge function out of
+ * time, a fault) stores nothing and ends the push with 503 UNAVAILABLE: the ones before it stay applied, and
+ * the client's retry replays them and goes on in order from it.
  */
 export async function pushMutations(
   deps: PushDeps,
   p: Principal,
   req: SyncPushRequest,
 ): Promise<SyncPushResponse> {
+  if (p.kind === 'anonymous')
+    throw errors.unauthorized('Sign in to push changes: a push is applied as a user (or an API key).')
   const results: SyncMutationResult[] = []
-  for (const m of req.mutations) results.push(await pushOne(deps, p, req.clientId, m))
+  for (const m of req.mutations) {
+    try {
+      results.push(await pushOne(deps, p, req.clientId, m))
+    } catch (err) {
+      // What failed, never the data: a database error's message may quote a value.
+      deps.log.warn(
+        {
+          collection: m.collection,
+          mutation: m.id,
+          op: m.op,
+          code:
+            err instanceof AppError ? err.code : ((err as { code?: unknown })?.code ?? (err as Error)?.name),
+        },
+        'a pushed mutation failed for a reason that may pass: the push is refused, for the client to retry',
+      )
+      throw new AppError(
+        'UNAVAILABLE',
+        'A change could not be applied just now; push again shortly (the changes before it were applied).',
+        { mutation: m.id },
+      )
+    }
+  }
   return { results }
 }
 
@@ -111,7 +159,10 @@ async function pushOne(deps: PushDeps, p: Principal, clientId: string, m: SyncMu
   return { id: m.id, ...stored, record } satisfies SyncMutationResult
 }
 
-/** One mutation's work in transaction `tx`: a refusal is its answer (rejected), never an error of the push. */
+/**
+ * One mutation's work in transaction `tx`: a refusal is its answer (rejected), never an error of the push. A
+ * transient failure is thrown: the transaction rolls back with its claim, so nothing is stored for it.
+ */
 async function decide(deps: PushDeps, tx: Tx, p: Principal, m: SyncMutation): Promise<Stored> {
   try {
     const c = deps.collections.get(m.collection)
@@ -125,7 +176,7 @@ async function decide(deps: PushDeps, tx: Tx, p: Principal, m: SyncMutation): Pr
     if (m.op === 'update') return await update(x)
     return await remove(x)
   } catch (err) {
-    if (err instanceof AppError) return { status: 'rejected', error: err.toBody() }
+    if (!isTransient(err)) return { status: 'rejected', error: (err as AppError).toBody() }
     throw err
   }
 }
@@ -165,7 +216,7 @@ async function create(x: Ctx): Promise<Stored> {
     try {
       await checkWritable(tx, (t) => deps.records.update(c.name, m.recordId, data, p, { tx: t, ifMatch: -1 }))
     } catch (err) {
-      if (!(err instanceof AppError)) throw err
+      if (isTransient(err)) throw err
       // The caller may not write over that record: the answer is the records API's to this create (its rule's
       // 403, or 409 for an id taken), which says no more than it would.
       await attempt(tx, (t) => deps.records.create(c.name, body, p, { tx: t }))
@@ -188,9 +239,9 @@ async function update(x: Ctx): Promise<Stored> {
   for (let i = 0; i < MAX_TRIES; i++) {
     const current = await readRow(tx, c, m.recordId)
     if (!current) {
-      // Only a record the log saw deleted: any other id answers as the records API does, not found.
-      if (await wasDeleted(tx, c, m.recordId))
-        return resolved(x, { serverVersion: null, fields: [], outcome: 'server' })
+      // Only a record the log saw deleted while the caller could view it: any other id answers as the records
+      // API does, not found, so that a push tells no more of an id than a read would.
+      if (await wasDeleted(x)) return resolved(x, { serverVersion: null, fields: [], outcome: 'server' })
       throw errors.notFound('Record')
     }
     const version = current.version as number
@@ -202,7 +253,7 @@ async function update(x: Ctx): Promise<Stored> {
       continue
     }
     await checkWritable(tx, (t) => deps.records.update(c.name, m.recordId, data, p, { tx: t, ifMatch: -1 }))
-    const base = await recordAtVersion(tx.db as Db, c, m.recordId, m.baseVersion)
+    const base = await recordAtVersion(tx.db, c, m.recordId, m.baseVersion)
     const r = await resolveWrite(x, 'update', data, current, base)
     if (r) return r
   }
@@ -232,7 +283,7 @@ async function remove(x: Ctx): Promise<Stored> {
     else if (settings.conflict === 'client_wins') deletes = true
     else if (settings.conflict === 'lww_field') deletes = deleteWins(x.clientAt, updatedOf(current))
     else {
-      const base = await recordAtVersion(tx.db as Db, c, m.recordId, m.baseVersion)
+      const base = await recordAtVersion(tx.db, c, m.recordId, m.baseVersion)
       deletes = !('keep' in (await runMerge(x, 'delete', {}, current, base)))
     }
     if (!deletes) return resolved(x, { serverVersion: version, fields: [], outcome: 'server' })
@@ -302,12 +353,13 @@ function resolved(x: Ctx, info: Omit<SyncConflictInfo, 'policy'>): Stored {
   return { status: 'resolved', conflict: { policy: x.settings.conflict, ...info } }
 }
 
+/** The record kept changing while it was resolved: transient, the push is refused and retried. */
 function busy(x: Ctx): never {
   x.deps.log.warn(
     { collection: x.c.name, record: x.m.recordId },
-    'a pushed mutation was refused: the record kept changing while it was resolved',
+    'a pushed mutation could not be resolved: the record kept changing',
   )
-  throw errors.conflict('The record kept changing while this change was applied; make it again.')
+  throw errors.conflict(BUSY)
 }
 
 /** The record's row as the records service reads it (unshaped), or undefined when there is none. */
@@ -317,10 +369,30 @@ async function readRow(tx: Tx, c: Collection, id: string): Promise<Rec | undefin
   return res.rows[0]
 }
 
-async function wasDeleted(tx: Tx, c: Collection, id: string): Promise<boolean> {
-  const res = await sql`SELECT 1 FROM bastide.sync_log
-    WHERE collection_id = ${c.id} AND record_id = ${id}::uuid AND op = 'd' LIMIT 1`.execute(tx.db)
-  return res.rows.length > 0
+/**
+ * Whether the log saw the record deleted and the caller could view it then: its last delete's `previous`, read
+ * as a row of the table (columns added since read null), passes the view rule, as pull's removals do.
+ */
+async function wasDeleted(x: Ctx): Promise<boolean> {
+  const { deps, tx, p, c, m } = x
+  const view = authorize(p, {
+    rule: c.rules.view,
+    scope: 'records:read',
+    schema: c,
+    lookup: (n) => deps.collections.find(n),
+    request: { method: 'GET' },
+  })
+  const visible = predicateOf(view) ?? sql`TRUE`
+  const rows = await readPast(
+    tx.db,
+    sql`SELECT 1 FROM (SELECT l.previous FROM bastide.sync_log l
+        WHERE l.collection_id = ${c.id} AND l.record_id = ${m.recordId}::uuid AND l.op = 'd'
+          AND l.previous IS NOT NULL
+        ORDER BY l.id DESC LIMIT 1) AS d
+      CROSS JOIN LATERAL jsonb_populate_record(NULL::${tableOf(c)}, d.previous) AS r
+      WHERE ${visible}`,
+  )
+  return (rows?.length ?? 0) > 0
 }
 
 const updatedOf = (row: Rec): number => new Date(row.updated as Date | string).getTime()

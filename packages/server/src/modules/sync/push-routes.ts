@@ -8,7 +8,7 @@ import type { MergeRunner } from '../../core/sync/merge.ts'
 import { pushMutations } from '../../core/sync/push.ts'
 import type { SyncSettingsStore } from '../../core/sync/settings.ts'
 import type { Db } from '../../db/create-db.ts'
-import { parseInput } from '../../errors/index.ts'
+import { errors, parseInput } from '../../errors/index.ts'
 import type { AppEnv } from '../../http/context.ts'
 import { jsonBody } from '../../http/middleware/json-body.ts'
 
@@ -33,8 +33,9 @@ export const pushRequest = z.object({
 
 /**
  * POST /api/sync/push: a device's queued offline writes, applied in order as the caller (core/sync/push.ts).
- * A malformed body is a 400 for the whole push; a mutation the server refuses is `rejected` in its result, and
- * the others still apply.
+ * A malformed body is a 400 for the whole push, a caller without a credential a 401; a mutation the server
+ * refuses is `rejected` in its result, and the others still apply; one that failed for a reason that may pass
+ * is a 503 for the push, to be retried (core/sync/push.ts).
  */
 export function syncPushRoutes(deps: {
   db: Db
@@ -46,6 +47,9 @@ export function syncPushRoutes(deps: {
 }): Hono<AppEnv> {
   const r = new Hono<AppEnv>()
   r.post('/push', async (c) => {
+    // Mutation ids are kept per caller: callers without a credential would all share one namespace.
+    if (c.var.principal.kind === 'anonymous')
+      throw errors.unauthorized('Sign in to push changes: a push is applied as a user (or an API key).')
     const body = parseInput(pushRequest, await jsonBody(c)) as SyncPushRequest
     return c.json(await pushMutations(deps, c.var.principal, body))
   })
