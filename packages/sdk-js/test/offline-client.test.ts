@@ -57,8 +57,10 @@ afterAll(async () => {
   for (const c of opened) await c.close()
 })
 
-function device(opts: Partial<OfflineOptions> & { fetch?: FetchLike } = {}) {
+/** A device signed in as a guest (a push needs a credential), syncing the given collections. */
+async function device(opts: Partial<OfflineOptions> & { fetch?: FetchLike } = {}) {
   const client = clientFor(s, { retry: false, ...(opts.fetch ? { fetch: opts.fetch } : {}) })
+  await client.auth.signInAnonymously()
   const off = client.offline({
     store: opts.store ?? memoryStore(),
     collections: opts.collections ?? ['todos'],
@@ -89,7 +91,7 @@ async function syncUntil(off: OfflineClient, check: () => boolean): Promise<void
 describe('client.offline', () => {
   it('writes offline at once, and lands them on the server when the network returns', async () => {
     const net = network()
-    const { off } = device({ fetch: net.fetch })
+    const { off } = await device({ fetch: net.fetch })
     await off.ready
     const todos = off.collection<Todo>('todos')
     await off.sync()
@@ -126,7 +128,7 @@ describe('client.offline', () => {
     const x = await other.create({ title: 'x', rank: 1 })
     const y = await other.create({ title: 'y', rank: 2 })
     const net = network()
-    const { off } = device({ fetch: net.fetch })
+    const { off } = await device({ fetch: net.fetch })
     const todos = off.collection<Todo>('todos')
     await syncUntil(off, () => todos.get(x.id) !== undefined && todos.get(y.id) !== undefined)
 
@@ -146,7 +148,7 @@ describe('client.offline', () => {
   })
 
   it("pulls another client's creates, updates and deletes, and live queries follow", async () => {
-    const { off } = device({ collections: { notes: { filter: 'done = false' } } })
+    const { off } = await device({ collections: { notes: { filter: 'done = false' } } })
     const notes = off.collection<Todo>('notes')
     const seen: string[][] = []
     const stop = notes.live({ filter: 'rank >= 5', sort: '-rank' }, (rows) =>
@@ -178,7 +180,7 @@ describe('client.offline', () => {
 
   it('reports its status: syncing, offline with what is pending, online again', async () => {
     const net = network()
-    const { off } = device({ fetch: net.fetch })
+    const { off } = await device({ fetch: net.fetch })
     await off.ready
     const states: OfflineStatus[] = []
     off.onStatus((st) => states.push(st))
@@ -197,7 +199,7 @@ describe('client.offline', () => {
   })
 
   it('keeps server errors in status.error and the outbox until they clear', async () => {
-    const { off } = device({ collections: ['todos', 'unsynced'] })
+    const { off } = await device({ collections: ['todos', 'unsynced'] })
     await createCollection(s, {
       name: 'unsynced',
       fields: [{ name: 'title', type: 'text' }],
@@ -213,7 +215,7 @@ describe('client.offline', () => {
 
   it('rolls back a write the server refuses, and tells onRejected', async () => {
     const rejected: OfflineRejection[] = []
-    const { off } = device({ onRejected: (r) => rejected.push(r) })
+    const { off } = await device({ onRejected: (r) => rejected.push(r) })
     const todos = off.collection<Todo>('todos')
     const bad = await todos.create({ rank: 1 } as Partial<Todo>)
     expect(todos.get(bad.id)).toBeDefined()
@@ -228,7 +230,7 @@ describe('client.offline', () => {
   it('takes the server copy when the policy resolves a conflict, and tells onConflict', async () => {
     const conflicts: OfflineConflict[] = []
     const net = network()
-    const { off } = device({ fetch: net.fetch, onConflict: (c) => conflicts.push(c) })
+    const { off } = await device({ fetch: net.fetch, onConflict: (c) => conflicts.push(c) })
     const todos = off.collection<Todo>('todos')
     const other = clientFor(s).collection<Todo>('todos')
     const t = await other.create({ title: 'shared', rank: 1 })
@@ -247,7 +249,7 @@ describe('client.offline', () => {
   it('keeps records and the outbox in a file store across a restart', async () => {
     const file = path.join(dir, 'device.json')
     const net = network()
-    const first = device({ fetch: net.fetch, store: fileStore(file) })
+    const first = await device({ fetch: net.fetch, store: fileStore(file) })
     const todos = first.off.collection<Todo>('todos')
     const kept = await clientFor(s).collection<Todo>('todos').create({ title: 'kept', rank: 1 })
     await syncUntil(first.off, () => todos.get(kept.id) !== undefined)
@@ -257,7 +259,7 @@ describe('client.offline', () => {
     await first.off.close()
     await first.client.close()
 
-    const second = device({ store: fileStore(file) })
+    const second = await device({ store: fileStore(file) })
     await second.off.ready
     const again = second.off.collection<Todo>('todos')
     expect(second.off.status.pending).toBe(2)
@@ -270,7 +272,7 @@ describe('client.offline', () => {
   })
 
   it('pulls on its own when realtime announces a change', async () => {
-    const { off } = device({ realtime: true })
+    const { off } = await device({ realtime: true })
     const todos = off.collection<Todo>('todos')
     await off.ready
     await off.sync()

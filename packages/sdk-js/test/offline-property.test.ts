@@ -80,6 +80,10 @@ async function devices(count: number, collection: string, log: PushExchange[]): 
   for (let i = 0; i < count; i++) {
     const gate = networkGate(i, log)
     const api = clientFor(s, { fetch: gate.fetch, retry: false })
+    // A push needs a credential: each device is a guest (the rules let anyone write), signed in before it goes offline.
+    gate.online()
+    await api.auth.signInAnonymously()
+    await gate.offline()
     const off = api.offline({
       store: memoryStore(),
       collections: [collection],
