@@ -40,7 +40,8 @@ export const errors = {
     new AppError('INVALID_SCHEMA', message, details),
   invalidFilter: (message: string, details?: Record<string, unknown>) =>
     new AppError('INVALID_FILTER', message, details),
-  invalidCursor: () => new AppError('INVALID_CURSOR', 'The cursor is malformed or does not match this sort.'),
+  invalidCursor: (message = 'The cursor is malformed or does not match this sort.') =>
+    new AppError('INVALID_CURSOR', message),
   unauthorized: (message = 'A valid credential is required.') => new AppError('UNAUTHORIZED', message),
   forbidden: (message = 'You are not allowed to do this.') => new AppError('FORBIDDEN', message),
   notFound: (what: string) => new AppError('NOT_FOUND', `${what} not found.`),

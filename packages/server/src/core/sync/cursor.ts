@@ -66,9 +66,11 @@ const BIGINT = /^(0|[1-9]\d{0,18})$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const ID = /^[A-Za-z0-9_-]{1,64}$/
 
+const NOT_OURS = 'The cursor is malformed: pass back a `cursor` from an earlier page, or none to start over.'
+
 /** The cursor, or INVALID_CURSOR (400) for anything this server did not issue. */
 export function decodeSyncCursor(raw: string): SyncCursor {
-  if (raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw errors.invalidCursor()
+  if (raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw errors.invalidCursor(NOT_OURS)
   const parts = Buffer.from(raw, 'base64url').toString('utf8').split('.')
   const [v, collection, filter, hx, hi, phase, x, i, after] = parts
   const ok =
@@ -78,7 +80,7 @@ export function decodeSyncCursor(raw: string): SyncCursor {
     [hx, hi, x, i].every((n) => BIGINT.test(n ?? '') && BigInt(n!) <= BigInt(MAX_ID)) &&
     ((phase === 'i' && (parts.length === 8 || (parts.length === 9 && UUID.test(after ?? '')))) ||
       (phase === 'd' && parts.length === 8))
-  if (!ok) throw errors.invalidCursor()
+  if (!ok) throw errors.invalidCursor(NOT_OURS)
   const base = { collection: collection!, filter: filter!, horizon: `${hx}.${hi}` }
   const p = { xid: x!, id: i! }
   return phase === 'i'
