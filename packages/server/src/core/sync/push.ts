@@ -13,7 +13,7 @@ import type { Logger } from 'pino'
 import type { Db } from '../../db/create-db.ts'
 import { inTransaction, type Tx } from '../../db/transaction.ts'
 import { AppError, errors, fromPgError } from '../../errors/index.ts'
-import type { Principal } from '../auth/principal.ts'
+import { type Principal, principalId } from '../auth/principal.ts'
 import type { CollectionsService } from '../collections/service.ts'
 import type { Collection } from '../collections/types.ts'
 import { selectList, shapeRecord, tableOf } from '../records/select.ts'
@@ -69,20 +69,6 @@ function isTransient(err: unknown): boolean {
   return TRANSIENT_CODES.has(err.code) || (err.code === 'CONFLICT' && TRANSIENT_CONFLICTS.has(err.message))
 }
 
-/** Who a mutation id belongs to (sync_mutations.principal): mutation ids are unique per principal and client. */
-export function principalKey(p: Principal): string {
-  switch (p.kind) {
-    case 'anonymous':
-      return 'anon'
-    case 'admin':
-      return p.adminId ? `admin:${p.adminId}` : 'admin'
-    case 'key':
-      return `key:${p.id}`
-    case 'user':
-      return `user:${p.id}`
-  }
-}
-
 /**
  * POST /api/sync/push: the mutations in order, each in its own transaction with its sync_mutations row, so that
  * one refused (rules, validation, sync off) leaves the others applied, and a retried push (the same principal,
@@ -126,7 +112,8 @@ export async function pushMutations(
 }
 
 async function pushOne(deps: PushDeps, p: Principal, clientId: string, m: SyncMutation) {
-  const key = principalKey(p)
+  // Mutation ids are unique per principal and client (sync_mutations.principal).
+  const key = principalId(p)
   const where = sql`principal = ${key} AND client_id = ${clientId}::uuid AND mutation_id = ${m.id}`
   let stored: Stored | undefined
   // Twice at most: the first result may be purged (retention) between the claim that fails and its read.
