@@ -2,6 +2,7 @@ import {
   compareRecords,
   compileLocalFilter,
   parseFilter,
+  SYSTEM_FIELDS,
   type SyncChangesPage,
   type SyncMutation,
   type SyncMutationResult,
@@ -29,7 +30,8 @@ const PULL_LIMIT = 1000
 const WRITE_DEBOUNCE_MS = 50
 const BACKOFF_START_MS = 1000
 const BACKOFF_MAX_MS = 60_000
-const SYSTEM_FIELDS = ['id', 'created', 'updated', 'version', 'collectionId', 'collectionName', 'expand']
+/** What a write never sends: the server's system fields, and relations a records API read expanded. */
+const NOT_WRITTEN: ReadonlySet<string> = new Set([...SYSTEM_FIELDS, 'expand'])
 
 type Row = SyncRecord
 type Filter = (row: Readonly<Record<string, unknown>>) => boolean
@@ -669,7 +671,7 @@ class OfflineSync implements OfflineClient {
 
 function fieldsOf(data: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(data)) if (!SYSTEM_FIELDS.includes(k) && v !== undefined) out[k] = v
+  for (const [k, v] of Object.entries(data)) if (!NOT_WRITTEN.has(k) && v !== undefined) out[k] = v
   return out
 }
 
