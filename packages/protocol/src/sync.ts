@@ -125,6 +125,11 @@ export interface SyncMutationResult {
   readonly error?: ErrorBody
 }
 
+/**
+ * The push's answer: one result per mutation, in order. It may hold fewer results than the push sent (the first ones;
+ * a push runs 10 merge functions at most): those not answered were not applied, and the client sends them again
+ * in its next push. A push of at least one mutation answers at least one.
+ */
 export interface SyncPushResponse {
   readonly results: readonly SyncMutationResult[]
 }

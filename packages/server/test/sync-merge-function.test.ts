@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import type { SyncMutationResult } from '@bastide/protocol'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MAX_MERGES_PER_PUSH } from '../src/core/sync/push.ts'
 import { type SignedUp, signUp } from './support/auth.ts'
 import { createCollection, createRecord, startTestServer, type TestServer } from './support/harness.ts'
 import { enableSync } from './support/sync.ts'
+import { until } from './support/until.ts'
 
 /** The `function` conflict policy: a deployed function with a `{ sync: 'merge' }` trigger merges stale pushes. */
 
@@ -23,6 +28,19 @@ const MERGE = fn(`{
     if (client.data.title === 'keep') return { keep: 'server' }
     // The whole record back, system and hidden fields included: only what changed is written.
     return { data: { ...server, title: [base ? base.title : '-', server.title, client.data.title].join('|') } }
+  },
+}`)
+
+/** MERGE's joins, after a call to the test's gate (`seen`: the server's title), which answers when the test says. */
+const SLOW = (gate: string) =>
+  fn(`{
+  on: { sync: 'merge' },
+  allowHosts: ['127.0.0.1'],
+  async handler(event) {
+    const { base, server, client } = event
+    await (await fetch('${gate}?seen=' + encodeURIComponent(server.title))).text()
+    if (client.op === 'delete') return server.title === 'keep me' ? { keep: 'server' } : { data: {} }
+    return { data: { title: [base ? base.title : '-', server.title, client.data.title].join('|') } }
   },
 }`)
 
@@ -59,8 +77,26 @@ describe('sync push: merge functions', () => {
   const read = async (collection: string, id: string) =>
     (await s.api('GET', `/api/collections/${collection}/records/${id}`)).body
 
+  /** The slow merge function's gate: holds its calls while `held`, each noted with the server title it saw. */
+  let gate: http.Server
+  let gateUrl = ''
+  const seen: string[] = []
+  const waiting: http.ServerResponse[] = []
+  let held = false
+  const release = () => {
+    held = false
+    for (const res of waiting.splice(0)) res.end('go')
+  }
+
   beforeAll(async () => {
-    s = await startTestServer()
+    gate = http.createServer((req, res) => {
+      seen.push(new URL(req.url ?? '/', 'http://gate').searchParams.get('seen') ?? '')
+      if (held) waiting.push(res)
+      else res.end('go')
+    })
+    await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r))
+    gateUrl = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/gate`
+    s = await startTestServer({ env: { BASTIDE_FUNCTIONS_ALLOW_HOSTS: '127.0.0.1' } })
     a = await signUp(s, 'ada@example.com')
     b = await signUp(s, 'bob@example.com')
     const rules = {
@@ -74,9 +110,11 @@ describe('sync push: merge functions', () => {
       { name: 'title', type: 'text' },
       { name: 'secret', type: 'text', hidden: true },
     ]
-    for (const name of ['merged', 'missing', 'wrongfn']) await createCollection(s, { name, fields, rules })
+    for (const name of ['merged', 'missing', 'wrongfn', 'slow'])
+      await createCollection(s, { name, fields, rules })
     for (const [name, source] of [
       ['merge-titles', MERGE],
+      ['merge-slowly', SLOW(gateUrl)],
       ['hello', HTTP_ONLY],
     ] as const) {
       const d = await s.api('PUT', `/api/admin/functions/${name}`, { source })
@@ -85,9 +123,13 @@ describe('sync push: merge functions', () => {
     await enableSync(s, 'merged', 'function', 'merge-titles')
     await enableSync(s, 'missing', 'function', 'no-such-function')
     await enableSync(s, 'wrongfn', 'function', 'hello')
+    await enableSync(s, 'slow', 'function', 'merge-slowly')
   }, 120_000)
   afterAll(async () => {
+    release()
     await s?.close()
+    gate?.closeAllConnections()
+    await new Promise((r) => gate?.close(r))
   })
 
   it('deploys a sync trigger, and refuses one of another shape', async () => {
@@ -217,5 +259,136 @@ describe('sync push: merge functions', () => {
       baseVersion: 1,
     })
     expect(r).toMatchObject({ status: 'applied', record: { title: 'boom', version: 2 } })
+  })
+
+  describe('a merge function runs with no transaction open', () => {
+    let watcher: pg.Client
+    beforeAll(async () => {
+      watcher = new pg.Client({ connectionString: s.dbUrl })
+      await watcher.connect()
+    })
+    afterAll(async () => {
+      await watcher?.end()
+    })
+    /** Sessions of the test database in a transaction that holds a push's claim (bastide.sync_mutations). */
+    const claimsHeld = async () =>
+      (
+        await watcher.query(
+          `SELECT a.pid, a.state FROM pg_stat_activity a
+            WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
+              AND EXISTS (SELECT 1 FROM pg_locks l
+                WHERE l.pid = a.pid AND l.relation = 'bastide.sync_mutations'::regclass)`,
+        )
+      ).rows
+    const idleInTransaction = async () =>
+      (
+        await watcher.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
+        )
+      ).rows[0].n as number
+
+    it('nor a row lock: a write meanwhile goes through, and the push merges again against it', async () => {
+      const rec = await movedByB('slow', 'B')
+      seen.length = 0
+      held = true
+      const pushing = pushOne({
+        collection: 'slow',
+        op: 'update',
+        recordId: rec.id,
+        data: { title: 'A' },
+        baseVersion: 1,
+      })
+      try {
+        // The function is running (its call waits at the gate): the push holds no transaction meanwhile.
+        await until('the merge function to run', async () => waiting.length > 0)
+        expect(seen).toEqual(['B'])
+        expect(await claimsHeld()).toEqual([])
+        expect(await idleInTransaction()).toBe(0)
+        // Another user's write of the same record is not blocked by the push: it completes first.
+        const w = await s.api(
+          'PATCH',
+          `/api/collections/slow/records/${rec.id}`,
+          { title: 'C' },
+          { as: b.token },
+        )
+        expect(w.status).toBe(200)
+        expect(w.body.version).toBe(3)
+        expect(waiting.length).toBe(1)
+      } finally {
+        release()
+      }
+      // The answer was computed against version 2: the function runs again, on the record at version 3.
+      const r = await pushing
+      expect(seen).toEqual(['B', 'C'])
+      expect(r).toMatchObject({
+        status: 'resolved',
+        conflict: { policy: 'function', serverVersion: 3, outcome: 'merged' },
+        record: { title: 'v1|C|A', version: 4 },
+      })
+      expect(await read('slow', rec.id)).toMatchObject({ title: 'v1|C|A', secret: 's', version: 4 })
+    })
+
+    it('a delete too: merged again when the record moved on while its function ran', async () => {
+      const rec = await movedByB('slow', 'B')
+      seen.length = 0
+      held = true
+      const pushing = pushOne({ collection: 'slow', op: 'delete', recordId: rec.id, baseVersion: 1 })
+      try {
+        await until('the merge function to run', async () => waiting.length > 0)
+        expect(await claimsHeld()).toEqual([])
+        const w = await s.api(
+          'PATCH',
+          `/api/collections/slow/records/${rec.id}`,
+          { title: 'keep me' },
+          { as: b.token },
+        )
+        expect(w.body.version).toBe(3)
+      } finally {
+        release()
+      }
+      // The first answer (delete it) was for version 2; against version 3 the function keeps the record.
+      expect(await pushing).toMatchObject({
+        status: 'resolved',
+        conflict: { serverVersion: 3, outcome: 'server' },
+        record: { title: 'keep me', version: 3 },
+      })
+      expect(seen).toEqual(['B', 'keep me'])
+    })
+  })
+
+  it(`runs ${MAX_MERGES_PER_PUSH} merge functions per push at most: the rest is answered by the next push`, async () => {
+    const recs = []
+    for (let i = 0; i < MAX_MERGES_PER_PUSH + 2; i++) recs.push(await movedByB('merged', `B${i}`))
+    const clientId = randomUUID()
+    const mutations = recs.map((rec) => ({
+      id: randomUUID(),
+      at: new Date().toISOString(),
+      collection: 'merged',
+      op: 'update',
+      recordId: rec.id,
+      data: { title: 'A' },
+      baseVersion: 1,
+    }))
+    const push = async (batch: typeof mutations) => {
+      const r = await s.api('POST', '/api/sync/push', { clientId, mutations: batch }, { as: a.token })
+      expect(r.status, JSON.stringify(r.body)).toBe(200)
+      return r.body.results as (SyncMutationResult & { record: any })[]
+    }
+    const first = await push(mutations)
+    expect(first.map((r) => r.id)).toEqual(mutations.slice(0, MAX_MERGES_PER_PUSH).map((m) => m.id))
+    for (const [i, r] of first.entries())
+      expect(r).toMatchObject({ status: 'resolved', record: { title: `v1|B${i}|A`, version: 3 } })
+    // Those not answered are not applied: the client sends them again.
+    for (const rec of recs.slice(MAX_MERGES_PER_PUSH))
+      expect(await read('merged', rec.id)).toMatchObject({ title: rec.title, version: 2 })
+
+    // As the SDK does: the rest, in a push of their own.
+    const rest = await push(mutations.slice(MAX_MERGES_PER_PUSH))
+    expect(rest.map((r) => r.id)).toEqual(mutations.slice(MAX_MERGES_PER_PUSH).map((m) => m.id))
+    for (const [i, rec] of recs.entries())
+      expect(await read('merged', rec.id)).toMatchObject({ title: `v1|B${i}|A`, version: 3 })
+    // The whole batch again: the answered ones replay (no function runs), all answered.
+    expect((await push(mutations)).map((r) => r.status)).toEqual(mutations.map(() => 'resolved'))
   })
 })

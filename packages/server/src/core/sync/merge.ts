@@ -6,7 +6,8 @@ import { functionError } from '../functions/runtime/function-error.ts'
 export type MergeRunner = (fnName: string, event: SyncMergeEvent) => Promise<SyncMergeResult>
 
 /**
- * A MergeRunner over the functions engine: the function's `{ sync: 'merge' }` trigger runs now, in the push. Its
+ * A MergeRunner over the functions engine: the function's `{ sync: 'merge' }` trigger runs now, in the push, which
+ * calls it with no transaction open (core/sync/push.ts: no connection or row lock is held while it runs). Its
  * failures are AppErrors the push answers the mutation with (nothing written): FUNCTION_NOT_FOUND when the
  * function is gone or has no sync trigger, FUNCTION_TIMEOUT when it ran out of time or memory, FUNCTION_FAILED
  * when it threw or returned something else than `{ data: {...} }` or `{ keep: 'server' }`. As for HTTP triggers,

@@ -2,6 +2,8 @@ import {
   SYSTEM_FIELDS,
   type SyncCollectionSettings,
   type SyncConflictInfo,
+  type SyncMergeEvent,
+  type SyncMergeResult,
   type SyncMutation,
   type SyncMutationResult,
   type SyncPushRequest,
@@ -45,6 +47,12 @@ export interface PushDeps {
 /** A stale write is resolved again against the newer record this many times, then refused. */
 const MAX_TRIES = 3
 
+/**
+ * Merge function runs in one push at most: a push that would run more answers the mutations before it (fewer
+ * results than it was sent) and the client pushes the rest again. The first mutation of a push is always answered.
+ */
+export const MAX_MERGES_PER_PUSH = 10
+
 /** What sync_mutations keeps of an answer: the record is read again for every answer, replays included. */
 type Stored = Omit<SyncMutationResult, 'id' | 'record'>
 
@@ -77,6 +85,8 @@ function isTransient(err: unknown): boolean {
  * A mutation that fails for a reason that may pass (the database busy, a deadlock, a merge function out of
  * time, a fault) stores nothing and ends the push with 503 UNAVAILABLE: the ones before it stay applied, and
  * the client's retry replays them and goes on in order from it.
+ * Merge functions run outside any transaction (pushOne), MAX_MERGES_PER_PUSH at most per push: a push that
+ * reaches that answers the mutations before the next one that needs a merge, and the client sends the rest again.
  */
 export async function pushMutations(
   deps: PushDeps,
@@ -86,9 +96,19 @@ export async function pushMutations(
   if (p.kind === 'anonymous')
     throw errors.unauthorized('Sign in to push changes: a push is applied as a user (or an API key).')
   const results: SyncMutationResult[] = []
+  const budget: MergeBudget = { left: MAX_MERGES_PER_PUSH, first: true }
   for (const m of req.mutations) {
     try {
-      results.push(await pushOne(deps, p, req.clientId, m))
+      budget.first = results.length === 0
+      const r = await pushOne(deps, p, req.clientId, m, budget)
+      if (!r) {
+        deps.log.debug(
+          { answered: results.length, sent: req.mutations.length },
+          'a push reached its merge function runs: the client pushes the rest again',
+        )
+        break
+      }
+      results.push(r)
     } catch (err) {
       // What failed, never the data: a database error's message may quote a value.
       deps.log.warn(
@@ -111,32 +131,72 @@ export async function pushMutations(
   return { results }
 }
 
-async function pushOne(deps: PushDeps, p: Principal, clientId: string, m: SyncMutation) {
-  // Mutation ids are unique per principal and client (sync_mutations.principal).
-  const key = principalId(p)
-  const where = sql`principal = ${key} AND client_id = ${clientId}::uuid AND mutation_id = ${m.id}`
+/** Merge function runs the push may still make; `first`: no mutation of the push answered yet. */
+interface MergeBudget {
+  left: number
+  first: boolean
+}
+
+/**
+ * A merge the mutation's transaction needs: thrown out of it (it rolls back, its claim with it) for the function
+ * to run with no transaction open. `event` is what the function gets, computed against `version` of the record.
+ */
+class NeedsMerge extends Error {
+  constructor(
+    readonly fnName: string,
+    readonly event: SyncMergeEvent,
+    readonly version: number,
+    readonly updated: number,
+  ) {
+    super('a merge function must run outside the transaction')
+  }
+}
+
+/** A merge function's answer (or refusal, an AppError), good for the record at `version` (and `updated`) only. */
+interface Merged {
+  readonly fnName: string
+  readonly version: number
+  readonly updated: number
+  readonly outcome: { readonly result: SyncMergeResult } | { readonly error: AppError }
+}
+
+/**
+ * One mutation: its transaction claims the mutation id, applies it and stores its result. A conflict under the
+ * `function` policy rolls that transaction back (NeedsMerge), runs the function with no transaction open (no
+ * connection, no row lock held while it runs), then runs the transaction again with its answer, which applies if
+ * the record is still at the version it was merged against; else the function runs again on the newer record,
+ * MAX_TRIES times at most (then busy: transient). Undefined: the push used up its merge function runs before
+ * this mutation was answered (nothing stored for it).
+ */
+async function pushOne(
+  deps: PushDeps,
+  p: Principal,
+  clientId: string,
+  m: SyncMutation,
+  budget: MergeBudget,
+): Promise<SyncMutationResult | undefined> {
   let stored: Stored | undefined
+  let merged: Merged | undefined
+  let merges = 0
   // Twice at most: the first result may be purged (retention) between the claim that fails and its read.
-  for (let i = 0; i < 2 && !stored; i++)
-    stored = await inTransaction(deps.db, async (tx) => {
-      // The key first: the same mutation pushed concurrently waits on it until this transaction ends, then
-      // reads the result it stored; the loser never writes.
-      const claim = await sql`INSERT INTO bastide.sync_mutations (principal, client_id, mutation_id, result)
-        VALUES (${key}, ${clientId}::uuid, ${m.id}, '{}'::jsonb) ON CONFLICT DO NOTHING RETURNING 1`.execute(
-        tx.db,
-      )
-      if (claim.rows.length === 0) {
-        const prior = await sql<{
-          result: Stored
-        }>`SELECT result FROM bastide.sync_mutations WHERE ${where}`.execute(tx.db)
-        return prior.rows[0]?.result
+  for (let lost = 0; !stored && lost < 2; ) {
+    try {
+      stored = await claimAndDecide(deps, p, clientId, m, merged)
+      if (!stored) lost++
+    } catch (err) {
+      if (!(err instanceof NeedsMerge)) throw err
+      if (merges >= MAX_TRIES) busy(deps, m)
+      if (budget.left <= 0 && !budget.first) return undefined
+      budget.left--
+      merges++
+      merged = {
+        fnName: err.fnName,
+        version: err.version,
+        updated: err.updated,
+        outcome: await runMergeFunction(deps, err.fnName, err.event),
       }
-      const result = await decide(deps, tx, p, m)
-      await sql`UPDATE bastide.sync_mutations SET result = ${JSON.stringify(result)}::jsonb WHERE ${where}`.execute(
-        tx.db,
-      )
-      return result
-    })
+    }
+  }
   if (!stored) throw errors.conflict('This mutation is being applied by another request; push again.')
   // The record as it is now and as the caller may see it (null: gone, or hidden by the view rule), read after
   // the commit: a replay gets the current record too, never one that stayed in the table.
@@ -147,10 +207,68 @@ async function pushOne(deps: PushDeps, p: Principal, clientId: string, m: SyncMu
 }
 
 /**
+ * The merge function's answer, or its refusal (FUNCTION_FAILED, FUNCTION_NOT_FOUND: the mutation's rejection once
+ * the transaction runs again); a failure that may pass (FUNCTION_TIMEOUT, a fault) is thrown: nothing is stored.
+ */
+async function runMergeFunction(
+  deps: PushDeps,
+  fnName: string,
+  event: SyncMergeEvent,
+): Promise<Merged['outcome']> {
+  try {
+    return { result: await deps.merge(fnName, event) }
+  } catch (err) {
+    if (isTransient(err)) throw err
+    return { error: err as AppError }
+  }
+}
+
+/**
+ * The mutation's transaction: its key claimed, then applied (`merged`: a merge function's answer, from a previous
+ * run of this transaction). Undefined: the result stored by an earlier push was purged meanwhile.
+ */
+async function claimAndDecide(
+  deps: PushDeps,
+  p: Principal,
+  clientId: string,
+  m: SyncMutation,
+  merged: Merged | undefined,
+): Promise<Stored | undefined> {
+  // Mutation ids are unique per principal and client (sync_mutations.principal).
+  const key = principalId(p)
+  const where = sql`principal = ${key} AND client_id = ${clientId}::uuid AND mutation_id = ${m.id}`
+  return inTransaction(deps.db, async (tx) => {
+    // The key first: the same mutation pushed concurrently waits on it until this transaction ends, then
+    // reads the result it stored; the loser never writes.
+    const claim = await sql`INSERT INTO bastide.sync_mutations (principal, client_id, mutation_id, result)
+      VALUES (${key}, ${clientId}::uuid, ${m.id}, '{}'::jsonb) ON CONFLICT DO NOTHING RETURNING 1`.execute(
+      tx.db,
+    )
+    if (claim.rows.length === 0) {
+      const prior = await sql<{
+        result: Stored
+      }>`SELECT result FROM bastide.sync_mutations WHERE ${where}`.execute(tx.db)
+      return prior.rows[0]?.result
+    }
+    const result = await decide(deps, tx, p, m, merged)
+    await sql`UPDATE bastide.sync_mutations SET result = ${JSON.stringify(result)}::jsonb WHERE ${where}`.execute(
+      tx.db,
+    )
+    return result
+  })
+}
+
+/**
  * One mutation's work in transaction `tx`: a refusal is its answer (rejected), never an error of the push. A
  * transient failure is thrown: the transaction rolls back with its claim, so nothing is stored for it.
  */
-async function decide(deps: PushDeps, tx: Tx, p: Principal, m: SyncMutation): Promise<Stored> {
+async function decide(
+  deps: PushDeps,
+  tx: Tx,
+  p: Principal,
+  m: SyncMutation,
+  merged: Merged | undefined,
+): Promise<Stored> {
   try {
     const c = deps.collections.get(m.collection)
     const settings = await deps.settings.get(m.collection)
@@ -158,11 +276,13 @@ async function decide(deps: PushDeps, tx: Tx, p: Principal, m: SyncMutation): Pr
       throw new AppError('SYNC_DISABLED', `Offline sync is not enabled for the ${c.name} collection.`)
     // The device's clock may run ahead: an edit is never later than its arrival.
     const at = Date.parse(m.at)
-    const x: Ctx = { deps, tx, p, m, c, settings, clientAt: Math.min(Number.isNaN(at) ? 0 : at, Date.now()) }
+    const clientAt = Math.min(Number.isNaN(at) ? 0 : at, Date.now())
+    const x: Ctx = { deps, tx, p, m, c, settings, clientAt, merged }
     if (m.op === 'create') return await create(x)
     if (m.op === 'update') return await update(x)
     return await remove(x)
   } catch (err) {
+    // A merge to run first (NeedsMerge) is not an AppError: thrown, as a transient failure is.
     if (!isTransient(err)) return { status: 'rejected', error: (err as AppError).toBody() }
     throw err
   }
@@ -177,6 +297,8 @@ interface Ctx {
   readonly settings: SyncCollectionSettings
   /** The client's `at`, clamped to the server's clock (ms). */
   readonly clientAt: number
+  /** The merge function's answer from a previous run of this mutation's transaction. */
+  readonly merged: Merged | undefined
 }
 
 /**
@@ -212,7 +334,7 @@ async function create(x: Ctx): Promise<Stored> {
     const r = await resolveWrite(x, 'create', data, current, undefined)
     if (r) return r
   }
-  return busy(x)
+  return busy(deps, m)
 }
 
 /**
@@ -244,7 +366,7 @@ async function update(x: Ctx): Promise<Stored> {
     const r = await resolveWrite(x, 'update', data, current, base)
     if (r) return r
   }
-  return busy(x)
+  return busy(deps, m)
 }
 
 /**
@@ -271,13 +393,13 @@ async function remove(x: Ctx): Promise<Stored> {
     else if (settings.conflict === 'lww_field') deletes = deleteWins(x.clientAt, updatedOf(current))
     else {
       const base = await recordAtVersion(tx.db, c, m.recordId, m.baseVersion)
-      deletes = !('keep' in (await runMerge(x, 'delete', {}, current, base)))
+      deletes = !('keep' in runMerge(x, 'delete', {}, current, base))
     }
     if (!deletes) return resolved(x, { serverVersion: version, fields: [], outcome: 'server' })
     if (await write(tx, del(version)))
       return resolved(x, { serverVersion: version, fields: [], outcome: 'client' })
   }
-  return busy(x)
+  return busy(deps, m)
 }
 
 /**
@@ -305,7 +427,7 @@ async function resolveWrite(
   else if (settings.conflict === 'client_wins') r = clientWins(conflict)
   else if (settings.conflict === 'lww_field') r = lastWriterWins(conflict)
   else {
-    const merged = await runMerge(x, op, data, current, base)
+    const merged = runMerge(x, op, data, current, base)
     // Only what differs from the record: a function that returns the whole record (system and hidden fields
     // included) writes its changes, not fields the caller may not set.
     const write = 'keep' in merged ? {} : changes(merged.data, current)
@@ -321,19 +443,36 @@ async function resolveWrite(
   return ok ? resolved(x, info) : undefined
 }
 
-async function runMerge(x: Ctx, op: SyncMutation['op'], data: Rec, current: Rec, base: Rec | undefined) {
+/**
+ * The merge function's answer for `current`: the one computed against its version (and `updated`) by a previous
+ * run of the transaction, else NeedsMerge is thrown, which rolls the transaction back for the function to run
+ * with none open. A refusal of the function is thrown here, as the mutation's rejection.
+ */
+function runMerge(
+  x: Ctx,
+  op: SyncMutation['op'],
+  data: Rec,
+  current: Rec,
+  base: Rec | undefined,
+): SyncMergeResult {
+  const fnName = x.settings.mergeFunction ?? ''
+  const version = current.version as number
+  const updated = updatedOf(current)
+  const m = x.merged
+  if (m && m.fnName === fnName && m.version === version && m.updated === updated) {
+    if ('error' in m.outcome) throw m.outcome.error
+    return m.outcome.result
+  }
   const shape = (r: Rec) => shapeRecord(x.c, r, true) as SyncRecord
-  // The transaction waits on the function, which may take up to its timeout (30 s by default, as long as the
-  // sessions' idle-in-transaction limit): the function's own timeout bounds that wait.
-  await sql`SELECT set_config('idle_in_transaction_session_timeout', '0', true)`.execute(x.tx.db)
-  return x.deps.merge(x.settings.mergeFunction ?? '', {
+  const event: SyncMergeEvent = {
     trigger: 'sync',
     collection: x.c.name,
     recordId: x.m.recordId,
     base: base ? shape(base) : null,
     server: shape(current),
     client: { op, data, at: x.m.at },
-  })
+  }
+  throw new NeedsMerge(fnName, event, version, updated)
 }
 
 function resolved(x: Ctx, info: Omit<SyncConflictInfo, 'policy'>): Stored {
@@ -341,9 +480,9 @@ function resolved(x: Ctx, info: Omit<SyncConflictInfo, 'policy'>): Stored {
 }
 
 /** The record kept changing while it was resolved: transient, the push is refused and retried. */
-function busy(x: Ctx): never {
-  x.deps.log.warn(
-    { collection: x.c.name, record: x.m.recordId },
+function busy(deps: PushDeps, m: SyncMutation): never {
+  deps.log.warn(
+    { collection: m.collection, record: m.recordId },
     'a pushed mutation could not be resolved: the record kept changing',
   )
   throw errors.conflict(BUSY)
