@@ -1,6 +1,6 @@
 import { type RawBuilder, type SqlBool, sql } from 'kysely'
 import { dataTable } from '../collections/tables.ts'
-import { joinTableName } from '../collections/types.ts'
+import { type Field, joinTableName } from '../collections/types.ts'
 import type { CompareOp } from './ast.ts'
 import type { BExpr, BOperand, BPath } from './bind.ts'
 import { compareValues, type ValueType } from './values.ts'
@@ -13,6 +13,17 @@ interface Env {
   /** @collection alias → SQL alias. */
   readonly aliases: ReadonlyMap<string, string>
   readonly counter: { n: number }
+  /** Where the links of the row aliased `alias` come from, when not from their join tables (CompileOptions). */
+  readonly links?: { readonly alias: string; readonly ids: (f: Field) => Sql }
+}
+
+export interface CompileOptions {
+  /**
+   * The ids of a multiple relation of the row `self` itself (not of rows a path reaches), as a uuid[] expression
+   * in link order, read instead of its join table: for a row that is not the table's, such as a past state in
+   * sync's change log, whose links are logged with it.
+   */
+  readonly selfLinks?: (f: Field) => RawBuilder<unknown>
 }
 
 /**
@@ -21,8 +32,13 @@ interface Env {
  * comparisons, so a positive `author = $1` stays a plain, index-friendly predicate while negations are
  * null-safe: the result matches the two-valued semantics of `compareValues`.
  */
-export function compileFilter(e: BExpr, self: string): RawBuilder<SqlBool> {
-  return compile(e, { self, aliases: new Map(), counter: { n: 0 } }, false) as RawBuilder<SqlBool>
+export function compileFilter(e: BExpr, self: string, o: CompileOptions = {}): RawBuilder<SqlBool> {
+  const links = o.selfLinks ? { alias: self, ids: o.selfLinks } : undefined
+  return compile(
+    e,
+    { self, aliases: new Map(), counter: { n: 0 }, ...(links ? { links } : {}) },
+    false,
+  ) as RawBuilder<SqlBool>
 }
 
 function fresh(env: Env, prefix: string): string {
@@ -197,6 +213,11 @@ function rootAlias(p: BPath, env: Env): string {
   return p.root === 'self' ? env.self : env.aliases.get(p.root)!
 }
 
+/** Where the multiple relations of the row aliased `alias` come from, when CompileOptions.selfLinks says. */
+function ownLinks(env: Env, alias: string): ((f: Field) => Sql) | undefined {
+  return env.links && env.links.alias === alias ? env.links.ids : undefined
+}
+
 /** Any path as `SELECT <value> AS v FROM ...`: one row per element (multi) or at most one row (single). */
 function pathSet(p: BPath, env: Env): Sql {
   let prev = rootAlias(p, env)
@@ -204,7 +225,13 @@ function pathSet(p: BPath, env: Env): Sql {
   const where: Sql[] = []
   for (const step of p.steps) {
     const t = fresh(env, 's')
-    if (step.kind === 'forward' && step.field.options.multiple) {
+    const own = ownLinks(env, prev)
+    if (step.kind === 'forward' && step.field.options.multiple && own) {
+      const j = fresh(env, 'j')
+      from.push(
+        sql`unnest(${own(step.field)}) AS ${sql.id(j)}(target) JOIN ${dataTable(step.to.name)} AS ${sql.id(t)} ON ${sql.ref(`${t}.id`)} = ${sql.ref(`${j}.target`)}`,
+      )
+    } else if (step.kind === 'forward' && step.field.options.multiple) {
       const j = fresh(env, 'j')
       from.push(
         sql`${dataTable(joinTableName(step.field))} AS ${sql.id(j)} JOIN ${dataTable(step.to.name)} AS ${sql.id(t)} ON ${sql.ref(`${t}.id`)} = ${sql.ref(`${j}.target`)}`,
@@ -227,7 +254,12 @@ function pathSet(p: BPath, env: Env): Sql {
     prev = t
   }
   let value: Sql
-  if (p.final.kind === 'join') {
+  const own = ownLinks(env, prev)
+  if (p.final.kind === 'join' && own) {
+    const j = fresh(env, 'j')
+    from.push(sql`unnest(${own(p.final.field)}) AS ${sql.id(j)}(target)`)
+    value = sql.ref(`${j}.target`)
+  } else if (p.final.kind === 'join') {
     const j = fresh(env, 'j')
     from.push(sql`${dataTable(joinTableName(p.final.field))} AS ${sql.id(j)}`)
     where.push(sql`${sql.ref(`${j}.source`)} = ${sql.ref(`${prev}.id`)}`)

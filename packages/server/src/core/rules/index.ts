@@ -4,7 +4,7 @@ import { type BExpr, bind, type Lookup, type RuleRequest } from './bind.ts'
 import { parseFilter } from './parse.ts'
 
 export type { BExpr, Lookup, RuleRequest } from './bind.ts'
-export { compileFilter } from './compile-sql.ts'
+export { type CompileOptions, compileFilter } from './compile-sql.ts'
 export { type Dataset, evaluate, type Row } from './evaluate.ts'
 export { parseFilter } from './parse.ts'
 

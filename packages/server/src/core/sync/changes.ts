@@ -19,6 +19,7 @@ import {
   queryHash,
   type SyncCursor,
 } from './cursor.ts'
+import { loggedLinks, pastPredicate } from './history.ts'
 import { readSyncRow } from './settings.ts'
 
 export const DEFAULT_CHANGES_LIMIT = 1000
@@ -82,16 +83,25 @@ export function createSyncChanges(deps: { db: Db; collections: CollectionsServic
       const view = authorize(p, { ...guard, rule: c.rules.view })
       const bypass = list.kind === 'bypass'
       const where: RawBuilder<unknown>[] = []
+      // The same over a past state from the log (alias r, its jsonb l.previous): its own multiple relations are
+      // the links logged with it, not the join tables' (which hold the record's links now, or none once deleted).
+      const whereBefore: RawBuilder<unknown>[] = []
+      const previous = sql`l.previous`
       for (const d of [list, view]) {
         const pred = predicateOf(d)
         if (pred) where.push(pred)
+        const past = pastPredicate(d, previous)
+        if (past) whereBefore.push(past)
       }
       const filter = q.filter?.trim() ?? ''
-      if (filter)
-        where.push(
-          compileFilter(bindFilter(filter, c, lookup, { ...request, auth: authRecord(p) }, !bypass), 'r'),
-        )
-      const visible = where.length ? sql`(${sql.join(where, sql` AND `)})` : sql`TRUE`
+      if (filter) {
+        const bound = bindFilter(filter, c, lookup, { ...request, auth: authRecord(p) }, !bypass)
+        where.push(compileFilter(bound, 'r'))
+        whereBefore.push(compileFilter(bound, 'r', { selfLinks: (f) => loggedLinks(previous, f) }))
+      }
+      const all = (w: RawBuilder<unknown>[]) => (w.length ? sql`(${sql.join(w, sql` AND `)})` : sql`TRUE`)
+      const visible = all(where)
+      const visibleBefore = all(whereBefore)
       const fields = syncFields(c, bypass)
       const cursor = q.since ? decodeSyncCursor(q.since) : undefined
 
@@ -129,7 +139,7 @@ export function createSyncChanges(deps: { db: Db; collections: CollectionsServic
               comparePositions(cur.phase === 'initial' ? cur.start : cur.at, purged) < 0
             )
               return resync()
-            const page = { trx, c, visible, bypass, limit, logId: c.id, settled }
+            const page = { trx, c, visible, visibleBefore, bypass, limit, logId: c.id, settled }
             if (cur.phase === 'initial')
               return { ...(await initialPage(page, cur.start, cur.after, base)), fields }
             return { ...(await deltaPage(page, cur.at, base)), fields }
@@ -145,6 +155,8 @@ interface PageContext {
   readonly trx: Transaction<any>
   readonly c: Collection
   readonly visible: RawBuilder<unknown>
+  /** `visible` over a past state: the log's `previous` as a row `r`, its multiple relations as logged. */
+  readonly visibleBefore: RawBuilder<unknown>
   readonly bypass: boolean
   readonly limit: number
   readonly logId: string
@@ -228,14 +240,15 @@ async function deltaPage(x: PageContext, at: Position, base: Base): Promise<Page
     // The caller's copy may be any state the record had after the cursor, not only the one at it: a first sync's
     // pages and a push's answer read newer states than the cursor they go with. So a record no longer visible is
     // removed when any state since the cursor (each log entry's `previous`, as a row of the table, columns added
-    // since read null) passed the same predicate; `present` tells a deletion from a record that left the view.
+    // since read null, multiple relations as logged with it) passed the same predicate; `present` tells a
+    // deletion from a record that left the view.
     const prev = await sql<{ record_id: string; present: boolean }>`
       SELECT DISTINCT l.record_id::text AS record_id,
         EXISTS (SELECT 1 FROM ${tableOf(c)} AS x WHERE x.id = l.record_id) AS present
       FROM bastide.sync_log l CROSS JOIN LATERAL jsonb_populate_record(NULL::${tableOf(c)}, l.previous) AS r
       WHERE l.collection_id = ${x.logId} AND l.record_id = ANY(${gone}::uuid[])
         AND (l.xid, l.id) > (${at.xid}::bigint, ${at.id}::bigint) AND l.previous IS NOT NULL
-        AND ${visible}`.execute(trx)
+        AND ${x.visibleBefore}`.execute(trx)
     for (const r of prev.rows) before.set(r.record_id, r.present)
   }
   const changes: SyncChange[] = []

@@ -20,7 +20,7 @@ import type { CollectionsService } from '../collections/service.ts'
 import type { Collection } from '../collections/types.ts'
 import { selectList, shapeRecord, tableOf } from '../records/select.ts'
 import type { Rec, RecordsService } from '../records/service.ts'
-import { authorize, predicateOf } from '../rules/authorize.ts'
+import { authorize } from '../rules/authorize.ts'
 import {
   bothChanged,
   clientWins,
@@ -31,7 +31,7 @@ import {
   type UpdateConflict,
   type UpdateResolution,
 } from './conflict.ts'
-import { readPast, recordAtVersion } from './history.ts'
+import { pastPredicate, readPast, recordAtVersion } from './history.ts'
 import type { MergeRunner } from './merge.ts'
 import type { SyncSettingsStore } from './settings.ts'
 
@@ -508,7 +508,8 @@ async function wasDeleted(x: Ctx): Promise<boolean> {
     lookup: (n) => deps.collections.find(n),
     request: { method: 'GET' },
   })
-  const visible = predicateOf(view) ?? sql`TRUE`
+  // Its own multiple relations as logged with that state: the join table lost them with the record.
+  const visible = pastPredicate(view, sql`d.previous`) ?? sql`TRUE`
   const rows = await readPast(
     tx.db,
     sql`SELECT 1 FROM (SELECT l.previous FROM bastide.sync_log l

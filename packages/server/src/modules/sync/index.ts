@@ -13,7 +13,7 @@ import {
   readSyncRow,
   type SyncSettingsStore,
 } from '../../core/sync/settings.ts'
-import { createSyncTrigger, hasSyncTrigger } from '../../core/sync/triggers.ts'
+import { createSyncTrigger, syncTriggerState } from '../../core/sync/triggers.ts'
 import { defineModule } from '../define-module.ts'
 import { migrations } from './migrations/index.ts'
 import { syncOpenApi } from './openapi.ts'
@@ -76,13 +76,28 @@ export const syncModule = defineModule({
       }
     }
 
-    /** An enabled collection whose table lost its trigger (restored, recreated) gets it back. */
-    async function ensureTrigger(c: Collection) {
-      const row = await readSyncRow(db, c.id)
-      if (row?.enabled && !(await hasSyncTrigger(db, c))) {
+    /**
+     * An enabled collection whose table lost its triggers (restored, recreated) gets them back; triggers made
+     * before its fields changed (they name its multiple relations) or by an older version are made again.
+     * One at a time, for the collection as the cache has it when its turn comes: two schema changes in a row
+     * cannot leave the older one's triggers in place.
+     */
+    let triggers: Promise<unknown> = Promise.resolve()
+    const ensureTrigger = (id: string): Promise<void> => {
+      const run = triggers.then(async () => {
+        const c = collections.list().find((x) => x.id === id)
+        if (!c) return
+        const row = await readSyncRow(db, c.id)
+        if (!row?.enabled) return
+        const state = await syncTriggerState(db, c)
+        if (state === 'ok') return
         await createSyncTrigger(db, c)
-        log.warn({ collection: c.name }, 'sync: change-log trigger was missing; recreated')
-      }
+        if (state === 'missing')
+          log.warn({ collection: c.name }, 'sync: change-log trigger was missing; recreated')
+        else log.info({ collection: c.name }, 'sync: change-log trigger updated to the collection’s fields')
+      })
+      triggers = run.catch(() => {})
+      return run
     }
     const warn = (what: string) => (err: unknown) =>
       log.warn({ err: (err as Error).message }, `sync: ${what} failed`)
@@ -101,7 +116,7 @@ export const syncModule = defineModule({
           // is the durable record of the change, for whatever reads the settings row.
           const work = async () => {
             if (previous && reshaped(previous, collection)) await raiseHorizon(db, collection.id)
-            await ensureTrigger(collection)
+            await ensureTrigger(collection.id)
           }
           work().catch(warn('horizon after a schema change'))
         },
@@ -134,7 +149,7 @@ export const syncModule = defineModule({
         const on = await sql<{ id: string }>`SELECT collection_id AS id FROM bastide.sync_collections
           WHERE enabled`.execute(db)
         const ids = new Set(on.rows.map((r) => r.id))
-        for (const c of collections.list()) if (ids.has(c.id)) await ensureTrigger(c)
+        for (const c of collections.list()) if (ids.has(c.id)) await ensureTrigger(c.id)
       },
     }
   },
