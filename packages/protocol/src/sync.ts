@@ -45,6 +45,8 @@ export interface SyncFieldInfo {
   readonly multiple: boolean
   /** relation: the target collection. */
   readonly collection?: string
+  /** file: the bucket its objects are in (where a device uploads the files it attached offline). */
+  readonly bucket?: string
 }
 
 export type SyncRecord = BaseRecord & Readonly<Record<string, unknown>>

@@ -89,12 +89,15 @@ export type {
   OfflineCollection,
   OfflineCollectionOptions,
   OfflineConflict,
+  OfflineFileInput,
+  OfflineFileStore,
   OfflineOptions,
   OfflineQuery,
   OfflineRejection,
   OfflineSnapshot,
   OfflineStatus,
   OfflineStore,
+  QueuedFile,
   QueuedMutation,
 } from './offline/types.ts'
 export {

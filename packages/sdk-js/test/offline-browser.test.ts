@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { enableSync, serverRecords } from './fixtures/offline-support.ts'
 import { type CutProxy, startCutProxy } from './support/cut-proxy.ts'
 import { openSdkPage, type SdkPage } from './support/sdk-page.ts'
-import { clientFor, createCollection, email, startServer, type TestServer } from './support/server.ts'
+import {
+  ADMIN_KEY,
+  clientFor,
+  createCollection,
+  email,
+  startServer,
+  type TestServer,
+} from './support/server.ts'
 
 /**
  * The offline client in Chromium with its IndexedDB store: records written while the server is unreachable
@@ -33,6 +40,23 @@ beforeAll(async () => {
     rules: { list: own, view: own, create: own, update: own, delete: own },
   })
   await enableSync(s, 'memos', 'server_wins')
+  await clientFor(s, { apiKey: ADMIN_KEY }).storage.createBucket({
+    name: 'notes',
+    rules: {
+      read: 'owner = @request.auth.id',
+      write: "@request.auth.id != ''",
+      delete: 'owner = @request.auth.id',
+    },
+  })
+  await createCollection(s, {
+    name: 'notes',
+    fields: [
+      { name: 'title', type: 'text' },
+      { name: 'scan', type: 'file', options: { bucket: 'notes' } },
+    ],
+    rules: { list: '', view: '', create: "@request.auth.id != ''", update: '', delete: '' },
+  })
+  await enableSync(s, 'notes', 'server_wins')
   net = await startCutProxy(s.url)
   sdk = await openSdkPage()
   page = sdk.page
@@ -185,5 +209,60 @@ describe('offline in a browser, on IndexedDB', () => {
     await expect.poll(status).toMatchObject({ pending: 0 })
     // At no point did the device show a record of bob's (given away was alice's while she saw it).
     expect(await ownersSeen()).toEqual([alice.id])
+  })
+})
+
+describe('a file attached offline in a browser', () => {
+  /** Opens an offline client for `notes` in the page, on IndexedDB, and syncs once. */
+  const open = () =>
+    page.evaluate(
+      async ({ url, jwt }) => {
+        const B = (globalThis as any).Bastide
+        await (globalThis as any).notes?.close()
+        const client = B.createClient({ url, apiKey: jwt, retry: false })
+        const notes = client.offline({
+          store: B.indexedDbStore('notes'),
+          collections: ['notes'],
+          intervalMs: 0,
+        })
+        await notes.ready
+        ;(globalThis as any).notes = notes
+        await notes.sync()
+      },
+      { url: net.url, jwt: alice.jwt },
+    )
+  const notesStatus = () =>
+    page.evaluate(
+      () => (globalThis as any).notes.status as { state: string; pending: number; uploads: number },
+    )
+
+  it('keeps its bytes in IndexedDB across a reload, and uploads them once the network is back', async () => {
+    await open()
+    net.cut()
+    const made = await page.evaluate(async () => {
+      const o = (globalThis as any).notes
+      const scan = o.file(new Blob(['scanned in the lift: ', 'é'.repeat(5000)], { type: 'text/plain' }), {
+        name: 'scan.txt',
+      })
+      return (await o.collection('notes').create({ title: 'lift', scan })) as { id: string; scan: string }
+    })
+    await page.reload()
+    await open()
+    expect(await notesStatus()).toMatchObject({ state: 'offline', pending: 1, uploads: 1 })
+    const local = await page.evaluate(async (key) => {
+      const b = await (globalThis as any).notes.localFile(key)
+      return b ? { blob: b instanceof Blob, text: await b.text() } : null
+    }, made.scan)
+    expect(local).toEqual({ blob: true, text: `scanned in the lift: ${'é'.repeat(5000)}` })
+
+    net.restore()
+    await page.evaluate(() => (globalThis as any).notes.sync())
+    await expect.poll(notesStatus).toMatchObject({ state: 'online', pending: 0, uploads: 0 })
+    expect((await serverRecords(s, 'notes')).get(made.id)).toMatchObject({ title: 'lift', scan: made.scan })
+    const stored = await clientFor(s, { apiKey: ADMIN_KEY }).storage.from('notes').download(made.scan)
+    expect(await stored.text()).toBe(`scanned in the lift: ${'é'.repeat(5000)}`)
+    expect(
+      await page.evaluate(async (key) => (await (globalThis as any).notes.localFile(key)) ?? null, made.scan),
+    ).toBeNull()
   })
 })

@@ -29,7 +29,7 @@ function betterSqlite(db: Database.Database, fail?: (sql: string) => boolean): S
       if (fail?.(sql)) throw new Error(`injected failure: ${sql}`)
       return db.prepare(sql).run(...params)
     },
-    all: <T>(sql: string, params: readonly (string | number | null)[]) =>
+    all: <T>(sql: string, params: readonly (string | number | null | Uint8Array)[]) =>
       db.prepare(sql).all(...params) as T[],
   }
   let queue: Promise<unknown> = Promise.resolve()
@@ -52,7 +52,7 @@ function betterSqlite(db: Database.Database, fail?: (sql: string) => boolean): S
   }
 }
 
-type Value = string | number | null
+type Value = string | number | null | Uint8Array
 
 /** better-sqlite3 shaped as expo-sqlite's async API (the calls expoSqliteDriver makes). */
 function expoShaped(db: Database.Database): ExpoSqliteDatabaseLike {
@@ -222,7 +222,33 @@ describe.each(adapters)('$name', (a) => {
     expect(snap.outbox.map((m) => m.id)).toEqual(['m1'])
     await store.close()
   })
+
+  it('keeps the bytes of queued files by id, across a reopen, until they are deleted', async () => {
+    const { store, reopen } = a.make()
+    await store.load()
+    const files = store.files!
+    const big = new Uint8Array(300_000).map((_, i) => (i * 7) % 256)
+    await files.put('f-1', big)
+    await files.put('f-2', new Blob(['hello']))
+    expect((await files.list()).sort()).toEqual(['f-1', 'f-2'])
+    expect(await bytesOf(await files.get('f-1'))).toEqual(big)
+    expect(new TextDecoder().decode(await bytesOf(await files.get('f-2')))).toBe('hello')
+    expect(await files.get('nope')).toBeUndefined()
+    await store.close()
+    const again = reopen ? reopen() : store
+    if (reopen) await again.load()
+    expect(await bytesOf(await again.files!.get('f-1'))).toEqual(big)
+    await again.files!.delete(['f-1', 'missing'])
+    expect(await again.files!.list()).toEqual(['f-2'])
+    expect(await again.files!.get('f-1')).toBeUndefined()
+    await again.close()
+  })
 })
+
+async function bytesOf(v: Blob | Uint8Array | undefined): Promise<Uint8Array> {
+  if (v === undefined) throw new Error('no bytes')
+  return v instanceof Uint8Array ? new Uint8Array(v) : new Uint8Array(await v.arrayBuffer())
+}
 
 describe('sqliteStore', () => {
   it('rolls a batch back when a statement fails midway', async () => {
@@ -254,7 +280,12 @@ describe('sqliteStore', () => {
     const store = sqliteStore(betterSqlite(db), { prefix: 'app_' })
     await store.load()
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all()
-    expect(tables).toEqual([{ name: 'app_meta' }, { name: 'app_outbox' }, { name: 'app_records' }])
+    expect(tables).toEqual([
+      { name: 'app_files' },
+      { name: 'app_meta' },
+      { name: 'app_outbox' },
+      { name: 'app_records' },
+    ])
     expect(() => sqliteStore(betterSqlite(db), { prefix: 'x; DROP TABLE y' })).toThrow(TypeError)
   })
 })

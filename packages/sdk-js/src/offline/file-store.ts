@@ -1,6 +1,6 @@
 /// <reference types="node" />
-import { type FileHandle, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { applyBatch, emptySnapshot, fromSnapshot, type MutableSnapshot, toSnapshot } from './snapshot.ts'
 import type { OfflineBatch, OfflineSnapshot, OfflineStore } from './types.ts'
 
@@ -13,7 +13,8 @@ export interface FileStoreOptions {
  * A store in two files for Node: `path` holds a JSON snapshot, `path.log` one line per batch written since.
  * A batch is one appended, fsynced line, so it is there entirely or not at all (a torn last line is ignored);
  * the snapshot is rewritten through a temporary file, fsync and rename, at open and when the log grows, so
- * memory is held only while loading or compacting. One process at a time per path.
+ * memory is held only while loading or compacting. Files attached offline wait in the folder `path.files`, one
+ * file each (written whole through a temporary file, fsync and rename). One process at a time per path.
  *
  * @example
  * import { fileStore } from '@bastide/sdk/offline-node'
@@ -108,6 +109,45 @@ export function fileStore(path: string, opts: FileStoreOptions = {}): OfflineSto
         await log?.close()
         log = undefined
       }),
+    files: folderFiles(`${path}.files`),
+  }
+}
+
+/** Queued files' bytes, a file each in `dir`, named by id (ids are the SDK's uuids: nothing to escape). */
+function folderFiles(dir: string): NonNullable<OfflineStore['files']> {
+  const at = (id: string) => {
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new TypeError(`fileStore: bad file id ${JSON.stringify(id)}`)
+    return join(dir, id)
+  }
+  return {
+    async put(id, data) {
+      const file = at(id)
+      await mkdir(dir, { recursive: true })
+      const bytes = data instanceof Uint8Array ? data : new Uint8Array(await data.arrayBuffer())
+      const tmp = `${file}.tmp`
+      const fh = await open(tmp, 'w')
+      try {
+        await fh.writeFile(bytes)
+        await fh.sync()
+      } finally {
+        await fh.close()
+      }
+      await rename(tmp, file)
+      await syncDir(dir)
+    },
+    async get(id) {
+      const buf = await readFile(at(id)).catch(ignoreMissing(undefined))
+      return buf && new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+    },
+    async delete(ids) {
+      await Promise.all(ids.map((id) => rm(at(id), { force: true })))
+    },
+    async list() {
+      const names = await readdir(dir).catch(ignoreMissing([] as string[]))
+      // A temporary file is a put that did not finish: it is no file yet, and goes with the stray ones.
+      await Promise.all(names.filter((n) => n.endsWith('.tmp')).map((n) => rm(join(dir, n), { force: true })))
+      return names.filter((n) => !n.endsWith('.tmp'))
+    },
   }
 }
 
@@ -138,4 +178,5 @@ async function syncDir(dir: string): Promise<void> {
 /** Deletes a file store's files (tests, sign-out). */
 export async function removeFileStore(path: string): Promise<void> {
   await Promise.all([path, `${path}.log`, `${path}.tmp`].map((f) => rm(f, { force: true })))
+  await rm(`${path}.files`, { recursive: true, force: true })
 }

@@ -3,6 +3,7 @@ import type { OfflineSnapshot, OfflineStore, QueuedMutation, SyncRecord } from '
 const RECORDS = 'records'
 const OUTBOX = 'outbox'
 const META = 'meta'
+const FILES = 'files'
 
 interface RecordRow {
   readonly c: string
@@ -12,7 +13,7 @@ interface RecordRow {
 
 /**
  * A store in the browser's IndexedDB: object stores `records` (key `[collection, id]`), `outbox` (by mutation id,
- * read in `seq` order) and `meta`. Each batch is one IndexedDB transaction, committed with strict durability
+ * read in `seq` order), `meta`, and `files` (the bytes of files attached offline, as Blobs). Each batch is one IndexedDB transaction, committed with strict durability
  * where the browser supports it.
  *
  * @example
@@ -90,19 +91,59 @@ export function indexedDbStore(
       d?.close()
       db = undefined
     },
+
+    files: {
+      async put(id, data) {
+        // A Blob, not an ArrayBuffer: browsers may keep it on disk rather than in the database's memory.
+        const blob = data instanceof Uint8Array ? new Blob([data as Uint8Array<ArrayBuffer>]) : data
+        await run(await connect(), 'readwrite', (s) => s.put(blob, id))
+      },
+      async get(id) {
+        return (await run(await connect(), 'readonly', (s) => s.get(id))) as Blob | undefined
+      },
+      async delete(ids) {
+        await run(await connect(), 'readwrite', (s) => {
+          let last: IDBRequest | undefined
+          for (const id of ids) last = s.delete(id)
+          return last ?? s.count()
+        })
+      },
+      async list() {
+        return ((await run(await connect(), 'readonly', (s) => s.getAllKeys())) as IDBValidKey[]).map(String)
+      },
+    },
   }
+}
+
+/** One request on the `files` store, in a transaction of its own, resolved once that transaction completes. */
+function run(
+  d: IDBDatabase,
+  mode: IDBTransactionMode,
+  fn: (s: IDBObjectStore) => IDBRequest,
+): Promise<unknown> {
+  const tx = d.transaction([FILES], mode, { durability: 'strict' })
+  const r = fn(tx.objectStore(FILES))
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve(r.result)
+    tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'))
+    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'))
+  })
 }
 
 function openDb(name: string, factory: IDBFactory | undefined): Promise<IDBDatabase> {
   const idb = factory ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB
   if (!idb) return Promise.reject(new Error('indexedDbStore: no IndexedDB on this platform'))
   return new Promise((resolve, reject) => {
-    const r = idb.open(name, 1)
-    r.onupgradeneeded = () => {
+    // Version 2 added `files`: a database made by an earlier SDK keeps its data and gains the store.
+    const r = idb.open(name, 2)
+    r.onupgradeneeded = (e) => {
       const d = r.result
-      d.createObjectStore(RECORDS, { keyPath: ['c', 'id'] })
-      d.createObjectStore(OUTBOX, { keyPath: 'id' }).createIndex('seq', 'seq', { unique: true })
-      d.createObjectStore(META)
+      if (e.oldVersion < 1) {
+        d.createObjectStore(RECORDS, { keyPath: ['c', 'id'] })
+        d.createObjectStore(OUTBOX, { keyPath: 'id' }).createIndex('seq', 'seq', { unique: true })
+        d.createObjectStore(META)
+      }
+      if (e.oldVersion < 2) d.createObjectStore(FILES)
     }
     r.onsuccess = () => {
       const d = r.result

@@ -91,6 +91,10 @@ export class LocalState {
     return this.#s.meta.get(k)
   }
 
+  metaEntries(): IterableIterator<[string, unknown]> {
+    return this.#s.meta.entries()
+  }
+
   nextSeq(): number {
     return ++this.#seq
   }

@@ -10,6 +10,7 @@ import type { OfflineStore } from './types.ts'
  */
 export function memoryStore(): OfflineStore {
   const s = emptySnapshot()
+  const files = new Map<string, Blob | Uint8Array>()
   return {
     async load() {
       return toSnapshot(s)
@@ -21,5 +22,19 @@ export function memoryStore(): OfflineStore {
       applyBatch(s, batch)
     },
     async close() {},
+    files: {
+      async put(id, data) {
+        files.set(id, data)
+      },
+      async get(id) {
+        return files.get(id)
+      },
+      async delete(ids) {
+        for (const id of ids) files.delete(id)
+      },
+      async list() {
+        return [...files.keys()]
+      },
+    },
   }
 }

@@ -11,11 +11,13 @@ import {
 import type { BastideClient } from '../client.ts'
 import { BastideError, ErrorCodes } from '../errors.ts'
 import { uuid } from '../ids.ts'
+import { FileQueue, fileInput } from './file-queue.ts'
 import { LocalState } from './local-state.ts'
 import type {
   OfflineBatch,
   OfflineClient,
   OfflineCollection,
+  OfflineFileInput,
   OfflineOptions,
   OfflineQuery,
   OfflineStatus,
@@ -64,7 +66,8 @@ class OfflineSync implements OfflineClient {
   readonly #filters = new Map<string, Filter>()
   readonly #inFlight = new Set<string>()
   readonly #cleanup: (() => void)[] = []
-  #status: OfflineStatus = { state: 'online', pending: 0, lastSyncAt: null, error: null }
+  readonly #files: FileQueue
+  #status: OfflineStatus = { state: 'online', pending: 0, uploads: 0, lastSyncAt: null, error: null }
   #clientId = ''
   #lock: Promise<unknown> = Promise.resolve()
   #running: Promise<void> | undefined
@@ -90,6 +93,16 @@ class OfflineSync implements OfflineClient {
             v.filter ?? '',
           ]),
     )
+    this.#files = new FileQueue({
+      client,
+      files: o.store.files,
+      state: this.#state,
+      signal: this.#abort.signal,
+      chunkSize: o.uploadChunkSize,
+      commit: (b) => this.#commit(b),
+      exclusive: (fn) => this.#exclusive(fn),
+      reject: (ms, error) => this.#rejectLocally(ms, error),
+    })
     this.ready = this.#open()
     // Callers that never await `ready` must not see an unhandled rejection; they meet it on their next call.
     this.ready.catch(() => {})
@@ -115,6 +128,18 @@ class OfflineSync implements OfflineClient {
       update: (id, patch) => this.#update(name, id, patch as Record<string, unknown>) as Promise<T>,
       delete: (id) => this.#delete(name, id),
     }
+  }
+
+  file(
+    data: Blob | Uint8Array,
+    o?: { name?: string; contentType?: string; bucket?: string },
+  ): OfflineFileInput {
+    return fileInput(data, o)
+  }
+
+  async localFile(key: string): Promise<Blob | Uint8Array | undefined> {
+    await this.ready
+    return this.#files.local(key)
   }
 
   sync(): Promise<void> {
@@ -157,7 +182,8 @@ class OfflineSync implements OfflineClient {
       await this.#commit({ meta: { clientId: id } })
     }
     this.#clientId = id as string
-    this.#setStatus({ pending: this.#state.outboxSize })
+    await this.#files.sweep()
+    this.#setStatus({ pending: this.#state.outboxSize, uploads: this.#files.waiting })
     if (this.#closed) return
     this.#startTriggers()
     this.#schedule(0)
@@ -234,6 +260,7 @@ class OfflineSync implements OfflineClient {
     if (
       next.state === prev.state &&
       next.pending === prev.pending &&
+      next.uploads === prev.uploads &&
       next.lastSyncAt === prev.lastSyncAt &&
       next.error === prev.error
     )
@@ -255,7 +282,8 @@ class OfflineSync implements OfflineClient {
   async #commit(b: OfflineBatch): Promise<void> {
     await this.#o.store.write(b)
     this.#markChanged(this.#state.apply(b))
-    if (b.enqueue?.length || b.dequeue?.length) this.#setStatus({ pending: this.#state.outboxSize })
+    if (b.enqueue?.length || b.dequeue?.length || b.meta)
+      this.#setStatus({ pending: this.#state.outboxSize, uploads: this.#files.waiting })
   }
 
   // ---------------------------------------------------------------- local writes
@@ -271,11 +299,9 @@ class OfflineSync implements OfflineClient {
           message: `A record ${id} exists already.`,
         })
       const pending = this.#state.pending(collection, id)
-      const m = this.#mutation(collection, 'create', id, {
-        data: fieldsOf(data),
-        follows: pending.length > 0,
-      })
-      await this.#commit({ enqueue: [m] })
+      const files = await this.#files.take(collection, id, fieldsOf(data))
+      const m = this.#mutation(collection, 'create', id, { data: files.data, follows: pending.length > 0 })
+      await this.#commit({ enqueue: [m], meta: files.meta })
       this.#wrote()
       return this.#state.view(collection).get(id)!
     })
@@ -287,13 +313,14 @@ class OfflineSync implements OfflineClient {
       if (!this.#state.view(collection).has(id)) throw notFound(id)
       const pending = this.#state.pending(collection, id)
       const last = pending.at(-1)
-      const data = fieldsOf(patch)
+      const files = await this.#files.take(collection, id, fieldsOf(patch))
+      const data = files.data
       // An edit to a record created here and not sent yet goes into its create: one write, no conflict check.
       const m =
         last?.op === 'create' && !this.#inFlight.has(last.id)
           ? { ...last, data: { ...last.data, ...data }, at: new Date().toISOString() }
           : this.#mutation(collection, 'update', id, { data, follows: pending.length > 0 })
-      await this.#commit({ enqueue: [m] })
+      await this.#commit({ enqueue: [m], meta: files.meta })
       this.#wrote()
       return this.#state.view(collection).get(id)!
     })
@@ -358,6 +385,7 @@ class OfflineSync implements OfflineClient {
     clearTimeout(this.#retry)
     this.#setStatus({ state: 'syncing' })
     try {
+      await this.#files.upload()
       await this.#push()
       let error: BastideError | undefined
       for (const [collection, filter] of this.#collections) {
@@ -432,9 +460,15 @@ class OfflineSync implements OfflineClient {
         this.#inFlight.clear()
         throw e
       }
-      const applied = await this.#exclusive(() => this.#applyResults(batch, res.results))
+      const done = await this.#exclusive(() => this.#applyResults(batch, res.results))
+      // Files whose write the server did not keep are deleted there (best effort); the others are forgotten.
+      await this.#files.settle(
+        done
+          .filter(({ r }) => r.status === 'rejected' || (r.status === 'resolved' && r.record))
+          .map(({ m, r }) => ({ m, kept: r.record })),
+      )
       // A server that answered none of them would have the loop ask forever.
-      if (applied === 0) return
+      if (done.length === 0) return
     }
   }
 
@@ -447,7 +481,7 @@ class OfflineSync implements OfflineClient {
     const records = new Set<string>()
     for (const m of this.#state.outbox) {
       const k = `${m.collection}\u0000${m.recordId}`
-      if (batch.length >= PUSH_BATCH || records.has(k)) break
+      if (batch.length >= PUSH_BATCH || records.has(k) || this.#files.blocks(m)) break
       records.add(k)
       batch.push(m)
       this.#inFlight.add(m.id)
@@ -458,7 +492,7 @@ class OfflineSync implements OfflineClient {
   async #applyResults(
     batch: readonly QueuedMutation[],
     results: readonly SyncMutationResult[],
-  ): Promise<number> {
+  ): Promise<{ m: QueuedMutation; r: SyncMutationResult }[]> {
     const byId = new Map(batch.map((m) => [m.id, m]))
     const done: { m: QueuedMutation; r: SyncMutationResult }[] = []
     const b = {
@@ -506,7 +540,21 @@ class OfflineSync implements OfflineClient {
         callSafely(() => this.#o.onRejected!({ collection, id, mutation, error, record: r.record }))
       }
     }
-    return done.length
+    return done
+  }
+
+  /** Rolls back queued writes the server will never see (a file of theirs was refused), and reports them. */
+  async #rejectLocally(ms: readonly QueuedMutation[], error: BastideError): Promise<void> {
+    if (ms.length === 0) return
+    await this.#exclusive(() => this.#commit({ dequeue: ms.map((m) => m.id) }))
+    if (!this.#o.onRejected) return
+    for (const m of ms) {
+      const record = this.#state.server(m.collection, m.recordId) ?? null
+      const mutation = toWire(m)
+      callSafely(() =>
+        this.#o.onRejected!({ collection: m.collection, id: m.recordId, mutation, error, record }),
+      )
+    }
   }
 
   /** Whether a record the server sent back belongs to the declared query (else it would linger unannounced). */

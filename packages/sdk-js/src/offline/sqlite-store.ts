@@ -1,6 +1,6 @@
 import type { OfflineStore, QueuedMutation, SyncRecord } from './types.ts'
 
-export type SqliteValue = string | number | null
+export type SqliteValue = string | number | null | Uint8Array
 
 /** Runs statements: what a SQLite binding offers, inside a transaction or not. */
 export interface SqliteExecutor {
@@ -17,7 +17,8 @@ export interface SqliteDriver extends SqliteExecutor {
 }
 
 /**
- * A store in SQLite tables (`<prefix>records`, `<prefix>outbox`, `<prefix>meta`), each batch one transaction.
+ * A store in SQLite tables (`<prefix>records`, `<prefix>outbox`, `<prefix>meta`), each batch one transaction;
+ * files attached offline wait in `<prefix>files` as BLOBs.
  * For React Native with expo-sqlite or op-sqlite.
  *
  * @example
@@ -32,6 +33,7 @@ export function sqliteStore(driver: SqliteDriver, opts: { prefix?: string } = {}
   const records = `${prefix}records`
   const outbox = `${prefix}outbox`
   const meta = `${prefix}meta`
+  const files = `${prefix}files`
   let created: Promise<void> | undefined
   const ensure = (): Promise<void> => {
     created ??= driver
@@ -46,6 +48,10 @@ export function sqliteStore(driver: SqliteDriver, opts: { prefix?: string } = {}
         )
         await tx.run(
           `CREATE TABLE IF NOT EXISTS ${meta} (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)`,
+          [],
+        )
+        await tx.run(
+          `CREATE TABLE IF NOT EXISTS ${files} (id TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL)`,
           [],
         )
       })
@@ -115,7 +121,38 @@ export function sqliteStore(driver: SqliteDriver, opts: { prefix?: string } = {}
     },
 
     async close() {},
+
+    files: {
+      async put(id, data) {
+        await ensure()
+        const bytes = data instanceof Uint8Array ? data : new Uint8Array(await data.arrayBuffer())
+        await driver.run(
+          `INSERT INTO ${files} (id, data) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data`,
+          [id, bytes],
+        )
+      },
+      async get(id) {
+        await ensure()
+        const rows = await driver.all<{ data: unknown }>(`SELECT data FROM ${files} WHERE id = ?`, [id])
+        return rows[0] ? toBytes(rows[0].data) : undefined
+      },
+      async delete(ids) {
+        await ensure()
+        for (const id of ids) await driver.run(`DELETE FROM ${files} WHERE id = ?`, [id])
+      },
+      async list() {
+        await ensure()
+        return (await driver.all<{ id: string }>(`SELECT id FROM ${files}`, [])).map((r) => r.id)
+      },
+    },
   }
+}
+
+/** A BLOB as the bindings return it: a Uint8Array (expo-sqlite, better-sqlite3's Buffer) or an ArrayBuffer (op-sqlite). */
+function toBytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v
+  if (v instanceof ArrayBuffer) return new Uint8Array(v)
+  throw new TypeError('sqliteStore: a stored file is not a BLOB')
 }
 
 /** The part of expo-sqlite's `SQLiteDatabase` (async API, SDK 50+) the driver uses. */

@@ -48,6 +48,42 @@ export interface OfflineStore {
   load(): Promise<OfflineSnapshot>
   write(batch: OfflineBatch): Promise<void>
   close(): Promise<void>
+  /** Where the bytes of files attached offline wait for their upload; a store without it cannot queue files. */
+  readonly files?: OfflineFileStore
+}
+
+/** The bytes of queued files, by id. `put` resolves once they are durable. */
+export interface OfflineFileStore {
+  put(id: string, data: Blob | Uint8Array): Promise<void>
+  /** The bytes, or undefined when there are none under that id. */
+  get(id: string): Promise<Blob | Uint8Array | undefined>
+  delete(ids: readonly string[]): Promise<void>
+  /** Every id held (to drop the bytes a crash left without a queued upload). */
+  list(): Promise<string[]>
+}
+
+/** A file to attach to a record offline: `offline.file(data)`, given as a `file` field's value (or in its list). */
+export interface OfflineFileInput {
+  readonly data: Blob | Uint8Array
+  readonly name: string
+  readonly contentType: string | undefined
+  /** The bucket, when the collection's fields are not known yet (no sync so far); else the field's bucket. */
+  readonly bucket: string | undefined
+}
+
+/** A queued upload, kept in the store's meta under `file:<id>` until its write is acknowledged. */
+export interface QueuedFile {
+  readonly id: string
+  readonly collection: string
+  readonly recordId: string
+  readonly bucket: string
+  readonly key: string
+  readonly size: number
+  readonly contentType: string | undefined
+  /** The tus upload URL once created: a restart resumes from there. */
+  readonly url?: string
+  /** Stored on the server (the bytes on the device are gone). */
+  readonly uploaded?: true
 }
 
 /** A declared collection: which of its records the device keeps (`filter`, under the caller's rules). */
@@ -62,6 +98,8 @@ export interface OfflineOptions {
   readonly collections: Readonly<Record<string, OfflineCollectionOptions>> | readonly string[]
   /** Periodic sync in ms (default 30 000); 0 turns it off. */
   readonly intervalMs?: number
+  /** Bytes per request of the uploads of files attached offline (default 8 MiB): what a cut costs at most. */
+  readonly uploadChunkSize?: number
   /** Pull when the server announces a change to a declared collection (default true). */
   readonly realtime?: boolean
   /** A queued write conflicted and the collection's policy resolved it: the record now holds `record`. */
@@ -92,6 +130,8 @@ export interface OfflineStatus {
   readonly state: 'online' | 'offline' | 'syncing'
   /** Writes in the outbox, not yet acknowledged by the server. */
   readonly pending: number
+  /** Files attached offline whose bytes are not on the server yet. */
+  readonly uploads: number
   /** When the last sync finished without error (ISO-8601). */
   readonly lastSyncAt: string | null
   /** The last sync's error (`CODE: message`), until one succeeds. */
@@ -115,7 +155,11 @@ export interface OfflineCollection<T> {
    * fields goes to `onError` (the query then keeps its last rows).
    */
   live(q: OfflineQuery, cb: (rows: T[]) => void, onError?: (e: unknown) => void): () => void
-  /** Writes locally and queues the create; resolves once both are persisted. */
+  /**
+   * Writes locally and queues the create; resolves once both are persisted. A `file` field takes
+   * `offline.file(data)` (or a list of them, with keys, for a multiple one): the bytes are kept on the device and
+   * uploaded (tus, resumed after a restart) before the write is pushed; the field holds the object's key at once.
+   */
   create(data: Partial<T> & { id?: string }): Promise<T>
   update(id: string, patch: Partial<T>): Promise<T>
   delete(id: string): Promise<void>
@@ -132,6 +176,17 @@ export interface OfflineClient {
   sync(): Promise<void>
   readonly status: OfflineStatus
   onStatus(cb: (s: OfflineStatus) => void): () => void
+  /**
+   * A file to give as a `file` field's value in `create` or `update`: its bytes wait on the device until they are
+   * uploaded. The store must keep files (every store of the SDK does).
+   */
+  file(
+    data: Blob | Uint8Array,
+    o?: { name?: string; contentType?: string; bucket?: string },
+  ): OfflineFileInput
+  /** The bytes of a file attached offline and not uploaded yet, by its key (to show it meanwhile); else undefined. */
+  localFile(key: string): Promise<Blob | Uint8Array | undefined>
+  /** Stops syncing and closes the store. */
   close(): Promise<void>
 }
 

@@ -47,6 +47,7 @@ export function syncFields(c: Collection, seeHidden: boolean): SyncFieldInfo[] {
       type: f.type,
       multiple: isMultiple(f),
       ...(f.type === 'relation' && f.options.collection ? { collection: f.options.collection } : {}),
+      ...(f.type === 'file' && f.options.bucket ? { bucket: f.options.bucket } : {}),
     }))
 }
 

@@ -35,6 +35,7 @@ export function syncOpenApi(): OpenApiPart {
     type: str(),
     multiple: { type: 'boolean' },
     collection: str('relation: the target collection.'),
+    bucket: str('file: the bucket its objects are in.'),
   }
   const change = {
     oneOf: [
