@@ -271,6 +271,42 @@ describe('client.offline', () => {
     expect(await onServer('todos', kept.id)).toMatchObject({ title: 'kept, edited offline', version: 2 })
   })
 
+  it('clear() empties the store (records, queued writes, cursors, client id) and syncs from scratch after', async () => {
+    const file = path.join(dir, 'shared-device.json')
+    const net = network()
+    const { off } = await device({ fetch: net.fetch, store: fileStore(file), collections: ['todos', 'notes'] })
+    const todos = off.collection<Todo>('todos')
+    const online = await clientFor(s).collection<Todo>('todos').create({ title: 'on the server', rank: 1 })
+    await syncUntil(off, () => todos.get(online.id) !== undefined)
+    const rows: Todo[][] = []
+    todos.live({}, (r) => rows.push(r))
+    net.online = false
+    const lost = await todos.create({ title: 'never sent', rank: 2 })
+    await off.collection<Todo>('notes').create({ title: 'a note never sent', rank: 3 })
+    expect(off.status.pending).toBe(2)
+
+    await off.clear()
+    expect(todos.list()).toEqual([])
+    expect(off.collection<Todo>('notes').list()).toEqual([])
+    expect(rows.at(-1)).toEqual([])
+    expect(off.status).toMatchObject({ pending: 0, uploads: 0, lastSyncAt: null })
+    await off.close()
+    // Nothing of it is left in the store either.
+    const store = fileStore(file)
+    const snap = await store.load()
+    await store.close()
+    expect(snap.records).toEqual({})
+    expect(snap.outbox).toEqual([])
+    expect(Object.keys(snap.meta)).toEqual(['clientId'])
+
+    // Opened again online: a pull from scratch brings the server's records; the write never sent is gone for good.
+    const again = await device({ store: fileStore(file), collections: ['todos', 'notes'] })
+    const todosAgain = again.off.collection<Todo>('todos')
+    await syncUntil(again.off, () => todosAgain.get(online.id) !== undefined)
+    expect(todosAgain.get(lost.id)).toBeUndefined()
+    expect(await onServer('todos', lost.id)).toBeNull()
+  })
+
   it('pulls on its own when realtime announces a change', async () => {
     const { off } = await device({ realtime: true })
     const todos = off.collection<Todo>('todos')

@@ -91,6 +91,11 @@ export class LocalState {
     return this.#s.meta.get(k)
   }
 
+  /** The collections the store holds records of. */
+  collections(): string[] {
+    return [...this.#s.records.keys()]
+  }
+
   metaEntries(): IterableIterator<[string, unknown]> {
     return this.#s.meta.entries()
   }

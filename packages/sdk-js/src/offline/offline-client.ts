@@ -158,6 +158,28 @@ class OfflineSync implements OfflineClient {
     return this.#next
   }
 
+  async clear(): Promise<void> {
+    await this.ready
+    // A sync under way may still land what it fetched: the store is emptied after it.
+    await this.#running?.catch(() => {})
+    await this.#exclusive(async () => {
+      const meta: Record<string, unknown> = {}
+      for (const [k] of this.#state.metaEntries()) meta[k] = null
+      this.#clientId = uuid()
+      meta.clientId = this.#clientId
+      await this.#commit({
+        clear: [...new Set([...this.#state.collections(), ...this.#collections.keys()])],
+        dequeue: [...this.#state.outbox].map((m) => m.id),
+        meta,
+      })
+      const files = this.#o.store.files
+      if (files) await files.delete(await files.list())
+      this.#announced.clear()
+      this.#filters.clear()
+      this.#setStatus({ lastSyncAt: null, error: null })
+    })
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true

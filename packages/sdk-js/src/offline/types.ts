@@ -186,6 +186,12 @@ export interface OfflineClient {
   ): OfflineFileInput
   /** The bytes of a file attached offline and not uploaded yet, by its key (to show it meanwhile); else undefined. */
   localFile(key: string): Promise<Blob | Uint8Array | undefined>
+  /**
+   * Empties the store: every record, every queued write and file (never sent: they are lost), the cursors and the
+   * device's client id. For a sign-out on a shared device; the client goes on, and syncs from scratch for whoever
+   * signs in next.
+   */
+  clear(): Promise<void>
   /** Stops syncing and closes the store. */
   close(): Promise<void>
 }
