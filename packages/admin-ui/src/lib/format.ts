@@ -17,3 +17,7 @@ export function formatBytes(n: number): string {
   }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`
 }
+
+/** `1 field`, `2 fields`, `1,204 records`: a count with its noun, singular for one. */
+export const plural = (n: number, one: string, many = `${one}s`): string =>
+  `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`

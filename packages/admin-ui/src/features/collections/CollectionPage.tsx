@@ -6,7 +6,7 @@ import { ConfirmDialog } from '../../components/ui/ConfirmDialog.tsx'
 import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
 import { Loading, Page } from '../../components/ui/Page.tsx'
 import { useClient } from '../../lib/client.tsx'
-import { formatTime } from '../../lib/format.ts'
+import { formatTime, plural } from '../../lib/format.ts'
 import { SyncPanel } from '../sync/index.ts'
 import { ApiPreview } from './ApiPreview.tsx'
 import { type Draft, type DraftField, fromSchema, sameDraft, toFieldInput, toInput } from './draft.ts'
@@ -38,7 +38,11 @@ export function CollectionPage() {
   return (
     <Page
       title={name}
-      subtitle={q.data ? `${q.data.fields.length} fields · updated ${formatTime(q.data.updated)}` : undefined}
+      subtitle={
+        q.data
+          ? `${plural(q.data.fields.length, 'field')} · updated ${formatTime(q.data.updated)}`
+          : undefined
+      }
       actions={
         <>
           <Link to={`/data/${name}`} className="btn">

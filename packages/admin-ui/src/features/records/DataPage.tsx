@@ -7,6 +7,7 @@ import { ErrorNote } from '../../components/ui/ErrorNote.tsx'
 import { Loading, Page } from '../../components/ui/Page.tsx'
 import { useClient } from '../../lib/client.tsx'
 import { download } from '../../lib/download.ts'
+import { plural } from '../../lib/format.ts'
 import { type Conflict, ConflictDialog } from './ConflictDialog.tsx'
 import { type ExportFormat, exportRecords } from './export-data.ts'
 import { FilterBar } from './FilterBar.tsx'
@@ -75,8 +76,6 @@ export function DataPage() {
     </Page>
   )
 }
-
-const plural = (n: number, word: string) => `${n.toLocaleString()} ${word}${n === 1 ? '' : 's'}`
 
 function CollectionSwitcher(props: { current: string; collections: readonly CollectionSchema[] }) {
   const navigate = useNavigate()

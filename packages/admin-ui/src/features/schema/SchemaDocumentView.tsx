@@ -1,7 +1,6 @@
 import type { SchemaBucket, SchemaChannel, SchemaCollection, SchemaDocument } from '@bastide/protocol'
 import type { ReactNode } from 'react'
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
+import { plural } from '../../lib/format.ts'
 
 /** What a rule allows, in a word (`null` is locked, `''` is everyone). */
 const ruleWord = (r: string | null) => (r === null ? 'locked' : r === '' ? 'everyone' : 'rule')

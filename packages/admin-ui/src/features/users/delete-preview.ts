@@ -1,9 +1,7 @@
 import type { AdminUsers } from '@bastide/sdk'
-import { formatBytes } from '../../lib/format.ts'
+import { formatBytes, plural } from '../../lib/format.ts'
 
 export type UserDeletePreview = Awaited<ReturnType<AdminUsers['deletePreview']>>
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
 
 /** One line of the delete dialog: what happens, and how serious it is. */
 export interface PreviewLine {
