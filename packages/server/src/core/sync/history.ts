@@ -3,7 +3,7 @@ import type { Db } from '../../db/create-db.ts'
 import { type Collection, type Field, hasColumn, SYSTEM_FIELDS } from '../collections/types.ts'
 import { tableOf } from '../records/select.ts'
 import type { Rec } from '../records/service.ts'
-import { type Decision, NO_ROW } from '../rules/authorize.ts'
+import { type Decision, predicateOf } from '../rules/authorize.ts'
 import { compileFilter } from '../rules/index.ts'
 
 /**
@@ -34,16 +34,8 @@ export function pastSelectList(c: Collection, previous: RawBuilder<unknown>): Ra
  * record's own multiple relations are the logged ones. undefined when every state passes.
  */
 export function pastPredicate(d: Decision, previous: RawBuilder<unknown>): RawBuilder<unknown> | undefined {
-  switch (d.kind) {
-    case 'bypass':
-    case 'public':
-      return undefined
-    case 'locked':
-    case 'denied':
-      return NO_ROW
-    case 'expression':
-      return compileFilter(d.expr, 'r', { selfLinks: (f) => loggedLinks(previous, f) })
-  }
+  if (d.kind !== 'expression') return predicateOf(d)
+  return compileFilter(d.expr, 'r', { selfLinks: (f) => loggedLinks(previous, f) })
 }
 
 /**
