@@ -2,9 +2,16 @@ import type { SyncChange } from '@bastide/protocol'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createSyncCursorCodec, MAX_ID } from '../src/core/sync/cursor.ts'
 import { recordAtVersion } from '../src/core/sync/history.ts'
 import { type SignedUp, signUp } from './support/auth.ts'
-import { createCollection, createRecord, startTestServer, type TestServer } from './support/harness.ts'
+import {
+  createCollection,
+  createRecord,
+  startTestServer,
+  TEST_SECRET,
+  type TestServer,
+} from './support/harness.ts'
 import { enableSync, pullAll, pullPage, settle } from './support/sync.ts'
 
 /**
@@ -368,6 +375,40 @@ describe('resync and errors', () => {
     const bad = await api('GET', `/api/collections/bulk/changes?filter=${encodeURIComponent('n ==')}`)
     expect(bad.status).toBe(400)
     expect(bad.body.code).toBe('INVALID_FILTER')
+  })
+
+  it('refuses a cursor altered by a character, forged, or signed under another secret, and leaks nothing', async () => {
+    const { cursor } = await pullAll(s, 'bulk')
+    // Signed with a key derived from this server's secret.
+    const issued = createSyncCursorCodec(TEST_SECRET).decode(cursor)
+    expect(issued.phase).toBe('delta')
+    const bytes = Buffer.from(cursor, 'base64url')
+    const payload = bytes.subarray(0, bytes.length - 16)
+    const mac = bytes.subarray(bytes.length - 16)
+    // The same cursor, moved far into the future: well-formed, as cursors were before they were signed.
+    const far = Buffer.from(payload.toString('utf8').replace(/\.d\.\d+\.\d+$/, `.d.${MAX_ID}.${MAX_ID}`))
+    expect(far.equals(payload)).toBe(false)
+    const swap = (i: number) => `${cursor.slice(0, i)}${cursor[i] === 'A' ? 'B' : 'A'}${cursor.slice(i + 1)}`
+    const forged = {
+      'first character changed': swap(0),
+      'a middle character changed': swap(Math.floor(cursor.length / 2)),
+      'last character changed': swap(cursor.length - 1),
+      'another position, unsigned': far.toString('base64url'),
+      'another position, the old signature': Buffer.concat([far, mac]).toString('base64url'),
+      'the signature dropped': payload.toString('base64url'),
+      'another server’s secret': createSyncCursorCodec(`${TEST_SECRET}-other`).encode(issued),
+    }
+    for (const [what, since] of Object.entries(forged)) {
+      expect(since, what).not.toBe(cursor)
+      const r = await api('GET', `/api/collections/bulk/changes?since=${since}`)
+      expect(r.status, what).toBe(400)
+      expect(r.body, what).toMatchObject({ code: 'INVALID_CURSOR', status: 400 })
+      expect(r.body.message, what).toMatch(/pass back a `cursor` from an earlier page, or none to start over/)
+      expect(r.body, what).not.toHaveProperty('changes')
+      expect(r.body, what).not.toHaveProperty('cursor')
+    }
+    // The cursor as issued still pulls.
+    expect((await pullPage(s, 'bulk', { since: cursor })).resync).toBe(false)
   })
 
   it('reads a page in a bounded number of statements, whatever its size', async () => {

@@ -12,12 +12,12 @@ import { authorize, predicateOf } from '../rules/authorize.ts'
 import { bindFilter, compileFilter, type Lookup } from '../rules/index.ts'
 import {
   comparePositions,
-  decodeSyncCursor,
-  encodeSyncCursor,
+  createSyncCursorCodec,
   MAX_ID,
   type Position,
   queryHash,
   type SyncCursor,
+  type SyncCursorCodec,
 } from './cursor.ts'
 import { loggedLinks, pastPredicate } from './history.ts'
 import { readSyncRow } from './settings.ts'
@@ -66,8 +66,14 @@ interface LogEntry {
  * after the cursor, under the same predicate), nothing otherwise, so no id leaks to a caller who never could see it.
  * A cursor issued under other fields or rules (its hash), another filter, or before the horizon resyncs.
  */
-export function createSyncChanges(deps: { db: Db; collections: CollectionsService }): SyncChanges {
+export function createSyncChanges(deps: {
+  db: Db
+  collections: CollectionsService
+  /** BASTIDE_SECRET: cursors are signed under a key derived from it (see createSyncCursorCodec). */
+  secret: string
+}): SyncChanges {
   const { db, collections } = deps
+  const cursors = createSyncCursorCodec(deps.secret)
   const lookup: Lookup = (n) => collections.find(n)
 
   return {
@@ -104,7 +110,7 @@ export function createSyncChanges(deps: { db: Db; collections: CollectionsServic
       const visible = all(where)
       const visibleBefore = all(whereBefore)
       const fields = syncFields(c, bypass)
-      const cursor = q.since ? decodeSyncCursor(q.since) : undefined
+      const cursor = q.since ? cursors.decode(q.since) : undefined
 
       try {
         // One snapshot for the page: the log's cut-off (xmin), the rows and their previous states agree.
@@ -127,7 +133,7 @@ export function createSyncChanges(deps: { db: Db; collections: CollectionsServic
             const fresh = (): SyncCursor => ({ ...base, phase: 'initial', start: settled, after: null })
             const resync = (): SyncChangesPage => ({
               changes: [],
-              cursor: encodeSyncCursor(fresh()),
+              cursor: cursors.encode(fresh()),
               hasMore: false,
               resync: true,
               fields,
@@ -140,7 +146,7 @@ export function createSyncChanges(deps: { db: Db; collections: CollectionsServic
               comparePositions(cur.phase === 'initial' ? cur.start : cur.at, purged) < 0
             )
               return resync()
-            const page = { trx, c, visible, visibleBefore, bypass, limit, logId: c.id, settled }
+            const page = { trx, c, visible, visibleBefore, bypass, limit, logId: c.id, settled, cursors }
             if (cur.phase === 'initial')
               return { ...(await initialPage(page, cur.start, cur.after, base)), fields }
             return { ...(await deltaPage(page, cur.at, base)), fields }
@@ -162,6 +168,7 @@ interface PageContext {
   readonly limit: number
   readonly logId: string
   readonly settled: Position
+  readonly cursors: SyncCursorCodec
 }
 
 type Base = Pick<SyncCursor, 'collection' | 'filter' | 'horizon'>
@@ -183,7 +190,7 @@ async function initialPage(x: PageContext, start: Position, after: string | null
   if (more)
     return {
       changes,
-      cursor: encodeSyncCursor({
+      cursor: x.cursors.encode({
         ...base,
         phase: 'initial',
         start,
@@ -198,7 +205,7 @@ async function initialPage(x: PageContext, start: Position, after: string | null
       AND l.xid <= ${x.settled.xid}::bigint) AS any`.execute(trx)
   return {
     changes,
-    cursor: encodeSyncCursor({ ...base, phase: 'delta', at: start }),
+    cursor: x.cursors.encode({ ...base, phase: 'delta', at: start }),
     hasMore: pending.rows[0]!.any,
     resync: false,
   }
@@ -225,7 +232,7 @@ async function deltaPage(x: PageContext, at: Position, base: Base): Promise<Page
       : at
   const page = (changes: SyncChange[]): Page => ({
     changes,
-    cursor: encodeSyncCursor({ ...base, phase: 'delta', at: next }),
+    cursor: x.cursors.encode({ ...base, phase: 'delta', at: next }),
     hasMore: more,
     resync: false,
   })

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
 import { errors } from '../../errors/index.ts'
 import type { Collection } from '../collections/types.ts'
 
@@ -56,10 +56,10 @@ export const queryHash = (c: Collection, filter: string): string =>
 
 const pos = (p: Position) => `${p.xid}.${p.id}`
 
-/** `v1.<collection>.<filter>.<horizon xid>.<horizon id>.i.<xid>.<id>[.<after>]` or `…d.<xid>.<id>`, base64url. */
-export function encodeSyncCursor(c: SyncCursor): string {
+/** `v1.<collection>.<filter>.<horizon xid>.<horizon id>.i.<xid>.<id>[.<after>]` or `…d.<xid>.<id>`. */
+function payloadOf(c: SyncCursor): string {
   const tail = c.phase === 'initial' ? `i.${pos(c.start)}${c.after ? `.${c.after}` : ''}` : `d.${pos(c.at)}`
-  return Buffer.from(`v1.${c.collection}.${c.filter}.${c.horizon}.${tail}`).toString('base64url')
+  return `v1.${c.collection}.${c.filter}.${c.horizon}.${tail}`
 }
 
 const BIGINT = /^(0|[1-9]\d{0,18})$/
@@ -68,10 +68,9 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/
 
 const NOT_OURS = 'The cursor is malformed: pass back a `cursor` from an earlier page, or none to start over.'
 
-/** The cursor, or INVALID_CURSOR (400) for anything this server did not issue. */
-export function decodeSyncCursor(raw: string): SyncCursor {
-  if (raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw errors.invalidCursor(NOT_OURS)
-  const parts = Buffer.from(raw, 'base64url').toString('utf8').split('.')
+/** The payload's fields, or undefined when it is not one payloadOf could have written. */
+function parsePayload(text: string): SyncCursor | undefined {
+  const parts = text.split('.')
   const [v, collection, filter, hx, hi, phase, x, i, after] = parts
   const ok =
     v === 'v1' &&
@@ -80,12 +79,54 @@ export function decodeSyncCursor(raw: string): SyncCursor {
     [hx, hi, x, i].every((n) => BIGINT.test(n ?? '') && BigInt(n!) <= BigInt(MAX_ID)) &&
     ((phase === 'i' && (parts.length === 8 || (parts.length === 9 && UUID.test(after ?? '')))) ||
       (phase === 'd' && parts.length === 8))
-  if (!ok) throw errors.invalidCursor(NOT_OURS)
+  if (!ok) return undefined
   const base = { collection: collection!, filter: filter!, horizon: `${hx}.${hi}` }
   const p = { xid: x!, id: i! }
   return phase === 'i'
     ? { ...base, phase: 'initial', start: p, after: parts.length === 9 ? after! : null }
     : { ...base, phase: 'delta', at: p }
+}
+
+/** Bytes of HMAC-SHA256 a cursor carries. */
+const MAC_BYTES = 16
+const KEY_INFO = 'bastide/sync/cursors'
+
+export interface SyncCursorCodec {
+  /** The payload and its HMAC, base64url: an opaque, URL-safe string. */
+  encode(c: SyncCursor): string
+  /** The cursor, or INVALID_CURSOR (400) for anything this server (this BASTIDE_SECRET) did not issue. */
+  decode(raw: string): SyncCursor
+}
+
+/**
+ * Cursors are signed: HMAC-SHA256, cut to 16 bytes, of the payload, under a key of their own derived from
+ * BASTIDE_SECRET (HKDF-SHA256, info `bastide/sync/cursors`), so a client cannot forge a position, a query hash or a
+ * horizon it was never given, and a cursor from a server with another secret is refused.
+ */
+export function createSyncCursorCodec(serverSecret: string): SyncCursorCodec {
+  const key = Buffer.from(
+    hkdfSync('sha256', Buffer.from(serverSecret, 'utf8'), Buffer.alloc(0), KEY_INFO, 32),
+  )
+  const macOf = (payload: Buffer) => createHmac('sha256', key).update(payload).digest().subarray(0, MAC_BYTES)
+  return {
+    encode(c) {
+      const payload = Buffer.from(payloadOf(c), 'utf8')
+      return Buffer.concat([payload, macOf(payload)]).toString('base64url')
+    },
+    decode(raw) {
+      if (raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) throw errors.invalidCursor(NOT_OURS)
+      const bytes = Buffer.from(raw, 'base64url')
+      // Only the encoding encode() writes: base64url's last character has spare bits another one would ignore.
+      if (bytes.length <= MAC_BYTES || bytes.toString('base64url') !== raw)
+        throw errors.invalidCursor(NOT_OURS)
+      const payload = bytes.subarray(0, bytes.length - MAC_BYTES)
+      if (!timingSafeEqual(macOf(payload), bytes.subarray(bytes.length - MAC_BYTES)))
+        throw errors.invalidCursor(NOT_OURS)
+      const c = parsePayload(payload.toString('utf8'))
+      if (!c) throw errors.invalidCursor(NOT_OURS)
+      return c
+    },
+  }
 }
 
 /** (a.xid, a.id) compared with (b.xid, b.id). */

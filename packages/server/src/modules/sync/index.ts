@@ -56,11 +56,11 @@ export const syncModule = defineModule({
     ),
   }),
   migrations,
-  async start({ db, settings: env, log, use, actions }) {
+  async start({ db, settings: env, log, use, actions, secret }) {
     const records = use('records')
     const collections = use('collections')
     const settings = createSyncSettings({ db, collections, actions })
-    const changes = createSyncChanges({ db, collections })
+    const changes = createSyncChanges({ db, collections, secret })
     const merge = createMergeRunner(use('functions'))
     const retentionDays = env.BASTIDE_SYNC_RETENTION_DAYS
     const purge = (before: Date) => purgeSyncLog(db, before)
