@@ -307,6 +307,22 @@ describe('client.offline', () => {
     expect(await onServer('todos', lost.id)).toBeNull()
   })
 
+  it('starts a collection over when the server no longer takes its cursor', async () => {
+    const store = memoryStore()
+    const first = await device({ store })
+    const todos = first.off.collection<Todo>('todos')
+    const kept = await clientFor(s).collection<Todo>('todos').create({ title: 'still here', rank: 1 })
+    await syncUntil(first.off, () => todos.get(kept.id) !== undefined)
+    await first.off.close()
+    // A cursor from elsewhere (another server's secret, say): the server answers 400 INVALID_CURSOR.
+    await store.write({ meta: { 'pull:todos': { filter: '', cursor: 'c2lnbmVkIGVsc2V3aGVyZQ' } } })
+
+    const second = await device({ store })
+    await second.off.sync()
+    expect(second.off.status).toMatchObject({ state: 'online', error: null })
+    expect(second.off.collection<Todo>('todos').get(kept.id)).toMatchObject({ title: 'still here' })
+  })
+
   it('pulls on its own when realtime announces a change', async () => {
     const { off } = await device({ realtime: true })
     const todos = off.collection<Todo>('todos')

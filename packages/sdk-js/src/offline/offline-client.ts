@@ -600,13 +600,23 @@ class OfflineSync implements OfflineClient {
       await this.#exclusive(() => this.#resync(collection, filter, undefined))
     let resyncs = 0
     for (;;) {
-      const page = await this.#client.http.request<SyncChangesPage>(
-        `/api/collections/${encodeURIComponent(collection)}/changes`,
-        {
-          query: { since: cursor ?? undefined, filter: filter || undefined, limit: PULL_LIMIT },
-          signal: this.#abort.signal,
-        },
-      )
+      let page: SyncChangesPage
+      try {
+        page = await this.#client.http.request<SyncChangesPage>(
+          `/api/collections/${encodeURIComponent(collection)}/changes`,
+          {
+            query: { since: cursor ?? undefined, filter: filter || undefined, limit: PULL_LIMIT },
+            signal: this.#abort.signal,
+          },
+        )
+      } catch (e) {
+        // A cursor the server no longer takes (its secret changed, or a store from elsewhere): start over.
+        if (!(cursor !== null && e instanceof BastideError && e.code === 'INVALID_CURSOR') || resyncs > 0) throw e
+        resyncs++
+        await this.#exclusive(() => this.#resync(collection, filter, undefined))
+        cursor = null
+        continue
+      }
       if (page.resync) {
         if (++resyncs > 2)
           throw new BastideError({
