@@ -32,6 +32,8 @@ const PULL_LIMIT = 1000
 const WRITE_DEBOUNCE_MS = 50
 const BACKOFF_START_MS = 1000
 const BACKOFF_MAX_MS = 60_000
+/** Pulls after a realtime announcement the change log does not show yet: 0.1 + 0.2 + … + 2 s, about 20 s in all. */
+const ANNOUNCED_RECHECKS = 14
 /** What a write never sends: the server's system fields, and relations a records API read expanded. */
 const NOT_WRITTEN: ReadonlySet<string> = new Set([...SYSTEM_FIELDS, 'expand'])
 
@@ -440,20 +442,21 @@ class OfflineSync implements OfflineClient {
   }
 
   /**
-   * A change is announced on commit but reaches the change log's readable part once older transactions end: pull
-   * again a few times, shortly, until the announced versions are here.
+   * A change is announced on commit but reaches the change log's readable part once older transactions end (on the
+   * whole PostgreSQL server, so a busy one may take seconds): pull again, 0.1 s then doubling up to every 2 s, for
+   * about 20 s, until the announced versions are here; after that the periodic sync brings them.
    */
   #recheckAnnounced(): void {
     for (const [k, a] of this.#announced) {
       const have = this.#state.server(a.collection, a.id)
       if (a.version === null ? !have : (have?.version ?? -1) >= a.version) this.#announced.delete(k)
     }
-    if (this.#announced.size === 0 || this.#announcedRetries >= 6) {
+    if (this.#announced.size === 0 || this.#announcedRetries >= ANNOUNCED_RECHECKS) {
       this.#announced.clear()
       this.#announcedRetries = 0
       return
     }
-    this.#schedule(100 * 2 ** this.#announcedRetries++)
+    this.#schedule(Math.min(100 * 2 ** this.#announcedRetries++, 2000))
   }
 
   /** Retries with exponential backoff (1 s doubling to 60 s), jittered so devices do not return in step. */
@@ -611,7 +614,8 @@ class OfflineSync implements OfflineClient {
         )
       } catch (e) {
         // A cursor the server no longer takes (its secret changed, or a store from elsewhere): start over.
-        if (!(cursor !== null && e instanceof BastideError && e.code === 'INVALID_CURSOR') || resyncs > 0) throw e
+        if (!(cursor !== null && e instanceof BastideError && e.code === 'INVALID_CURSOR') || resyncs > 0)
+          throw e
         resyncs++
         await this.#exclusive(() => this.#resync(collection, filter, undefined))
         cursor = null
