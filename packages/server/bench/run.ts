@@ -581,7 +581,17 @@ async function benchAuth(b: Target, ids: readonly string[]): Promise<void> {
   const anon = rows[0]![1]
   console.log()
   printTable(
-    ['credential', 'req/s', 'p50 ms', 'p99 ms', 'vs anonymous', 'server µs/req', 'PG µs/req', 'non-2xx'],
+    [
+      'credential',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'vs anonymous',
+      'server µs/req',
+      'server µs vs anonymous',
+      'PG µs/req',
+      'non-2xx',
+    ],
     rows.map(([name, m]) => [
       name,
       m.rps.toFixed(0),
@@ -589,6 +599,10 @@ async function benchAuth(b: Target, ids: readonly string[]): Promise<void> {
       m.p99.toFixed(1),
       (m.rps / anon.rps).toFixed(2),
       m.cpu.server?.toFixed(0) ?? 'n/a',
+      // CPU per request moves less with a busy machine than req/s: the steadier price of the credential.
+      m.cpu.server !== undefined && anon.cpu.server !== undefined
+        ? `${m.cpu.server - anon.cpu.server >= 0 ? '+' : ''}${(m.cpu.server - anon.cpu.server).toFixed(0)}`
+        : 'n/a',
       m.cpu.pg?.toFixed(0) ?? 'n/a',
       String(m.bad),
     ]),

@@ -1,4 +1,6 @@
+import { createPrivateKey, sign } from 'node:crypto'
 import { createHMAC } from '@better-auth/utils/hmac'
+import { symmetricDecrypt } from 'better-auth/crypto'
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -39,6 +41,28 @@ const parts = (jwt: string) => jwt.split('.') as [string, string, string]
 async function serverSigned(payload: Record<string, unknown>): Promise<string> {
   const r = await s.bastide.auth.auth.api.signJWT({ body: { payload } })
   return r.token
+}
+
+/**
+ * Signs any header and payload with the server's own private key `kid` (decrypted as better-auth does), so
+ * that only the verifier's header and claim checks stand between the token and a 200.
+ */
+async function ownSigned(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  kid: unknown = header.kid,
+): Promise<string> {
+  const [row] = await sql<{ privateKey: string }>(
+    `SELECT "privateKey" FROM bastide.auth_jwks WHERE id = $1`,
+    [kid],
+  )
+  const ctx = (await s.bastide.auth.auth.$context) as unknown as {
+    secretConfig: Parameters<typeof symmetricDecrypt>[0]['key']
+  }
+  const jwk = JSON.parse(await symmetricDecrypt({ key: ctx.secretConfig, data: JSON.parse(row!.privateKey) }))
+  const input = `${b64(header)}.${b64(payload)}`
+  const key = createPrivateKey({ key: jwk, format: 'jwk' })
+  return `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`
 }
 
 function validClaims(): Record<string, unknown> {
@@ -139,6 +163,35 @@ describe('forged and invalid access tokens answer 401', () => {
     // Missing claims the verifier requires.
     const { sid: _sid, ...noSid } = validClaims()
     await expectRejected(await serverSigned(noSid))
+  })
+
+  it('refuses our own signature on a crit header, a typ other than JWT, or alg relabelled', async () => {
+    const kid = decodeProtectedHeader(me.jwt).kid
+    const claims = { ...validClaims(), iss: ORIGIN, aud: ORIGIN }
+    // The controls: the same signer with plain headers is accepted.
+    expect((await list(await ownSigned({ alg: 'EdDSA', kid }, claims))).status).toBe(200)
+    expect((await list(await ownSigned({ alg: 'EdDSA', kid, typ: 'JWT' }, claims))).status).toBe(200)
+    await expectRejected(await ownSigned({ alg: 'EdDSA', kid, crit: ['b64'], b64: true }, claims))
+    await expectRejected(await ownSigned({ alg: 'EdDSA', kid, crit: ['exp'], exp: 1 }, claims))
+    await expectRejected(await ownSigned({ alg: 'EdDSA', kid, typ: 'at+jwt' }, claims))
+    await expectRejected(await ownSigned({ alg: 'Ed25519', kid }, claims))
+    await expectRejected(await ownSigned({ alg: 'EdDSA', kid: [kid] }, claims, kid))
+  })
+
+  it('checks nbf, exp past the 5 s tolerance, iat and an audience list like before', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    await expectRejected(await serverSigned({ ...validClaims(), nbf: now + 3600 }))
+    await expectRejected(await serverSigned({ ...validClaims(), exp: now - 30 }))
+    const { iat: _iat, ...noIat } = validClaims()
+    await expectRejected(await serverSigned(noIat))
+    const { sub: _sub, ...noSub } = validClaims()
+    await expectRejected(await serverSigned(noSub))
+    await expectRejected(await serverSigned({ ...validClaims(), aud: ['https://elsewhere.example'] }))
+    expect(
+      (await list(await serverSigned({ ...validClaims(), aud: ['https://elsewhere.example', ORIGIN] })))
+        .status,
+    ).toBe(200)
+    expect((await list(await serverSigned({ ...validClaims(), nbf: now - 60 }))).status).toBe(200)
   })
 
   it('refuses a real token whose payload was altered', async () => {

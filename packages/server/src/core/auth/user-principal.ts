@@ -1,9 +1,9 @@
-import { createLocalJWKSet, type JSONWebKeySet, errors as joseErrors, jwtVerify } from 'jose'
 import { sql } from 'kysely'
 import type { Db } from '../../db/create-db.ts'
 import { JWKS_GRACE_SECONDS } from './create-auth.ts'
 import type { Principal } from './principal.ts'
 import { sessionTokenValue } from './session-token.ts'
+import { createJwtKeyring, type JwtKeyring, parseJwt, verifyAccessJwt } from './verify-jwt.ts'
 
 /** Columns of data.users that rules never see as @request.auth (the console reads them as admin). */
 const PRIVATE_USER_COLUMNS = new Set(['banned', 'banReason', 'banExpires'])
@@ -24,7 +24,8 @@ export interface UserAuthenticator {
  */
 export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: string }): UserAuthenticator {
   const { db, secret, issuer } = deps
-  type Jwks = { set: ReturnType<typeof createLocalJWKSet>; kids: Set<string>; at: number }
+  /** One read of the keys: node:crypto public keys built once per read, and every row's kid. */
+  type Jwks = { ring: JwtKeyring; kids: Set<string>; at: number }
   let jwks: Jwks | undefined
   let loading: Promise<Jwks> | undefined
   /** One read at a time: concurrent callers share it. */
@@ -52,8 +53,7 @@ export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: 
         alg: r.alg ?? 'EdDSA',
         ...(r.crv ? { crv: r.crv } : {}),
       }))
-    const set: JSONWebKeySet = { keys }
-    jwks = { set: createLocalJWKSet(set), kids: new Set(keys.map((k) => k.kid)), at: Date.now() }
+    jwks = { ring: createJwtKeyring(keys), kids: new Set(keys.map((k) => k.kid)), at: Date.now() }
     return jwks
   }
 
@@ -87,13 +87,9 @@ export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: 
       return raw ? bySession('token', raw) : undefined
     },
     async fromJwt(token) {
-      const header = token.split('.')[0] ?? ''
-      let kid: string | undefined
-      try {
-        kid = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')).kid
-      } catch {
-        return undefined
-      }
+      const parsed = parseJwt(token)
+      if (!parsed) return undefined
+      const { kid } = parsed.header
       let keys = jwks && Date.now() - jwks.at < JWKS_MAX_AGE_MS ? jwks : await reloadJwks()
       if (typeof kid === 'string' && !keys.kids.has(kid)) {
         // A kid we have not seen: a key rotation minted since the last read, or a made-up one. One lookup
@@ -111,21 +107,12 @@ export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: 
           keys = await reloadJwks()
         }
       }
-      try {
-        const { payload } = await jwtVerify(token, keys.set, {
-          issuer,
-          audience: issuer,
-          algorithms: ['EdDSA'],
-          requiredClaims: ['exp', 'iat', 'sub', 'sid'],
-          clockTolerance: 5,
-        })
-        if (typeof payload.sid !== 'string') return undefined
-        const p = await bySession('id', payload.sid)
-        return p && p.kind === 'user' && p.id === payload.sub ? p : undefined
-      } catch (e) {
-        if (e instanceof joseErrors.JOSEError) return undefined
-        throw e
-      }
+      // Signature (EdDSA only), issuer, audience, exp/nbf (5 s of tolerance) and the required claims,
+      // synchronously with node:crypto: see verify-jwt.ts.
+      const payload = verifyAccessJwt(parsed, keys.ring, { issuer })
+      if (!payload || typeof payload.sid !== 'string') return undefined
+      const p = await bySession('id', payload.sid)
+      return p && p.kind === 'user' && p.id === payload.sub ? p : undefined
     },
   }
 }
