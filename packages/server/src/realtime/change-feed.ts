@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { Db } from '../db/create-db.ts'
 import type { EventBus } from '../events/bus.ts'
 import type { RecordEvent } from '../events/catalog.ts'
+import { RingBuffer } from './ring-buffer.ts'
 
 /**
  * Every committed record change, once per node, whichever node made it: local changes from the event bus,
@@ -51,7 +52,8 @@ const REORDER_SLACK_MS = 2000
 export async function createChangeFeed(o: ChangeFeedOptions): Promise<ChangeFeed> {
   const windowSize = o.windowSize ?? DEFAULT_WINDOW
   const handlers = new Set<(e: RecordEvent) => void>()
-  const window: Arrived[] = []
+  // Oldest first; a change past windowSize pushes out the oldest.
+  const window = new RingBuffer<Arrived>(windowSize)
   let arrivals = 0
   /**
    * Every change with a sequence number above this has reached this node. Sequence numbers are taken in
@@ -61,11 +63,8 @@ export async function createChangeFeed(o: ChangeFeedOptions): Promise<ChangeFeed
   let coveredFrom = await currentSeq(o.db)
 
   const accept = (e: RecordEvent, local: boolean) => {
-    window.push({ e, n: ++arrivals, at: Date.now(), local })
-    if (window.length > windowSize) {
-      const dropped = window.splice(0, window.length - windowSize)
-      for (const d of dropped) coveredFrom = Math.max(coveredFrom, d.e.seq)
-    }
+    const dropped = window.push({ e, n: ++arrivals, at: Date.now(), local })
+    if (dropped) coveredFrom = Math.max(coveredFrom, dropped.e.seq)
     for (const h of handlers) {
       try {
         h(e)

@@ -1,10 +1,27 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import { clientIp } from '../client-ip.ts'
 import type { AppEnv } from '../context.ts'
 
 const VALID = /^[A-Za-z0-9._-]{1,64}$/
+
+/**
+ * Generated ids keep the shape of a UUID (36 characters, lowercase hex and dashes) but cost a counter step, not a
+ * call into the CSPRNG: 80 random bits drawn once per process (`xxxxxxxx-xxxx-xxxx-xxxx-`), so ids from different
+ * nodes and restarts do not collide, then a 48-bit counter in hex. Unique, not secret: a request id is no
+ * credential.
+ */
+let idPrefix = ''
+let idCounter = 2 ** 48
+export function nextRequestId(): string {
+  if (idCounter >= 2 ** 48) {
+    const h = randomBytes(10).toString('hex')
+    idPrefix = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-`
+    idCounter = 0
+  }
+  return idPrefix + (idCounter++).toString(16).padStart(12, '0')
+}
 
 /**
  * Paths that orchestrators and scrapers poll (every few seconds, per pod): the probes the Dockerfile, compose
@@ -24,7 +41,7 @@ export function isPolledPath(path: string): boolean {
 export function requestContext(log: Logger, trustProxy: boolean): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const incoming = c.req.header('x-request-id')
-    const id = incoming && VALID.test(incoming) ? incoming : randomUUID()
+    const id = incoming && VALID.test(incoming) ? incoming : nextRequestId()
     c.set('requestId', id)
     c.set('log', log)
     c.set('clientIp', () => clientIp(c.req.raw, c.env, trustProxy))

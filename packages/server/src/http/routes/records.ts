@@ -4,7 +4,7 @@ import type { RecordsService } from '../../core/records/service.ts'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
 import type { AppEnv } from '../context.ts'
-import { jsonWithEtag } from '../json-etag.ts'
+import { jsonWithEtag, recordWithEtag } from '../json-etag.ts'
 import { respondIdempotent } from '../middleware/idempotency.ts'
 import { jsonBody } from '../middleware/json-body.ts'
 import { parseIfMatch } from '../parse-if-match.ts'
@@ -89,10 +89,11 @@ export function recordRoutes(deps: {
   r.get('/:collection/records/:id', async (c) => {
     const raw = c.req.query()
     const q = query(readQuery, raw)
-    return jsonWithEtag(
-      c,
-      await records.view(c.req.param('collection'), c.req.param('id'), c.var.principal, { ...q, query: raw }),
-    )
+    const name = c.req.param('collection')
+    // Looked up before the read (see recordWithEtag).
+    const collection = deps.collections?.find(name)
+    const rec = await records.view(name, c.req.param('id'), c.var.principal, { ...q, query: raw })
+    return recordWithEtag(c, rec, collection, raw)
   })
 
   r.post('/:collection/records', async (c) => {
