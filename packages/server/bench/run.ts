@@ -45,7 +45,7 @@ const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: process.env.BENCH_DURATION ?? '8' },
     warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '2' },
-    connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '20' },
+    connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '50' },
     records: { type: 'string', default: process.env.BENCH_RECORDS ?? '10000' },
     only: { type: 'string' },
     profile: { type: 'string' },
