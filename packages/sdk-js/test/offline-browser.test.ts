@@ -220,10 +220,12 @@ describe('a file attached offline in a browser', () => {
         const B = (globalThis as any).Bastide
         await (globalThis as any).notes?.close()
         const client = B.createClient({ url, apiKey: jwt, retry: false })
+        // No realtime and no timer: nothing syncs but the calls the test makes (and the retry of a failed one).
         const notes = client.offline({
           store: B.indexedDbStore('notes'),
           collections: ['notes'],
           intervalMs: 0,
+          realtime: false,
         })
         await notes.ready
         ;(globalThis as any).notes = notes
@@ -248,7 +250,8 @@ describe('a file attached offline in a browser', () => {
     })
     await page.reload()
     await open()
-    expect(await notesStatus()).toMatchObject({ state: 'offline', pending: 1, uploads: 1 })
+    // The sync open() made may be followed by the one the start scheduled: wait for the device's state, not a sync.
+    await expect.poll(notesStatus).toMatchObject({ state: 'offline', pending: 1, uploads: 1 })
     const local = await page.evaluate(async (key) => {
       const b = await (globalThis as any).notes.localFile(key)
       return b ? { blob: b instanceof Blob, text: await b.text() } : null
