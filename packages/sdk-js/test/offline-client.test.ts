@@ -327,6 +327,27 @@ describe('client.offline', () => {
     expect(second.off.collection<Todo>('todos').get(kept.id)).toMatchObject({ title: 'still here' })
   })
 
+  it('close() ends at once even while a request never settles (a fetch that ignores its abort signal)', async () => {
+    let hang = false
+    let started!: () => void
+    const sent = new Promise<void>((r) => {
+      started = r
+    })
+    const fetch: FetchLike = (input, init) => {
+      if (!hang) return globalThis.fetch(input, init)
+      started()
+      return new Promise<Response>(() => {})
+    }
+    const { off } = await device({ fetch })
+    await off.sync()
+    hang = true
+    const syncing = off.sync()
+    await sent
+    await off.close()
+    // The sync that was under way ends with the client (nothing awaits the request any more).
+    await syncing
+  })
+
   it('pulls on its own when realtime announces a change', async () => {
     // The subscription must be live before the change, or nothing announces it (a pull when it becomes live
     // would find it, or not yet: the change log shows a commit once older transactions on the cluster end).
