@@ -16,6 +16,7 @@ import { principalMiddleware } from './http/middleware/principal.ts'
 import { requestContext } from './http/middleware/request-id.ts'
 import { securityHeaders } from './http/middleware/security-headers.ts'
 import { varyAcceptEncoding } from './http/middleware/vary.ts'
+import { nodeRequestHeaders, unlessSentNatively } from './http/native.ts'
 import type { StartedModule } from './modules/start-modules.ts'
 
 export interface AppDeps {
@@ -41,6 +42,7 @@ export function createApp(deps: AppDeps) {
   // Canonical paths (see canonical-path.ts): `//`, trailing slashes and case variants of auth routes
   // reach the same handler, with the same rate-limit counters.
   const app = new Hono<AppEnv>({ getPath: requestPath })
+  app.use('*', nodeRequestHeaders)
   // First, so that it wraps up last: HEAD responses keep every header set below (see head-response.ts).
   app.use('*', headResponse)
   app.use('*', requestContext(log, config.trustProxy))
@@ -57,10 +59,13 @@ export function createApp(deps: AppDeps) {
       answersOwnOptions: (p) => ownOptions.some((f) => f(p)),
     }),
   )
-  app.use('*', compress({ threshold: 1024 }))
+  // compress() and etag() act on the way out, on c.res: nothing to do for an answer already sent through
+  // Node's response (native.ts sends one only when the request asked for neither a conditional answer nor
+  // compression).
+  app.use('*', unlessSentNatively(compress({ threshold: 1024 })))
   app.use('*', varyAcceptEncoding)
   // A function's answer is its own representation, and may be an endless stream the etag would read whole.
-  const etags = etag()
+  const etags = unlessSentNatively(etag())
   app.use('*', (c, next) => (c.req.path.startsWith('/api/functions/') ? next() : etags(c, next)))
   app.use(
     '*',

@@ -123,3 +123,61 @@ describe('over a real socket', () => {
     expect(gz.headers.vary).toMatch(/accept-encoding/i)
   })
 })
+
+/** Every header but those that differ per answer by nature. */
+function stable(h: http.IncomingHttpHeaders): Record<string, unknown> {
+  const { date: _d, 'x-request-id': _r, 'content-length': _l, 'keep-alive': _k, connection: _c, ...rest } = h
+  return rest
+}
+
+describe('hot routes over Node’s own response (native.ts)', () => {
+  it('answer with the very headers hono’s path gives, for each CORS case', async () => {
+    const created = await raw('POST', '/api/collections/notes/records', {
+      headers: { 'content-type': 'application/json', origin: 'https://app.example' },
+      chunks: [JSON.stringify({ text: 'native' })],
+    })
+    expect(created.status).toBe(201)
+    const id = JSON.parse(created.body).id as string
+    // What every answer carries, on this write too (sent natively: no Accept-Encoding, no replay).
+    expect(created.headers['content-type']).toBe('application/json')
+    expect(created.headers['access-control-allow-origin']).toBe('https://app.example')
+    expect(created.headers.vary).toBe('Accept-Encoding, Origin')
+    expect(created.headers['x-content-type-options']).toBe('nosniff')
+    expect(created.headers['x-request-id']).toBeTruthy()
+    expect(created.headers.etag).toBeUndefined()
+    expect(Number(created.headers['content-length'])).toBe(Buffer.byteLength(created.body))
+
+    for (const origin of [{ origin: 'https://app.example' }, { origin: 'https://evil.example' }, {}]) {
+      for (const path of [
+        `/api/collections/notes/records/${id}`,
+        '/api/collections/notes/records?perPage=2',
+      ]) {
+        const native = await raw('GET', path, { headers: { ...origin, 'x-request-id': 'native-1' } })
+        // An If-None-Match that matches nothing takes hono's path (etag middleware) to the same 200.
+        const viaHono = await raw('GET', path, { headers: { ...origin, 'if-none-match': '"nothing"' } })
+        expect(native.status, path).toBe(200)
+        expect(viaHono.status, path).toBe(200)
+        expect(native.body, path).toBe(viaHono.body)
+        expect(stable(native.headers), path).toEqual(stable(viaHono.headers))
+        expect(native.headers['x-request-id']).toBe('native-1')
+        expect(Number(native.headers['content-length'])).toBe(Buffer.byteLength(native.body))
+      }
+    }
+  })
+
+  it('leaves errors, 304s and HEAD to hono, with the same headers as before', async () => {
+    const missing = await raw('GET', '/api/collections/notes/records/00000000-0000-7000-8000-000000000000', {
+      headers: { origin: 'https://app.example' },
+    })
+    expect(missing.status).toBe(404)
+    expect(JSON.parse(missing.body).code).toBe('NOT_FOUND')
+    expect(missing.headers['access-control-allow-origin']).toBe('https://app.example')
+    const list = await raw('GET', '/api/collections/notes/records?perPage=1')
+    const again = await raw('GET', '/api/collections/notes/records?perPage=1', {
+      headers: { 'if-none-match': list.headers.etag as string },
+    })
+    expect(again.status).toBe(304)
+    expect(again.headers.etag).toBe(list.headers.etag)
+    expect(again.headers.vary).toMatch(/accept-encoding/i)
+  })
+})

@@ -1,17 +1,19 @@
 import { createHash } from 'node:crypto'
 import type { Context } from 'hono'
 import type { Collection } from '../core/collections/types.ts'
+import { sendJson } from './native.ts'
 
 /**
  * A 200 JSON answer to a GET with its ETag already set: the value hono's etag() middleware would compute
  * (hex SHA-1 of the body), hashed here synchronously from the serialized text. Seeing the header, etag()
  * only answers If-None-Match, instead of cloning the response and hashing it through WebCrypto, which
- * also pushed @hono/node-server off its fast path for plain string bodies.
+ * also pushed @hono/node-server off its fast path for plain string bodies. Sent through Node's response
+ * when the request allows (see sendJson).
  */
 export function jsonWithEtag(c: Context, data: unknown): Response {
   const text = JSON.stringify(data)
   const tag = `"${createHash('sha1').update(text).digest('hex')}"`
-  return c.body(text, 200, { 'Content-Type': 'application/json', ETag: tag })
+  return sendJson(c, 200, text, tag)
 }
 
 /** Per collection definition (a new object on every schema change): a digest of it, and its first hidden field. */
@@ -77,5 +79,5 @@ export function recordWithEtag(
   const shape = shapeOf(collection)
   const shown = shape.hidden !== undefined && shape.hidden in rec ? '1' : '0'
   const tag = `W/"${shape.digest}.${shown}.${id}.${version}.${at.toString(36)}"`
-  return c.body(JSON.stringify(rec), 200, { 'Content-Type': 'application/json', ETag: tag })
+  return sendJson(c, 200, JSON.stringify(rec), tag)
 }

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
+import { sentNatively } from '../native.ts'
 
 /**
  * hono answers HEAD by running the GET route, then copying its status and headers into a bodiless response
@@ -9,5 +10,6 @@ import type { MiddlewareHandler } from 'hono'
  */
 export const headResponse: MiddlewareHandler = async (c, next) => {
   await next()
-  if (c.req.method === 'HEAD') c.res = new Response(null, { status: c.res.status, headers: c.res.headers })
+  if (c.req.method === 'HEAD' && !sentNatively(c))
+    c.res = new Response(null, { status: c.res.status, headers: c.res.headers })
 }

@@ -9,6 +9,7 @@ import type { Db } from '../../db/create-db.ts'
 import type { Tx } from '../../db/transaction.ts'
 import { errors } from '../../errors/index.ts'
 import type { AppEnv } from '../context.ts'
+import { sendJson } from '../native.ts'
 
 /**
  * Answers a write, honouring `Idempotency-Key`: the first request runs `fn` and stores its response in
@@ -37,5 +38,7 @@ export async function respondIdempotent(
     if (res.replayed) c.header('Idempotency-Replayed', 'true')
   }
   if (res.status === 204) return c.body(null, 204)
-  return c.json(res.body as object, res.status as 200)
+  // A replay carries a header of its own (rare): through hono. Otherwise straight through Node's response.
+  if (res.replayed) return c.json(res.body as object, res.status as 200)
+  return sendJson(c, res.status, JSON.stringify(res.body))
 }

@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import { clientIp } from '../client-ip.ts'
 import type { AppEnv } from '../context.ts'
+import { outgoingOf, requestHeader, statusOf } from '../native.ts'
 
 const VALID = /^[A-Za-z0-9._-]{1,64}$/
 
@@ -40,15 +41,18 @@ export function isPolledPath(path: string): boolean {
  */
 export function requestContext(log: Logger, trustProxy: boolean): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const incoming = c.req.header('x-request-id')
+    const incoming = requestHeader(c, 'x-request-id')
     const id = incoming && VALID.test(incoming) ? incoming : nextRequestId()
     c.set('requestId', id)
     c.set('log', log)
     c.set('clientIp', () => clientIp(c.req.raw, c.env, trustProxy))
     const start = performance.now()
+    // Under Node, on the response itself (whatever the route answers, writeHead merges it in); elsewhere on c.res.
+    const out = outgoingOf(c)
+    out?.setHeader('X-Request-Id', id)
     await next()
-    c.res.headers.set('X-Request-Id', id)
-    const status = c.res.status
+    if (!out) c.res.headers.set('X-Request-Id', id)
+    const status = statusOf(c)
     // A 5xx other than 503 (database unavailable) is a bug: logged as an error even when info is off; unless the
     // answer is a function's (its failure is its author's to fix: a warning, and in its invocation log).
     const upstream = c.get('upstream') === true

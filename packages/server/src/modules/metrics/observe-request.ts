@@ -3,6 +3,7 @@ import { routePath } from 'hono/route'
 import { principalId } from '../../core/auth/principal.ts'
 import type { AppEnv } from '../../http/context.ts'
 import { isPolledPath } from '../../http/middleware/request-id.ts'
+import { outgoingOf, requestHeader, statusOf } from '../../http/native.ts'
 import type { RequestLogBuffer } from './request-log-buffer.ts'
 import type { ServerMetrics } from './server-metrics.ts'
 
@@ -70,7 +71,7 @@ export function observeRequest(metrics: ServerMetrics, o: ObserveRequestOptions)
   return (c: Context<AppEnv>, ms: number): void => {
     const method = c.req.method
     const route = routePath(c)
-    const status = c.res.status
+    const status = statusOf(c)
     metrics.request(method, route, status, ms)
     const path = c.req.path
     // Sign-in failures: refused credentials (4xx), not throttling (429, counted as a rate-limit hit).
@@ -99,8 +100,11 @@ export function observeRequest(metrics: ServerMetrics, o: ObserveRequestOptions)
       return
     }
     rowsThisSecond++
-    const length = c.res.headers.get('content-length')
-    const ua = c.req.header('user-agent')
+    const out = outgoingOf(c)
+    const length = out?.headersSent
+      ? ((out.getHeader('content-length') as string | number | undefined) ?? null)
+      : c.res.headers.get('content-length')
+    const ua = requestHeader(c, 'user-agent')
     logBuffer.push({
       at: new Date(Date.now() - ms),
       method,
