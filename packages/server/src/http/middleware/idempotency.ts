@@ -28,7 +28,7 @@ export async function respondIdempotent(
       header: 'Idempotency-Key',
     })
   }
-  const principal = key === undefined ? undefined : idempotencyScope(c.var.principal, c.var.clientIp())
+  const principal = key === undefined ? undefined : idempotencyScope(c.get('principal'), c.get('clientIp')())
   let res: StoredResponse & { replayed?: boolean }
   if (key === undefined || principal === undefined) res = await fn(undefined)
   else {

@@ -16,7 +16,7 @@ export function assertScope(p: Principal | undefined, scope: Scope, what = 'This
 /** Middleware form of assertScope, for a route group every path of which needs `scope`. */
 export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    assertScope(c.var.principal, scope)
+    assertScope(c.get('principal'), scope)
     await next()
   }
 }

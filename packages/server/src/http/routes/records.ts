@@ -54,6 +54,12 @@ export const listQuery = z.object({
 export const readQuery = z.object({ fields: listQuery.shape.fields, expand: listQuery.shape.expand })
 
 function query<T extends z.ZodType>(schema: T, q: Record<string, string>): z.infer<T> {
+  // Every parameter is optional: no query string, nothing to check (the common GET by id).
+  for (const _ in q) return parsed(schema, q)
+  return {} as z.infer<T>
+}
+
+function parsed<T extends z.ZodType>(schema: T, q: Record<string, string>): z.infer<T> {
   const r = schema.safeParse(q)
   if (!r.success) {
     throw errors.badRequest('The query string is invalid.', {
@@ -82,7 +88,7 @@ export function recordRoutes(deps: {
     const q = query(listQuery, raw)
     return jsonWithEtag(
       c,
-      await records.list(c.req.param('collection'), { ...q, requestQuery: raw }, c.var.principal),
+      await records.list(c.req.param('collection'), { ...q, requestQuery: raw }, c.get('principal')),
     )
   })
 
@@ -92,7 +98,7 @@ export function recordRoutes(deps: {
     const name = c.req.param('collection')
     // Looked up before the read (see recordWithEtag).
     const collection = deps.collections?.find(name)
-    const rec = await records.view(name, c.req.param('id'), c.var.principal, { ...q, query: raw })
+    const rec = await records.view(name, c.req.param('id'), c.get('principal'), { ...q, query: raw })
     return recordWithEtag(c, rec, collection, raw)
   })
 
@@ -104,7 +110,7 @@ export function recordRoutes(deps: {
     const body = await jsonBody(c)
     return respondIdempotent(c, db, body, async (tx) => ({
       status: 201,
-      body: await records.create(c.req.param('collection'), body, c.var.principal, {
+      body: await records.create(c.req.param('collection'), body, c.get('principal'), {
         ...q,
         query: raw,
         ...(tx ? { tx } : {}),
@@ -126,7 +132,7 @@ export function recordRoutes(deps: {
     const body = await jsonBody(c)
     return respondIdempotent(c, db, body, async (tx) => ({
       status: 200,
-      body: await records.update(c.req.param('collection'), c.req.param('id'), body, c.var.principal, {
+      body: await records.update(c.req.param('collection'), c.req.param('id'), body, c.get('principal'), {
         ...q,
         query: raw,
         ...(tx ? { tx } : {}),
@@ -138,7 +144,7 @@ export function recordRoutes(deps: {
   r.delete('/:collection/records/:id', async (c) => {
     const ifMatch = parseIfMatch(c.req.header('if-match'))
     return respondIdempotent(c, db, null, async (tx) => {
-      await records.remove(c.req.param('collection'), c.req.param('id'), c.var.principal, {
+      await records.remove(c.req.param('collection'), c.req.param('id'), c.get('principal'), {
         query: c.req.query(),
         ...(tx ? { tx } : {}),
         ...(ifMatch !== undefined ? { ifMatch } : {}),
