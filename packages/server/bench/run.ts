@@ -462,7 +462,20 @@ async function measure(
   }
 }
 
-function printResults(rows: { s: Scenario; b: Measure; r: Measure }[]): void {
+/** One line of results; `jwtOf`: this is the view under an access JWT, and that the anonymous one. */
+interface Row {
+  readonly s: Scenario
+  readonly b: Measure
+  readonly r: Measure
+  readonly jwtOf?: Measure
+}
+
+/** Issue 18's targets: reads at 0.75× raw, writes at 0.6×, the JWT path at 0.8× the anonymous one. */
+const READ_GOAL = 0.75
+const WRITE_GOAL = 0.6
+const JWT_GOAL = 0.8
+
+function printResults(rows: Row[]): void {
   console.log()
   printTable(
     [
@@ -477,11 +490,11 @@ function printResults(rows: { s: Scenario; b: Measure; r: Measure }[]): void {
       'target',
       'non-2xx B/raw',
     ],
-    rows.map(({ s, b, r }) => {
+    rows.map(({ s, b, r, jwtOf }) => {
       const ratio = b.rps / r.rps
-      const goal = s.write ? 0.5 : 0.6
+      const goal = s.write ? WRITE_GOAL : READ_GOAL
       return [
-        `${s.name} (${s.label})`,
+        jwtOf ? `${s.name} (${s.label}, access JWT)` : `${s.name} (${s.label})`,
         b.rps.toFixed(0),
         b.p50.toFixed(1),
         b.p99.toFixed(1),
@@ -508,8 +521,8 @@ function printResults(rows: { s: Scenario; b: Measure; r: Measure }[]): void {
       'Bastide ÷ raw',
       'other procs, cores B/raw',
     ],
-    rows.map(({ s, b, r }) => [
-      s.name,
+    rows.map(({ s, b, r, jwtOf }) => [
+      jwtOf ? `${s.name} + JWT` : s.name,
       us(b.cpu.server),
       us(b.cpu.pg),
       us(b.cpu.loadgen),
@@ -520,6 +533,17 @@ function printResults(rows: { s: Scenario; b: Measure; r: Measure }[]): void {
       `${b.others?.toFixed(2) ?? 'n/a'}/${r.others?.toFixed(2) ?? 'n/a'}`,
     ]),
   )
+  for (const { b, jwtOf } of rows) {
+    if (!jwtOf) continue
+    const vs = b.rps / jwtOf.rps
+    const extra =
+      b.cpu.server !== undefined && jwtOf.cpu.server !== undefined
+        ? `, server CPU ${b.cpu.server - jwtOf.cpu.server >= 0 ? '+' : ''}${(b.cpu.server - jwtOf.cpu.server).toFixed(0)} µs/req`
+        : ''
+    console.log(
+      `\naccess JWT vs anonymous (view): ${vs.toFixed(2)} (target ≥${JWT_GOAL} ${vs >= JWT_GOAL ? 'ok' : 'MISSED'})${extra}`,
+    )
+  }
   console.log()
   const noisy = rows.some(({ b, r }) => (b.others ?? 0) > 0.15 || (r.others ?? 0) > 0.15)
   if (noisy)
@@ -535,12 +559,8 @@ function printResults(rows: { s: Scenario; b: Measure; r: Measure }[]): void {
 // ---------------------------------------------------------------------------------------------------------
 // Credentials: what resolving each kind of identity costs on the same request
 
-/**
- * The view scenario on Bastide under each credential a client can send. The JWT is verified locally and
- * its session checked by one indexed query; a session token is one query; an API key is a hash and one
- * query; anonymous is none of these, so the difference to it is the price of identity.
- */
-async function benchAuth(b: Target, ids: readonly string[]): Promise<void> {
+/** A new user's session token and access JWT, and an API key with records:read. */
+async function credentials(b: Target): Promise<{ session: string; access: string; key: string }> {
   const email = `bench-${randomBytes(4).toString('hex')}@example.com`
   const password = `Bench-${randomBytes(12).toString('hex')}`
   // Node's fetch sends Sec-Fetch-Mode, which better-auth takes for a browser's: it then wants an Origin,
@@ -561,10 +581,20 @@ async function benchAuth(b: Target, ids: readonly string[]): Promise<void> {
   const access: string = ((await jwt.json()) as { token: string }).token
   const key = await call(b.base, 'POST', '/api/admin/keys', { name: 'bench', scopes: ['records:read'] }, true)
   if (key.status !== 201) throw new Error(`api key: ${key.status} ${JSON.stringify(key.body)}`)
+  return { session, access, key: key.body.key as string }
+}
+
+/**
+ * The view scenario on Bastide under each credential a client can send. The JWT is verified locally and
+ * its session checked by one indexed query; a session token is one query; an API key is a hash and one
+ * query; anonymous is none of these, so the difference to it is the price of identity.
+ */
+async function benchAuth(b: Target, ids: readonly string[], raw: Target): Promise<void> {
+  const { session, access, key } = await credentials(b)
   const view = SCENARIOS.find((s) => s.name === 'view')!
   const identities: [string, Record<string, string> | undefined][] = [
     ['anonymous', undefined],
-    ['API key (bst_sk_)', { authorization: `Bearer ${key.body.key}` }],
+    ['API key (bst_sk_)', { authorization: `Bearer ${key}` }],
     ['session token', { authorization: `Bearer ${session}` }],
     ['access JWT', { authorization: `Bearer ${access}` }],
   ]
@@ -572,12 +602,20 @@ async function benchAuth(b: Target, ids: readonly string[]): Promise<void> {
     `load: autocannon, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured, view (GET by id) under each credential`,
   )
   const rows: [string, Measure][] = []
+  // The raw server's view before and after (averaged), so that drift over the run does not favour a credential.
+  process.stdout.write(`  ${'raw (node+pg)'.padEnd(18)} … `)
+  const rawBefore = await measure(raw, view, ids)
+  console.log(`${rawBefore.rps.toFixed(0)} req/s`)
   for (const [name, headers] of identities) {
     process.stdout.write(`  ${name.padEnd(18)} … `)
     const m = await measure(b, view, ids, headers)
     console.log(`${m.rps.toFixed(0)} req/s${m.bad ? `, ${m.detail}` : ''}`)
     rows.push([name, m])
   }
+  process.stdout.write(`  ${'raw (node+pg)'.padEnd(18)} … `)
+  const rawAfter = await measure(raw, view, ids)
+  console.log(`${rawAfter.rps.toFixed(0)} req/s`)
+  const rawRps = (rawBefore.rps + rawAfter.rps) / 2
   const anon = rows[0]![1]
   console.log()
   printTable(
@@ -587,6 +625,7 @@ async function benchAuth(b: Target, ids: readonly string[]): Promise<void> {
       'p50 ms',
       'p99 ms',
       'vs anonymous',
+      'vs raw',
       'server µs/req',
       'server µs vs anonymous',
       'PG µs/req',
@@ -598,6 +637,7 @@ async function benchAuth(b: Target, ids: readonly string[]): Promise<void> {
       m.p50.toFixed(1),
       m.p99.toFixed(1),
       (m.rps / anon.rps).toFixed(2),
+      (m.rps / rawRps).toFixed(2),
       m.cpu.server?.toFixed(0) ?? 'n/a',
       // CPU per request moves less with a busy machine than req/s: the steadier price of the credential.
       m.cpu.server !== undefined && anon.cpu.server !== undefined
@@ -752,7 +792,8 @@ async function main(): Promise<void> {
   }
   if (args.auth) {
     const b = await startBastideChild(dbUrl)
-    await benchAuth(b.target, await seed(b.target))
+    const ids = await seed(b.target)
+    await benchAuth(b.target, ids, (await startRawChild(dbUrl)).target)
     return
   }
   const only = args.only?.split(',').map((s) => s.trim())
@@ -774,7 +815,11 @@ async function main(): Promise<void> {
     `load: autocannon, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per scenario per server, anonymous requests (rules apply)`,
   )
 
-  const rows: { s: Scenario; b: Measure; r: Measure }[] = []
+  // Mobile apps call with an access JWT: the view scenario runs under one too, right after the anonymous one.
+  const jwt = scenarios.some((s) => s.name === 'view')
+    ? { authorization: `Bearer ${(await credentials(bastide.target)).access}` }
+    : undefined
+  const rows: Row[] = []
   for (const [i, s] of scenarios.entries()) {
     // Alternate who goes first so that drift (table growth, autovacuum, heat) does not favour one side.
     const order = i % 2 === 0 ? [bastide.target, raw.target] : [raw.target, bastide.target]
@@ -788,6 +833,14 @@ async function main(): Promise<void> {
       )
     }
     rows.push({ s, b: out.Bastide!, r: out.raw! })
+    if (s.name === 'view' && jwt) {
+      process.stdout.write(`  ${s.name.padEnd(6)} ${'B + JWT'.padEnd(7)} … `)
+      const m = await measure(bastide.target, s, ids, jwt)
+      console.log(
+        `${m.rps.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, server CPU ${m.cpu.server?.toFixed(0) ?? 'n/a'} µs/req, other procs ${m.others?.toFixed(2) ?? 'n/a'} cores${m.bad ? `, ${m.detail}` : ''}`,
+      )
+      rows.push({ s, b: m, r: out.raw!, jwtOf: out.Bastide! })
+    }
   }
   printResults(rows)
   console.log(
