@@ -34,6 +34,7 @@ import {
   trackChild,
   waitReady,
 } from './lib.ts'
+import { hasWrk, runWrk, type WrkRequest } from './wrk.ts'
 
 /** Where Bastide runs from: this package, or (A/B experiments) a copy of it with a change applied. */
 const BASTIDE_DIR = process.env.BENCH_BASTIDE_DIR ? path.resolve(process.env.BENCH_BASTIDE_DIR) : SERVER_DIR
@@ -50,12 +51,13 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'string' },
     auth: { type: 'boolean' },
+    loadgen: { type: 'string', default: process.env.BENCH_LOADGEN },
     help: { type: 'boolean', short: 'h' },
   },
 })
 if (args.help) {
   console.log(
-    'usage: tsx bench/run.ts [--duration s] [--warmup s] [--connections n] [--records n] [--only view,list,create,update] [--profile scenario] [--auth]',
+    'usage: tsx bench/run.ts [--duration s] [--warmup s] [--connections n] [--records n] [--only view,list,create,update] [--profile scenario] [--auth] [--loadgen wrk|autocannon]',
   )
   process.exit(0)
 }
@@ -63,6 +65,18 @@ const DURATION = positive('duration', args.duration!)
 const WARMUP = Number(args.warmup)
 const CONNECTIONS = positive('connections', args.connections!)
 const RECORDS = positive('records', args.records!)
+/** wrk when installed (see wrk.ts), else autocannon; `--loadgen` chooses. */
+const LOADGEN: 'wrk' | 'autocannon' =
+  args.loadgen === 'autocannon' || args.loadgen === 'wrk'
+    ? args.loadgen
+    : args.loadgen
+      ? (() => {
+          console.error('--loadgen must be wrk or autocannon')
+          process.exit(2)
+        })()
+      : hasWrk()
+        ? 'wrk'
+        : 'autocannon'
 
 function positive(name: string, v: string): number {
   const n = Number(v)
@@ -89,7 +103,13 @@ interface Scenario {
   readonly label: string
   readonly write: boolean
   request(t: Target, ids: readonly string[]): Request
+  /** The same requests for wrk (random ids and values drawn in Lua). */
+  wrk(t: Target, ids: readonly string[]): WrkRequest
 }
+
+/** A Lua string.format call: `fmt` a Lua format string, `args` Lua expressions. */
+const luaFormat = (fmt: string, ...args: string[]) =>
+  `string.format(${JSON.stringify(fmt)}, ${args.join(', ')})`
 
 const pick = <T>(a: readonly T[]): T => a[Math.floor(Math.random() * a.length)]!
 const randInt = (n: number) => Math.floor(Math.random() * n)
@@ -112,6 +132,7 @@ const SCENARIOS: readonly Scenario[] = [
       path: `${t.records}/${ids[0]}`,
       setupRequest: (r) => ({ ...r, path: `${t.records}/${pick(ids)}` }),
     }),
+    wrk: (t, ids) => ({ method: 'GET', paths: ids.map((id) => `${t.records}/${id}`) }),
   },
   {
     name: 'list',
@@ -119,6 +140,7 @@ const SCENARIOS: readonly Scenario[] = [
     write: false,
     // The raw server ignores the query string and runs the same SQL with these values hardcoded.
     request: (t) => ({ method: 'GET', path: `${t.records}?${LIST_QUERY}` }),
+    wrk: (t) => ({ method: 'GET', paths: [`${t.records}?${LIST_QUERY}`] }),
   },
   {
     name: 'create',
@@ -130,6 +152,17 @@ const SCENARIOS: readonly Scenario[] = [
       headers: JSON_HEADERS,
       body: JSON.stringify(newPost(0)),
       setupRequest: (r) => ({ ...r, body: JSON.stringify(newPost(randInt(1e9))) }),
+    }),
+    wrk: (t) => ({
+      method: 'POST',
+      paths: [t.records],
+      headers: JSON_HEADERS,
+      luaBody: luaFormat(
+        `{"title":"post %d","body":"${LOREM}","score":%d,"owner":"user_%d"}`,
+        'math.random(1000000000)',
+        'math.random(0, 1000)',
+        'math.random(0, 99)',
+      ),
     }),
   },
   {
@@ -146,6 +179,16 @@ const SCENARIOS: readonly Scenario[] = [
         path: `${t.records}/${pick(ids)}`,
         body: JSON.stringify({ title: `updated ${randInt(1e9)}`, score: randInt(1001) }),
       }),
+    }),
+    wrk: (t, ids) => ({
+      method: 'PATCH',
+      paths: ids.map((id) => `${t.records}/${id}`),
+      headers: JSON_HEADERS,
+      luaBody: luaFormat(
+        '{"title":"updated %d","score":%d}',
+        'math.random(1000000000)',
+        'math.random(0, 1000)',
+      ),
     }),
   },
 ]
@@ -414,6 +457,7 @@ async function measure(
   ids: readonly string[],
   headers?: Record<string, string>,
 ): Promise<Measure> {
+  if (LOADGEN === 'wrk') return measureWrk(t, s, ids, headers)
   if (WARMUP > 0) await fire(t, s, ids, WARMUP, headers)
   const snap = () => ({
     server: t.pid ? procCpu(t.pid) : undefined,
@@ -455,6 +499,57 @@ async function measure(
     rps: r.requests.total / r.duration,
     p50: r.latency.p50,
     p99: r.latency.p99,
+    bad,
+    detail,
+    cpu,
+    ...(others !== undefined ? { others } : {}),
+  }
+}
+
+/** measure() with wrk: the same figures, wrk's CPU as the load generator's. */
+async function measureWrk(
+  t: Target,
+  s: Scenario,
+  ids: readonly string[],
+  headers?: Record<string, string>,
+): Promise<Measure> {
+  const base = s.wrk(t, ids)
+  const r: WrkRequest = headers ? { ...base, headers: { ...base.headers, ...headers } } : base
+  if (WARMUP > 0) await runWrk(t.base, r, { connections: CONNECTIONS, seconds: WARMUP })
+  const snap = () => ({
+    server: t.pid ? procCpu(t.pid) : undefined,
+    pg: pgCpu(),
+    machine: machineBusy(),
+  })
+  const before = snap()
+  const w = await runWrk(t.base, r, { connections: CONNECTIONS, seconds: DURATION })
+  const after = snap()
+  const n = w.requests || 1
+  const perReq = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b !== undefined ? ((b - a) * 1e6) / n : undefined
+  const server = perReq(before.server, after.server)
+  const pgUs = perReq(before.pg, after.pg)
+  const cpu = {
+    ...(server !== undefined ? { server } : {}),
+    ...(pgUs !== undefined ? { pg: pgUs } : {}),
+    loadgen: (w.cpu * 1e6) / n,
+  }
+  const bad = w.non2xx + w.errors + w.timeouts
+  const detail = bad ? `non-2xx ${w.non2xx}, errors ${w.errors}, timeouts ${w.timeouts}` : ''
+  let others: number | undefined
+  if (
+    before.machine !== undefined &&
+    after.machine !== undefined &&
+    server !== undefined &&
+    pgUs !== undefined
+  ) {
+    const ours = ((server + pgUs + cpu.loadgen) * n) / 1e6
+    others = Math.max(0, (after.machine - before.machine - ours) / w.seconds)
+  }
+  return {
+    rps: w.requests / w.seconds,
+    p50: w.p50,
+    p99: w.p99,
     bad,
     detail,
     cpu,
@@ -599,7 +694,7 @@ async function benchAuth(b: Target, ids: readonly string[], raw: Target): Promis
     ['access JWT', { authorization: `Bearer ${access}` }],
   ]
   console.log(
-    `load: autocannon, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured, view (GET by id) under each credential`,
+    `load: ${LOADGEN}, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured, view (GET by id) under each credential`,
   )
   const rows: [string, Measure][] = []
   // The raw server's view before and after (averaged), so that drift over the run does not favour a credential.
@@ -812,7 +907,7 @@ async function main(): Promise<void> {
     'parity check: both servers return identical view/list bodies and the same create/update shapes',
   )
   console.log(
-    `load: autocannon, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per scenario per server, anonymous requests (rules apply)`,
+    `load: ${LOADGEN}, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per scenario per server, anonymous requests (rules apply)`,
   )
 
   // Mobile apps call with an access JWT: the view scenario runs under one too, right after the anonymous one.
@@ -829,7 +924,7 @@ async function main(): Promise<void> {
       const m = await measure(t, s, ids)
       out[t.name] = m
       console.log(
-        `${m.rps.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, server CPU ${m.cpu.server?.toFixed(0) ?? 'n/a'} µs/req, other procs ${m.others?.toFixed(2) ?? 'n/a'} cores${m.bad ? `, ${m.detail}` : ''}`,
+        `${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, server CPU ${m.cpu.server?.toFixed(0) ?? 'n/a'} µs/req, other procs ${m.others?.toFixed(2) ?? 'n/a'} cores${m.bad ? `, ${m.detail}` : ''}`,
       )
     }
     rows.push({ s, b: out.Bastide!, r: out.raw! })
@@ -837,7 +932,7 @@ async function main(): Promise<void> {
       process.stdout.write(`  ${s.name.padEnd(6)} ${'B + JWT'.padEnd(7)} … `)
       const m = await measure(bastide.target, s, ids, jwt)
       console.log(
-        `${m.rps.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, server CPU ${m.cpu.server?.toFixed(0) ?? 'n/a'} µs/req, other procs ${m.others?.toFixed(2) ?? 'n/a'} cores${m.bad ? `, ${m.detail}` : ''}`,
+        `${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, server CPU ${m.cpu.server?.toFixed(0) ?? 'n/a'} µs/req, other procs ${m.others?.toFixed(2) ?? 'n/a'} cores${m.bad ? `, ${m.detail}` : ''}`,
       )
       rows.push({ s, b: m, r: out.raw!, jwtOf: out.Bastide! })
     }
