@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { createConnectionGuard } from './connection-guard.ts'
@@ -19,19 +18,42 @@ export interface Database {
 
 /** Named statements a connection keeps at most; past that, new query shapes run unnamed. */
 const MAX_PREPARED = 200
+/** Statement texts the pool keeps a name for; past that, the least recently run one is forgotten. */
+const MAX_NAMED_TEXTS = 1000
 
-interface StatementState {
-  epoch: number
+/**
+ * The names statements are prepared under, shared by a pool's connections: a text keeps its name while it
+ * is in use, so a connection prepares it once. Names come from a counter and are never given twice, so a
+ * text forgotten (or renamed by a schema change) is prepared afresh rather than confused with another.
+ */
+interface StatementNames {
+  /** Text → name, least recently run first. */
+  readonly byText: Map<string, string>
+  next: number
+}
+
+/**
+ * The name of a statement text: looked up, not hashed, per query. A schema change empties the map, so
+ * that a plan made for the old table shapes is never reused, even for a text that did not change.
+ */
+function nameOf(names: StatementNames, text: string): string {
+  let name = names.byText.get(text)
+  if (name === undefined) {
+    name = `b${names.next++}`
+    if (names.byText.size >= MAX_NAMED_TEXTS) names.byText.delete(names.byText.keys().next().value!)
+  } else names.byText.delete(text)
+  names.byText.set(text, name)
+  return name
 }
 
 /**
  * Runs parameterized queries as named prepared statements, so PostgreSQL parses and plans each query
  * shape once per connection instead of on every request. Bounded: a connection prepares at most
- * MAX_PREPARED names over its life (the pool recycles idle connections), and names carry the schema epoch.
+ * MAX_PREPARED names over its life (the pool recycles idle connections).
  */
-function prepareStatements(client: pg.PoolClient, state: StatementState): void {
+function prepareStatements(client: pg.PoolClient, names: StatementNames): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown
-  const names = new Set<string>()
+  const prepared = new Set<string>()
   ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (
     text: unknown,
     values?: unknown,
@@ -44,14 +66,36 @@ function prepareStatements(client: pg.PoolClient, state: StatementState): void {
       cb === undefined &&
       text.length <= 16_384
     ) {
-      const name = `b${state.epoch}_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`
-      if (names.has(name) || names.size < MAX_PREPARED) {
-        names.add(name)
-        return query({ name, text, values })
+      const name = nameOf(names, text)
+      if (prepared.has(name) || prepared.size < MAX_PREPARED) {
+        prepared.add(name)
+        return runNamed(query, name, text, values)
       }
     }
     return cb === undefined ? query(text, values) : query(text, values, cb)
   }
+}
+
+/**
+ * What `client.query({ name, text, values })` does, without the copy pg makes of a config object on every
+ * call (cloneQueryConfig, pinned pg 8.23): a Query built from the text is not copied, and is named before
+ * it is submitted. It is this call's own object, so nothing is shared between queries. As pg does, a
+ * failure's stack trace is taken again where the caller awaits it, not in the socket's read.
+ */
+function runNamed(
+  query: (...args: unknown[]) => unknown,
+  name: string,
+  text: string,
+  values: unknown[],
+): Promise<pg.QueryResult> {
+  return new Promise<pg.QueryResult>((resolve, reject) => {
+    const q = new pg.Query(text, values, (err, res) => (err ? reject(err) : resolve(res as pg.QueryResult)))
+    ;(q as unknown as { name: string }).name = name
+    query(q)
+  }).catch((err: Error) => {
+    Error.captureStackTrace(err)
+    throw err
+  })
 }
 
 const parseTimestamp = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ)
@@ -196,9 +240,9 @@ function socketOf(client: pg.PoolClient): { destroy(): void } | undefined {
 }
 
 export function createDb(opts: DbOptions): Database {
-  const statements: StatementState = { epoch: 0 }
+  const names: StatementNames = { byText: new Map(), next: 0 }
   const pool = createPool({ ...opts, types: { getTypeParser: typeParser as any } })
-  pool.on('connect', (client) => prepareStatements(client, statements))
+  pool.on('connect', (client) => prepareStatements(client, names))
   const db = new Kysely<any>({
     dialect: new PostgresDialect({ pool }),
     log: opts.onQuery
@@ -213,7 +257,7 @@ export function createDb(opts: DbOptions): Database {
     db,
     pool,
     schemaChanged() {
-      statements.epoch++
+      names.byText.clear()
     },
     async close() {
       await db.destroy()
