@@ -3,14 +3,15 @@ import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
 import { authRecord, type Principal } from '../auth/principal.ts'
 import { type Collection, SYSTEM_FIELDS } from '../collections/types.ts'
-import { predicateOf } from '../rules/authorize.ts'
+import { type Decision, predicateOf } from '../rules/authorize.ts'
 import { bindFilter, compileFilter } from '../rules/index.ts'
 import { isUuid } from '../rules/values.ts'
+import { compileStatement, decisionShape, runStatement, ShapeCache, type Statement } from './compiled-sql.ts'
 import { type Expansions, loadExpansions, parseExpand, shapeWithExpand } from './expand.ts'
 import { mapRecordError } from './map-record-error.ts'
 import type { RecordsContext } from './record-access.ts'
-import { afterCursor, encodeCursor, orderBy, parseSort, selectList, tableOf } from './select.ts'
-import type { ReadOptions, Rec, RecordsService } from './service.ts'
+import { afterCursor, encodeCursor, orderBy, parseSort, type SortKey, selectList, tableOf } from './select.ts'
+import type { ListQuery, ReadOptions, Rec, RecordsService } from './service.ts'
 
 export const MAX_PER_PAGE = 500
 
@@ -34,6 +35,40 @@ export function createRecordReader(ctx: RecordsContext): Pick<RecordsService, 'l
   function viewFilterFor(p: Principal) {
     return (target: Collection) =>
       predicateOf(access(target, 'view', p.kind === 'key' ? { kind: 'admin' } : p, { method: 'GET' }))
+  }
+
+  /**
+   * The list statements for a request: the rule, the filter and the sort bound and compiled; the page
+   * (LIMIT, OFFSET) left to each run. Throws the filter's, the sort's and the cursor's errors, in that order.
+   */
+  function buildListPlan(c: Collection, a: Decision, q: ListQuery, p: Principal, bypass: boolean): ListPlan {
+    const where: RawBuilder<unknown>[] = []
+    const rule = predicateOf(a)
+    if (rule) where.push(rule)
+    if (q.filter?.trim()) {
+      const bound = bindFilter(
+        q.filter,
+        c,
+        lookup,
+        { auth: authRecord(p), method: 'GET', ...(q.requestQuery ? { query: q.requestQuery } : {}) },
+        !bypass,
+      )
+      where.push(compileFilter(bound, 'r'))
+    }
+    const keys = parseSort(c, q.sort, bypass)
+    const countWhere = [...where]
+    if (q.after) where.push(afterCursor(c, keys, q.after))
+    const whereSql = where.length ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql``
+    const rows = compileStatement(
+      db,
+      2,
+      ([limit, offset]) => sql`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r ${whereSql}
+          ORDER BY ${orderBy(keys)} LIMIT ${limit} OFFSET ${offset}`,
+    )
+    if (!q.count) return { keys, rows }
+    const cw = countWhere.length ? sql`WHERE ${sql.join(countWhere, sql` AND `)}` : sql``
+    const count = compileStatement(db, 0, () => sql`SELECT count(*)::int AS n FROM ${tableOf(c)} AS r ${cw}`)
+    return { keys, rows, count }
   }
 
   const readShaped: ReadShaped = async (c, rows, p, bypass, o, executor) => {
@@ -78,38 +113,15 @@ export function createRecordReader(ctx: RecordsContext): Pick<RecordsService, 'l
       }
       if (!Number.isInteger(page) || page < 1 || page > 1_000_000)
         throw errors.badRequest('page must be a positive integer.', { param: 'page' })
-      const where: RawBuilder<unknown>[] = []
-      const rule = predicateOf(a)
-      if (rule) where.push(rule)
-      if (q.filter?.trim()) {
-        const bound = bindFilter(
-          q.filter,
-          c,
-          lookup,
-          { auth: authRecord(p), method: 'GET', ...(q.requestQuery ? { query: q.requestQuery } : {}) },
-          !bypass,
-        )
-        where.push(compileFilter(bound, 'r'))
-      }
-      const keys = parseSort(c, q.sort, bypass)
-      const countWhere = [...where]
-      if (q.after) where.push(afterCursor(c, keys, q.after))
-      const whereSql = where.length ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql``
+      const plan = listPlans.get(c, listShape(a, q), () => buildListPlan(c, a, q, p, bypass))
       const offset = q.after ? 0 : (page - 1) * perPage
       try {
-        const res = await sql<Rec>`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r ${whereSql}
-          ORDER BY ${orderBy(keys)} LIMIT ${perPage + 1} OFFSET ${offset}`.execute(db)
+        const res = await runStatement<Rec>(db, plan.rows, [perPage + 1, offset])
         const rows = res.rows
         const more = rows.length > perPage
         if (more) rows.pop()
         let totalItems: number | undefined
-        if (q.count) {
-          const cw = countWhere.length ? sql`WHERE ${sql.join(countWhere, sql` AND `)}` : sql``
-          const cr = await sql<{
-            n: number
-          }>`SELECT count(*)::int AS n FROM ${tableOf(c)} AS r ${cw}`.execute(db)
-          totalItems = cr.rows[0]!.n
-        }
+        if (plan.count) totalItems = (await runStatement<{ n: number }>(db, plan.count, [])).rows[0]!.n
         const last = rows[rows.length - 1]
         const items = await readShaped(c, rows, p, bypass, q)
         return {
@@ -117,7 +129,7 @@ export function createRecordReader(ctx: RecordsContext): Pick<RecordsService, 'l
           page: q.after ? 1 : page,
           perPage,
           ...(totalItems !== undefined ? { totalItems, totalPages: Math.ceil(totalItems / perPage) } : {}),
-          nextCursor: more && last ? encodeCursor(keys, last) : null,
+          nextCursor: more && last ? encodeCursor(plan.keys, last) : null,
         }
       } catch (err) {
         throw mapRecordError(err, c, bypass)
@@ -130,13 +142,17 @@ export function createRecordReader(ctx: RecordsContext): Pick<RecordsService, 'l
       const bypass = a.kind === 'bypass'
       // 404, not 400: an id that cannot exist is simply not found.
       if (!isUuid(id)) throw errors.notFound('Record')
-      const predicate = predicateOf(a)
-      const rule = predicate ? sql` AND ${predicate}` : sql``
+      const statement = viewStatements.get(c, decisionShape(a), () => {
+        const predicate = predicateOf(a)
+        const rule = predicate ? sql` AND ${predicate}` : sql``
+        return compileStatement(
+          db,
+          1,
+          ([slot]) => sql`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r WHERE r.id = ${slot}::uuid${rule}`,
+        )
+      })
       try {
-        const res =
-          await sql<Rec>`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r WHERE r.id = ${id}::uuid${rule}`.execute(
-            db,
-          )
+        const res = await runStatement<Rec>(db, statement, [id])
         const row = res.rows[0]
         if (!row) throw errors.notFound('Record')
         return (await readShaped(c, [row], p, bypass, o))[0]!
@@ -145,6 +161,31 @@ export function createRecordReader(ctx: RecordsContext): Pick<RecordsService, 'l
       }
     },
   }
+}
+
+/** What a list runs: its rows statement (LIMIT, OFFSET in slots), its count statement if asked, its sort. */
+interface ListPlan {
+  readonly keys: readonly SortKey[]
+  readonly rows: Statement
+  readonly count?: Statement
+}
+
+/** Compiled statements, per collection and shape (compiled-sql.ts). */
+const viewStatements = new ShapeCache<Statement>()
+const listPlans = new ShapeCache<ListPlan>()
+
+/**
+ * What, beside the collection, fixes a list's SQL: the rule's decision, the filter and sort texts, whether
+ * it counts. undefined (compiled per request) when more does: a decision bound for this request, a cursor
+ * (its values and their nulls shape the SQL), or a filter that reads the request (@) or other collections
+ * (a dotted path), whose bound values or schemas the text alone does not fix.
+ */
+function listShape(a: Decision, q: ListQuery): string | undefined {
+  const rule = decisionShape(a)
+  const filter = q.filter ?? ''
+  if (rule === undefined || q.after || filter.includes('@') || filter.includes('.')) return undefined
+  const sort = q.sort ?? ''
+  return `${rule}\n${q.count ? 1 : 0}\n${sort.length}\n${sort}\n${filter}`
 }
 
 /** `fields=id,title,author.name`: top-level picks, and picks inside expansions (which they imply). */

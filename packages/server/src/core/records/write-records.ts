@@ -1,5 +1,6 @@
 import type { RecordEvent } from '@bastide/protocol'
 import { type RawBuilder, sql } from 'kysely'
+import type { Db } from '../../db/create-db.ts'
 import { autocommit, inTransaction, type Tx } from '../../db/transaction.ts'
 import { type AppError, errors } from '../../errors/index.ts'
 import { RECORD_EVENT_BY_ACTION, type RecordAction } from '../../events/catalog.ts'
@@ -9,6 +10,7 @@ import { type Decision, deniesAll, predicateOf } from '../rules/authorize.ts'
 import { rowRelation } from '../rules/row-relation.ts'
 import { isUuid } from '../rules/values.ts'
 import { applyOnDelete, dependentsOf } from './cascade.ts'
+import { compileStatement, decisionShape, runStatement, ShapeCache, type Statement } from './compiled-sql.ts'
 import { checkAttached, diffKeys, fileFields, keysOf, mergeUploads, releaseKeys } from './file-fields.ts'
 import { mapRecordError } from './map-record-error.ts'
 import type { ReadShaped } from './read-records.ts'
@@ -107,21 +109,21 @@ export function createRecordWriter(
       const rule = a.kind === 'expression' ? a.predicate : undefined
       const attaching = files.some((f) => keysOf(input.columns[f.name]).length > 0)
       const single = !rule && input.links.size === 0 && !attaching && !durable(c, 'create')
+      const cols = Object.keys(input.columns)
+      const insertStatement = inserts.get(c, cols.join(','), () => compileInsert(db, c, cols))
       const row = await write(single, o.tx, c, bypass, async (u) => {
         const { tx } = u
-        const cols = ['id', ...Object.keys(input.columns)]
-        const vals = [sql`${id}::uuid`, ...Object.keys(input.columns).map((k) => sql.val(input.columns[k]))]
-        const insert = sql<Rec>`INSERT INTO ${tableOf(c)} AS r (${sql.join(cols.map((x) => sql.id(x)))})
-          VALUES (${sql.join(vals)}) RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`
+        const insert = () =>
+          runStatement<Rec>(tx.db, insertStatement, [id, ...cols.map((k) => input.columns[k])])
         let res: { rows: Rec[] }
-        if (!rule) res = await insert.execute(tx.db)
+        if (!rule) res = await insert()
         else {
           // A constraint error (unique value, missing relation, duplicate id) must not answer before the create
           // rule does, or a denied caller could probe which values exist: on one, the rule decides on the
           // would-be row, and only an allowed caller sees the error.
           await sql`SAVEPOINT bst_create`.execute(tx.db)
           try {
-            res = await insert.execute(tx.db)
+            res = await insert()
           } catch (err) {
             if (!/^23/.test((err as { code?: string }).code ?? '')) throw err
             await sql`ROLLBACK TO SAVEPOINT bst_create`.execute(tx.db)
@@ -174,6 +176,23 @@ export function createRecordWriter(
       const touched = files.filter((f) => Object.hasOwn(input.columns, f.name) || append.has(f))
       const withPrevious = durable(c, 'update')
       const single = input.links.size === 0 && touched.length === 0 && !withPrevious
+      const cols = Object.keys(input.columns)
+      const appended = [...append.keys()]
+      const shape = updateShape(a, expected !== undefined, withPrevious, cols, appended)
+      const plan = updates.get(c, shape, () =>
+        compileUpdate(db, c, predicateOf(a), {
+          cols,
+          appended,
+          versioned: expected !== undefined,
+          withPrevious,
+        }),
+      )
+      const values = [
+        id,
+        expected,
+        ...cols.map((k) => input.columns[k]),
+        ...appended.map((f) => append.get(f)),
+      ]
       const row = await write(single, o.tx, c, bypass, async (u) => {
         const { tx } = u
         // The keys before the change, locked with the row: those the change lets go of are deleted with it.
@@ -183,28 +202,11 @@ export function createRecordWriter(
                 WHERE r.id = ${id}::uuid FOR UPDATE`.execute(tx.db)
             ).rows[0]
           : undefined
-        const sets = [
-          ...Object.keys(input.columns).map((k) => sql`${sql.id(k)} = ${sql.val(input.columns[k])}`),
-          ...[...append].map(
-            ([f, keys]) => sql`${sql.id(f.name)} = array_cat(${sql.ref(`r.${f.name}`)}, ${keys}::text[])`,
-          ),
-          sql`updated = now()`,
-          sql`version = r.version + 1`,
-        ]
-        const conds = [sql`r.id = ${id}::uuid`]
-        const rule = predicateOf(a)
-        if (rule) conds.push(rule)
-        if (expected !== undefined) conds.push(sql`r.version = ${expected}`)
         // The record as it was, for a durable subscriber: locked, under the same conditions as the update.
-        const previous = withPrevious
-          ? (
-              await sql<Rec>`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r
-                WHERE ${sql.join(conds, sql` AND `)} FOR UPDATE`.execute(tx.db)
-            ).rows[0]
+        const previous = plan.previous
+          ? (await runStatement<Rec>(tx.db, plan.previous, values)).rows[0]
           : undefined
-        const res =
-          await sql<Rec>`UPDATE ${tableOf(c)} AS r SET ${sql.join(sets)} WHERE ${sql.join(conds, sql` AND `)}
-          RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`.execute(tx.db)
+        const res = await runStatement<Rec>(tx.db, plan.update, values)
         const updated = res.rows[0]
         if (!updated) throw await whyNoRow(tx, c, id, a, expected)
         for (const [f, ids] of input.links) {
@@ -268,6 +270,87 @@ export function createRecordWriter(
       })
     },
   }
+}
+
+/** Compiled statements, per collection and shape (compiled-sql.ts). */
+const inserts = new ShapeCache<Statement>()
+const updates = new ShapeCache<UpdatePlan>()
+
+/** The INSERT of a create setting `cols` (the id first, in a slot; then the columns' values, in slots). */
+function compileInsert(db: Db, c: Collection, cols: readonly string[]): Statement {
+  return compileStatement(db, cols.length + 1, ([id, ...values]) => {
+    const names = ['id', ...cols]
+    const vals = [sql`${id}::uuid`, ...values.map((v) => sql.val(v))]
+    return sql<Rec>`INSERT INTO ${tableOf(c)} AS r (${sql.join(names.map((x) => sql.id(x)))})
+          VALUES (${sql.join(vals)}) RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`
+  })
+}
+
+/** What an update of one shape runs: the UPDATE, and the locking read before it for a durable subscriber. */
+interface UpdatePlan {
+  readonly update: Statement
+  readonly previous?: Statement
+}
+
+/** What fixes an update's SQL beside the collection and the rule: what it sets, appends to, checks, reads. */
+interface UpdateShape {
+  readonly cols: readonly string[]
+  readonly appended: readonly Field[]
+  readonly versioned: boolean
+  readonly withPrevious: boolean
+}
+
+/** The key of an update's statements (its shape and the rule's decision); undefined for one bound per request. */
+function updateShape(
+  a: Decision,
+  versioned: boolean,
+  withPrevious: boolean,
+  cols: readonly string[],
+  appended: readonly Field[],
+): string | undefined {
+  const rule = decisionShape(a)
+  if (rule === undefined) return undefined
+  return `${rule}\n${versioned ? 1 : 0}${withPrevious ? 1 : 0}\n${cols.join(',')}\n${appended.map((f) => f.name).join(',')}`
+}
+
+/**
+ * The statements of an update. Slots: the id, the expected version, the columns' values (in `cols` order),
+ * the keys appended to each file field (in `appended` order).
+ */
+function compileUpdate(
+  db: Db,
+  c: Collection,
+  rule: RawBuilder<unknown> | undefined,
+  s: UpdateShape,
+): UpdatePlan {
+  const arity = 2 + s.cols.length + s.appended.length
+  const conds = ([id, expected]: readonly unknown[]) => {
+    const all = [sql`r.id = ${id}::uuid`]
+    if (rule) all.push(rule)
+    if (s.versioned) all.push(sql`r.version = ${expected}`)
+    return sql.join(all, sql` AND `)
+  }
+  const update = compileStatement(db, arity, (slots) => {
+    const sets = [
+      ...s.cols.map((k, i) => sql`${sql.id(k)} = ${sql.val(slots[2 + i])}`),
+      ...s.appended.map(
+        (f, i) =>
+          sql`${sql.id(f.name)} = array_cat(${sql.ref(`r.${f.name}`)}, ${slots[2 + s.cols.length + i]}::text[])`,
+      ),
+      sql`updated = now()`,
+      sql`version = r.version + 1`,
+    ]
+    return sql<Rec>`UPDATE ${tableOf(c)} AS r SET ${sql.join(sets)} WHERE ${conds(slots)}
+          RETURNING ${selectList(c)}, nextval('bastide.record_seq') AS _seq`
+  })
+  if (!s.withPrevious) return { update }
+  const previous = compileStatement(
+    db,
+    arity,
+    (slots) => sql<Rec>`SELECT ${selectList(c)} FROM ${tableOf(c)} AS r
+                WHERE ${conds(slots)} FOR UPDATE`,
+  )
+  return { update, previous }
 }
 
 /** One write's transaction and the durable events it produced (enqueued in it before it ends). */

@@ -112,6 +112,16 @@ export function predicateOf(d: Decision): RawBuilder<unknown> | undefined {
 }
 
 const decisions = new WeakMap<Collection, Map<string, Decision>>()
+/** The expressions kept in `decisions`: one object per rule and schema, whoever the caller. */
+const shared = new WeakSet<Decision>()
+
+/**
+ * Whether `d` is the one object every caller of its rule gets, so that what is built from its SQL can be
+ * kept keyed by it: true for the answers without a predicate and for cached expressions; false for an
+ * expression bound for this request (a rule reading @request or another collection).
+ */
+export const isShared = (d: Decision): boolean => d.kind !== 'expression' || shared.has(d)
+
 /** Built-in schemas (objects, channels) live forever: their cache is bounded, as rule edits accumulate. */
 const MAX_PER_SCHEMA = 256
 
@@ -120,4 +130,5 @@ function remember(schema: Collection, key: string, d: Decision): void {
   if (!m) decisions.set(schema, (m = new Map()))
   if (m.size >= MAX_PER_SCHEMA) m.clear()
   m.set(key, d)
+  shared.add(d)
 }
