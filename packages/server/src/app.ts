@@ -15,6 +15,7 @@ import { headResponse } from './http/middleware/head-response.ts'
 import { principalMiddleware } from './http/middleware/principal.ts'
 import { requestContext } from './http/middleware/request-id.ts'
 import { securityHeaders } from './http/middleware/security-headers.ts'
+import { sessionBarrier } from './http/middleware/session-barrier.ts'
 import { varyAcceptEncoding } from './http/middleware/vary.ts'
 import { nodeRequestHeaders, unlessSentNatively } from './http/native.ts'
 import type { StartedModule } from './modules/start-modules.ts'
@@ -72,6 +73,10 @@ export function createApp(deps: AppDeps) {
     limitBody({ maxSize: config.bodyLimit, log, streams: (p, type) => streams.some((f) => f(p, type)) }),
   )
 
+  // Writes that may end or change sessions or users hold this node's session cache until their changes are
+  // heard (see session-barrier.ts): before every route, sign-in and sign-out included.
+  const auth = modules.find((m) => m.parts.provides?.auth)?.parts.provides?.auth
+  if (auth) app.use('*', sessionBarrier(auth.sessions))
   // Routes that read their own credentials (sign-in) answer before the principal is resolved.
   for (const r of routes('credentials')) app.route(r.path, r.app)
   app.use(

@@ -14,6 +14,7 @@ import { type AuthHooks, createAuthHooks } from './auth-hooks.ts'
 import { type Auth, createAuth } from './create-auth.ts'
 import { createAnonymousLinker } from './link-anonymous.ts'
 import type { Authenticator } from './principal.ts'
+import { createSessionCache, type SessionCache } from './session-cache.ts'
 import { createSmsSender } from './sms.ts'
 import { createUserEvents, type UserEvents } from './user-events.ts'
 import { createUserAuthenticator, type UserAuthenticator } from './user-principal.ts'
@@ -21,6 +22,11 @@ import { createUserAuthenticator, type UserAuthenticator } from './user-principa
 export interface AuthRuntime {
   readonly auth: Auth
   readonly users: UserAuthenticator
+  /**
+   * Live sessions cached on this node. Requests that may change sessions or users run under its
+   * `changing()` (see http/middleware/session-barrier.ts), so that the next request sees the change.
+   */
+  readonly sessions: SessionCache
   readonly authenticators: readonly Authenticator[]
   readonly mailer: Mailer
   readonly secret: string
@@ -115,7 +121,13 @@ export async function startAuth(deps: {
     const off = settings.onChange((s) => live.apply(s))
     stopProviders = () => void off()
   }
-  const users = createUserAuthenticator({ db, secret, issuer: new URL(deps.baseUrl).origin })
+  const sessions = await createSessionCache({
+    db,
+    databaseUrl: deps.databaseUrl,
+    onError: (err) =>
+      log.warn({ err: (err as Error).message }, 'auth session listener lost; not caching sessions'),
+  })
+  const users = createUserAuthenticator({ db, secret, issuer: new URL(deps.baseUrl).origin, sessions })
   const authenticators: Authenticator[] = [
     // Three dot-separated parts: a JWT. One dot or none: a session token.
     (t) => (t.split('.').length === 3 ? users.fromJwt(t) : users.fromSessionToken(t)),
@@ -123,6 +135,7 @@ export async function startAuth(deps: {
   return {
     auth,
     users,
+    sessions,
     authenticators,
     providers: [
       ...Object.keys(config.auth.social).map((id) => ({ id, kind: 'social' as const })),
@@ -135,6 +148,7 @@ export async function startAuth(deps: {
     hooks,
     async close() {
       stopProviders()
+      await sessions.close()
       mailer.close()
       await authDb.destroy()
     },

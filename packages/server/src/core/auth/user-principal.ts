@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Db } from '../../db/create-db.ts'
 import { JWKS_GRACE_SECONDS } from './create-auth.ts'
 import type { Principal } from './principal.ts'
+import type { LiveSession, SessionCache } from './session-cache.ts'
 import { sessionTokenValue } from './session-token.ts'
 import { createJwtKeyring, type JwtKeyring, parseJwt, verifyAccessJwt } from './verify-jwt.ts'
 
@@ -18,12 +19,18 @@ export interface UserAuthenticator {
 }
 
 /**
- * Turns user credentials into a Principal with one indexed query: the session joined with its user. A
- * JWT's signature, issuer, audience and expiry are checked locally first, then its session (`sid`) must
- * still exist, so signing out, a password reset, a ban or a deletion ends access tokens at once too.
+ * Turns user credentials into a Principal with one indexed query (the session joined with its user), or
+ * none while the node's session cache holds it. A JWT's signature, issuer, audience and expiry are checked
+ * locally first, then its session (`sid`) must still be live, so signing out, a password reset, a ban or a
+ * deletion ends access tokens at once too (see session-cache.ts for how the cache learns of those).
  */
-export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: string }): UserAuthenticator {
-  const { db, secret, issuer } = deps
+export function createUserAuthenticator(deps: {
+  db: Db
+  secret: string
+  issuer: string
+  sessions: SessionCache
+}): UserAuthenticator {
+  const { db, secret, issuer, sessions } = deps
   /** One read of the keys: node:crypto public keys built once per read, and every row's kid. */
   type Jwks = { ring: JwtKeyring; kids: Set<string>; at: number }
   let jwks: Jwks | undefined
@@ -57,7 +64,8 @@ export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: 
     return jwks
   }
 
-  const bySession = async (where: 'token' | 'id', value: string): Promise<Principal | undefined> => {
+  /** The session and its user, when the session is live and the user not banned. */
+  const loadSession = async (where: 'token' | 'id', value: string): Promise<LiveSession | undefined> => {
     const row = (
       await sql<Record<string, unknown>>`
         SELECT u.*, s.id AS "__sid", s."expiresAt" AS "__expires", s."impersonatedBy" AS "__impersonatedBy"
@@ -65,26 +73,29 @@ export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: 
         WHERE ${where === 'token' ? sql`s.token = ${value}` : sql`s.id = ${value}`}`.execute(db)
     ).rows[0]
     if (!row) return undefined
-    if (new Date(row.__expires as string) <= new Date()) return undefined
+    const expiresAt = new Date(row.__expires as string).getTime()
+    if (expiresAt <= Date.now()) return undefined
     if (row.banned === true && (!row.banExpires || new Date(row.banExpires as string) > new Date()))
       return undefined
     const record: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(row)) {
       if (!k.startsWith('__') && !PRIVATE_USER_COLUMNS.has(k)) record[k] = v
     }
-    return Object.freeze({
-      kind: 'user',
+    const sid = row.__sid as string
+    const principal = Object.freeze({
+      kind: 'user' as const,
       id: row.id as string,
-      sessionId: row.__sid as string,
+      sessionId: sid,
       ...(row.__impersonatedBy ? { impersonatedBy: row.__impersonatedBy as string } : {}),
       record: Object.freeze(record),
     })
+    return { sid, principal, expiresAt }
   }
 
   return {
     async fromSessionToken(token) {
       const raw = await sessionTokenValue(token, secret)
-      return raw ? bySession('token', raw) : undefined
+      return raw ? sessions.byToken(raw, () => loadSession('token', raw)) : undefined
     },
     async fromJwt(token) {
       const parsed = parseJwt(token)
@@ -93,8 +104,8 @@ export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: 
       let keys = jwks && Date.now() - jwks.at < JWKS_MAX_AGE_MS ? jwks : await reloadJwks()
       if (typeof kid === 'string' && !keys.kids.has(kid)) {
         // A kid we have not seen: a key rotation minted since the last read, or a made-up one. One lookup
-        // by primary key tells (no dearer than the session lookup every JWT costs); only a real, usable
-        // key reloads the set, so a stream of made-up kids never does, and a new key works at once.
+        // by primary key tells (no dearer than a session lookup); only a real, usable key reloads the set,
+        // so a stream of made-up kids never does, and a new key works at once.
         if (kid.length > 128) return undefined
         if (loading) keys = await loading
         if (!keys.kids.has(kid)) {
@@ -111,8 +122,9 @@ export function createUserAuthenticator(deps: { db: Db; secret: string; issuer: 
       // synchronously with node:crypto: see verify-jwt.ts.
       const payload = verifyAccessJwt(parsed, keys.ring, { issuer })
       if (!payload || typeof payload.sid !== 'string') return undefined
-      const p = await bySession('id', payload.sid)
-      return p && p.kind === 'user' && p.id === payload.sub ? p : undefined
+      const sid = payload.sid
+      const p = await sessions.bySid(sid, () => loadSession('id', sid))
+      return p && p.id === payload.sub ? p : undefined
     },
   }
 }
