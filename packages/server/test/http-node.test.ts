@@ -147,7 +147,12 @@ describe('hot routes over Node’s own response (native.ts)', () => {
     expect(created.headers.etag).toBeUndefined()
     expect(Number(created.headers['content-length'])).toBe(Buffer.byteLength(created.body))
 
-    for (const origin of [{ origin: 'https://app.example' }, { origin: 'https://evil.example' }, {}]) {
+    const origins: Record<string, string>[] = [
+      { origin: 'https://app.example' },
+      { origin: 'https://evil.example' },
+      {},
+    ]
+    for (const origin of origins) {
       for (const path of [
         `/api/collections/notes/records/${id}`,
         '/api/collections/notes/records?perPage=2',

@@ -75,7 +75,8 @@ describe('list', () => {
       )
       expect(r.status).toBe(200)
       expect(r.body.items).toHaveLength(perPage)
-      counts.push(s.queries.length)
+      // The app's own tables only: the server's background work (request log, job polling) runs meanwhile.
+      counts.push(s.queries.filter((q) => q.includes('"data".')).length)
       const first = r.body.items[0]
       expect(first.expand.author.name).toBe('a0')
       expect(first.expand.author.expand.org.name).toBe('o1')
