@@ -17,7 +17,7 @@ import { requestContext } from './http/middleware/request-id.ts'
 import { securityHeaders } from './http/middleware/security-headers.ts'
 import { sessionBarrier } from './http/middleware/session-barrier.ts'
 import { varyAcceptEncoding } from './http/middleware/vary.ts'
-import { nodeRequestHeaders, unlessSentNatively } from './http/native.ts'
+import { ASKS_COMPRESSION, nodeRequestHeaders, unlessSentNatively } from './http/native.ts'
 import type { StartedModule } from './modules/start-modules.ts'
 
 export interface AppDeps {
@@ -63,11 +63,23 @@ export function createApp(deps: AppDeps) {
   // compress() and etag() act on the way out, on c.res: nothing to do for an answer already sent through
   // Node's response (native.ts sends one only when the request asked for neither a conditional answer nor
   // compression).
-  app.use('*', unlessSentNatively(compress({ threshold: 1024 })))
+  // Each only where it can do something: compress() when the request accepts a compression (it never
+  // compresses an answer to HEAD), etag() for GET and HEAD (what it acts on).
+  const compression = unlessSentNatively(compress({ threshold: 1024 }))
+  app.use('*', (c, next) =>
+    c.req.method !== 'HEAD' && ASKS_COMPRESSION.test(c.req.header('accept-encoding') ?? '')
+      ? compression(c, next)
+      : next(),
+  )
   app.use('*', varyAcceptEncoding)
   // A function's answer is its own representation, and may be an endless stream the etag would read whole.
   const etags = unlessSentNatively(etag())
-  app.use('*', (c, next) => (c.req.path.startsWith('/api/functions/') ? next() : etags(c, next)))
+  app.use('*', (c, next) =>
+    (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'QUERY') &&
+    !c.req.path.startsWith('/api/functions/')
+      ? etags(c, next)
+      : next(),
+  )
   app.use(
     '*',
     limitBody({ maxSize: config.bodyLimit, log, streams: (p, type) => streams.some((f) => f(p, type)) }),

@@ -121,6 +121,17 @@ describe('over a real socket', () => {
     })
     expect(gz.headers['content-encoding']).toBe('gzip')
     expect(gz.headers.vary).toMatch(/accept-encoding/i)
+    // Any encoding will do: compressed all the same (hono's compress() picks gzip).
+    const any = await raw('GET', '/api/collections/notes/records?perPage=50', {
+      headers: { 'accept-encoding': '*' },
+    })
+    expect(any.headers['content-encoding']).toBe('gzip')
+    // Refused outright (q=0) and nothing else offered: plain.
+    const none = await raw('GET', '/api/collections/notes/records?perPage=50', {
+      headers: { 'accept-encoding': 'gzip;q=0' },
+    })
+    expect(none.headers['content-encoding']).toBeUndefined()
+    expect(JSON.parse(none.body).items.length).toBeGreaterThanOrEqual(20)
   })
 })
 

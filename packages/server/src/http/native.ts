@@ -56,8 +56,11 @@ export function statusOf(c: Context): number {
   return out?.headersSent ? out.statusCode : c.res.status
 }
 
-/** What compress() (hono, default options, threshold 1024 in app.ts) would act on: `gzip` or `deflate` asked. */
-const COMPRESSIBLE_ASK = /\b(?:gzip|deflate)\b/i
+/**
+ * An Accept-Encoding compress() (hono, default options, threshold 1024 in app.ts) may act on: it names gzip or
+ * deflate, or `*`. (Whether their q-values allow it is compress()'s to tell: such requests go its way.)
+ */
+export const ASKS_COMPRESSION = /gzip|deflate|\*/i
 const COMPRESS_THRESHOLD = 1024
 
 /**
@@ -80,7 +83,7 @@ export function sendJson(c: Context, status: number, text: string, etag?: string
     (etag !== undefined && requestHeader(c, 'if-none-match') !== undefined) ||
     (text.length >= COMPRESS_THRESHOLD / 4 &&
       Buffer.byteLength(text) >= COMPRESS_THRESHOLD &&
-      COMPRESSIBLE_ASK.test(requestHeader(c, 'accept-encoding') ?? ''))
+      ASKS_COMPRESSION.test(requestHeader(c, 'accept-encoding') ?? ''))
   ) {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' }
     if (etag !== undefined) headers.ETag = etag

@@ -12,12 +12,7 @@ export function principalMiddleware(
   keys: (token: string) => Promise<Principal>,
   others: readonly Authenticator[] = [],
 ): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const header = c.req.header('authorization')
-    if (!header) {
-      c.set('principal', ANONYMOUS)
-      return next()
-    }
+  const resolve = async (c: Parameters<MiddlewareHandler<AppEnv>>[0], header: string) => {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
     if (!m) throw errors.unauthorized('Use "Authorization: Bearer <token>".')
     const token = m[1]!
@@ -31,6 +26,14 @@ export function principalMiddleware(
     }
     if (!p) throw errors.unauthorized('Invalid or expired token.')
     c.set('principal', p)
-    return next()
+  }
+  // Anonymous requests go straight on: no promise of ours in between.
+  return (c, next) => {
+    const header = c.req.header('authorization')
+    if (!header) {
+      c.set('principal', ANONYMOUS)
+      return next()
+    }
+    return resolve(c, header).then(next)
   }
 }

@@ -28,18 +28,19 @@ const SECURE_HEADERS: readonly [string, string][] = [
  * headers on the web Headers object after every handler. Elsewhere (app.request in tests, other runtimes)
  * hono's middleware sets the very same list.
  */
-export const securityHeaders: MiddlewareHandler = async (c, next) => {
+export const securityHeaders: MiddlewareHandler = (c, next) => {
   const out = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
-  if (!out || typeof out.setHeader !== 'function' || out.headersSent) {
-    // A route with a policy of its own (the console's, stricter) keeps it, as it does under Node below.
-    let own: string | null = null
-    await secure(c, async () => {
-      await next()
-      own = c.res.headers.get('content-security-policy')
-    })
-    if (own) c.res.headers.set('content-security-policy', own)
-    return
-  }
+  if (!out || typeof out.setHeader !== 'function' || out.headersSent) return viaHono(c, next)
   for (const [name, value] of SECURE_HEADERS) out.setHeader(name, value)
-  await next()
+  return next()
+}
+
+const viaHono: MiddlewareHandler = async (c, next) => {
+  // A route with a policy of its own (the console's, stricter) keeps it, as it does under Node above.
+  let own: string | null = null
+  await secure(c, async () => {
+    await next()
+    own = c.res.headers.get('content-security-policy')
+  })
+  if (own) c.res.headers.set('content-security-policy', own)
 }
