@@ -873,9 +873,11 @@ async function profile(dbUrl: string, scenarioName: string): Promise<void> {
   const profDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bastide-bench-prof-'))
   cleanups.push(() => fs.rmSync(profDir, { recursive: true, force: true }))
   const { child, target } = await startBastideChild(dbUrl, ['--cpu-prof', `--cpu-prof-dir=${profDir}`])
-  if (WARMUP > 0) await fire(target, s, ids, WARMUP)
+  // --auth: under a user's access JWT.
+  const headers = args.auth ? { authorization: `Bearer ${(await credentials(target)).access}` } : undefined
+  if (WARMUP > 0) await fire(target, s, ids, WARMUP, headers)
   const from = Number(process.hrtime.bigint() / 1000n)
-  const r = await fire(target, s, ids, DURATION)
+  const r = await fire(target, s, ids, DURATION, headers)
   const to = Number(process.hrtime.bigint() / 1000n)
   await stopChild(child)
   console.log(
