@@ -98,10 +98,12 @@ export function createUserAuthenticator(deps: {
       return raw ? sessions.byToken(raw, () => loadSession('token', raw)) : undefined
     },
     async fromJwt(token) {
+      let keys = jwks && Date.now() - jwks.at < JWKS_MAX_AGE_MS ? jwks : await reloadJwks()
+      // A token this key set verified before: its claims (exp rechecked) without parsing it again.
+      if (keys.ring.verified.has(token)) return live(verifyAccessJwt(token, keys.ring, { issuer }))
       const parsed = parseJwt(token)
       if (!parsed) return undefined
       const { kid } = parsed.header
-      let keys = jwks && Date.now() - jwks.at < JWKS_MAX_AGE_MS ? jwks : await reloadJwks()
       if (typeof kid === 'string' && !keys.kids.has(kid)) {
         // A kid we have not seen: a key rotation minted since the last read, or a made-up one. One lookup
         // by primary key tells (no dearer than a session lookup); only a real, usable key reloads the set,
@@ -120,11 +122,17 @@ export function createUserAuthenticator(deps: {
       }
       // Signature (EdDSA only), issuer, audience, exp/nbf (5 s of tolerance) and the required claims,
       // synchronously with node:crypto: see verify-jwt.ts.
-      const payload = verifyAccessJwt(parsed, keys.ring, { issuer })
-      if (!payload || typeof payload.sid !== 'string') return undefined
-      const sid = payload.sid
-      const p = await sessions.bySid(sid, () => loadSession('id', sid))
-      return p && p.id === payload.sub ? p : undefined
+      return live(verifyAccessJwt(parsed, keys.ring, { issuer }))
     },
+  }
+
+  /** The principal of a verified JWT's session, if that session is live and is its subject's. */
+  async function live(
+    payload: Readonly<Record<string, unknown>> | undefined,
+  ): Promise<Principal | undefined> {
+    if (!payload || typeof payload.sid !== 'string') return undefined
+    const sid = payload.sid
+    const p = await sessions.bySid(sid, () => loadSession('id', sid))
+    return p && p.id === payload.sub ? p : undefined
   }
 }
