@@ -13,6 +13,9 @@ import {
   validateBlobPrefix,
 } from './file-store.ts'
 
+/** Bytes per read of a blob: see read(). */
+const READ_CHUNK = 256 * 1024
+
 export interface LocalFileStore extends FileStore {
   readonly kind: 'local'
   sweepTemp(olderThanMs: number): Promise<number>
@@ -100,7 +103,12 @@ export function createLocalFileStore({ root }: { root: string }): LocalFileStore
       // Open first so that a missing blob is an answer (undefined), not an error on the stream later.
       const fh = await open(p, 'r').catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)))
       if (!fh) return undefined
-      return fh.createReadStream(range ? { start: range.start, end: range.end } : {}) as unknown as Readable
+      // Read in 256 KiB chunks (Node's default is 64 KiB): a quarter of the reads and socket writes per object,
+      // at most two chunks held per download in flight (one read ahead, one being written).
+      return fh.createReadStream({
+        highWaterMark: READ_CHUNK,
+        ...(range ? { start: range.start, end: range.end } : {}),
+      }) as unknown as Readable
     },
 
     async stat(key) {
