@@ -13,7 +13,7 @@ export function outgoingOf(c: Context): ServerResponse | undefined {
   return out && typeof out.writeHead === 'function' ? out : undefined
 }
 
-export function incomingOf(c: Context): IncomingMessage | undefined {
+function incomingOf(c: Context): IncomingMessage | undefined {
   const inc = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
   return inc && Array.isArray(inc.rawHeaders) ? inc : undefined
 }
@@ -23,11 +23,6 @@ export function incomingOf(c: Context): IncomingMessage | undefined {
  * object does; undefined when absent), read from Node's raw header list without building that object.
  * `name` must be lowercase.
  */
-export function requestHeader(c: Context, name: string): string | undefined {
-  const inc = incomingOf(c)
-  return inc ? rawHeader(inc, name) : c.req.header(name)
-}
-
 function rawHeader(inc: IncomingMessage, name: string): string | undefined {
   const raw = inc.rawHeaders
   let value: string | undefined
@@ -75,24 +70,20 @@ const COMPRESS_THRESHOLD = 1024
  */
 export function sendJson(c: Context, status: number, text: string, etag?: string): Response {
   const out = outgoingOf(c)
-  const method = c.req.method
+  const length = Buffer.byteLength(text)
   if (
     out === undefined ||
     out.headersSent ||
-    method === 'HEAD' ||
-    (etag !== undefined && requestHeader(c, 'if-none-match') !== undefined) ||
-    (text.length >= COMPRESS_THRESHOLD / 4 &&
-      Buffer.byteLength(text) >= COMPRESS_THRESHOLD &&
-      ASKS_COMPRESSION.test(requestHeader(c, 'accept-encoding') ?? ''))
+    c.req.method === 'HEAD' ||
+    (etag !== undefined && c.req.header('if-none-match') !== undefined) ||
+    (length >= COMPRESS_THRESHOLD && ASKS_COMPRESSION.test(c.req.header('accept-encoding') ?? ''))
   ) {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' }
     if (etag !== undefined) headers.ETag = etag
     return c.body(text, status as 200, headers)
   }
-  const headers =
-    etag === undefined
-      ? ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(text))]
-      : ['Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(text)), 'ETag', etag]
+  const headers = ['Content-Type', 'application/json', 'Content-Length', String(length)]
+  if (etag !== undefined) headers.push('ETag', etag)
   out.writeHead(status, headers)
   out.end(text)
   return RESPONSE_ALREADY_SENT
@@ -120,7 +111,7 @@ export function unlessSentNatively(mw: MiddlewareHandler): MiddlewareHandler {
 }
 
 /**
- * First in the chain: `c.req.header(name)` answers from Node's raw headers (see requestHeader), for every
+ * First in the chain: `c.req.header(name)` answers from Node's raw headers (see rawHeader), for every
  * middleware and route, hono's own included, so that no request builds a Headers object just to read a few.
  * `c.req.header()` (all of them) and `c.req.raw.headers` are left as they are.
  */

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
-import { outgoingOf, requestHeader, sentNatively } from '../native.ts'
+import { outgoingOf, sentNatively } from '../native.ts'
 
 const ALLOW_HEADERS = [
   'Authorization',
@@ -73,13 +73,12 @@ export function corsHeaders(opts: {
   const exposed = EXPOSE_HEADERS.join(',')
   return async (c, next) => {
     if (c.req.method === 'OPTIONS') {
-      const discovery =
-        !requestHeader(c, 'access-control-request-method') && opts.answersOwnOptions(c.req.path)
+      const discovery = !c.req.header('access-control-request-method') && opts.answersOwnOptions(c.req.path)
       if (!discovery) return preflight(c, next)
     }
     // Decided before the handler runs, as the origins in force then say (an answer sent through Node's own
     // response carries them from there: see native.ts).
-    const allow = allowed(requestHeader(c, 'origin') ?? '')
+    const allow = allowed(c.req.header('origin') ?? '')
     const out = outgoingOf(c)
     if (out) {
       if (allow) out.setHeader('Access-Control-Allow-Origin', allow)

@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import { clientIp } from '../client-ip.ts'
 import type { AppEnv } from '../context.ts'
-import { outgoingOf, requestHeader, statusOf } from '../native.ts'
+import { outgoingOf, statusOf } from '../native.ts'
 
 const VALID = /^[A-Za-z0-9._-]{1,64}$/
 
@@ -41,7 +41,7 @@ export function isPolledPath(path: string): boolean {
  */
 export function requestContext(log: Logger, trustProxy: boolean): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const incoming = requestHeader(c, 'x-request-id')
+    const incoming = c.req.header('x-request-id')
     const id = incoming && VALID.test(incoming) ? incoming : nextRequestId()
     c.set('requestId', id)
     c.set('log', log)

@@ -3,7 +3,7 @@ import { routePath } from 'hono/route'
 import { principalId } from '../../core/auth/principal.ts'
 import type { AppEnv } from '../../http/context.ts'
 import { isPolledPath } from '../../http/middleware/request-id.ts'
-import { outgoingOf, requestHeader, statusOf } from '../../http/native.ts'
+import { outgoingOf, statusOf } from '../../http/native.ts'
 import type { RequestLogBuffer } from './request-log-buffer.ts'
 import type { ServerMetrics } from './server-metrics.ts'
 
@@ -105,7 +105,7 @@ export function observeRequest(metrics: ServerMetrics, o: ObserveRequestOptions)
     const length = out?.headersSent
       ? ((out.getHeader('content-length') as string | number | undefined) ?? null)
       : c.res.headers.get('content-length')
-    const ua = requestHeader(c, 'user-agent')
+    const ua = c.req.header('user-agent')
     logBuffer.push({
       at: new Date(Date.now() - ms),
       method,
