@@ -196,4 +196,27 @@ describe('hot routes over Node’s own response (native.ts)', () => {
     expect(again.headers.etag).toBe(list.headers.etag)
     expect(again.headers.vary).toMatch(/accept-encoding/i)
   })
+
+  it('logs the bytes sent of native and hono answers alike (the request log)', async () => {
+    const native = await raw('GET', '/api/collections/notes/records?perPage=1', {
+      headers: { 'x-request-id': 'bytes-native' },
+    })
+    const viaHono = await raw('GET', '/api/collections/notes/records?perPage=1', {
+      headers: { 'x-request-id': 'bytes-hono', 'if-none-match': '"nothing"' },
+    })
+    expect(native.body).toBe(viaHono.body)
+    await s.bastide.scheduler.runNow('metrics', 'flush-request-log')
+    const rows = await s.bastide.database.pool.query<{
+      request_id: string
+      bytes_out: string
+      status: number
+    }>(
+      `SELECT request_id, bytes_out, status FROM bastide.request_log WHERE request_id IN ('bytes-native', 'bytes-hono')
+       ORDER BY request_id`,
+    )
+    expect(rows.rows.map((r) => [r.request_id, Number(r.bytes_out), r.status])).toEqual([
+      ['bytes-hono', Buffer.byteLength(viaHono.body), 200],
+      ['bytes-native', Buffer.byteLength(native.body), 200],
+    ])
+  })
 })

@@ -17,5 +17,13 @@ export interface AppEnv {
      * not a fault of the server's, and is logged as a warning instead of an error.
      */
     upstream: true
+    /**
+     * Under Node, the headers every answer carries (security headers, X-Request-Id, CORS, Vary), flat
+     * (`name, value...`), made by edge.ts before the route runs: whatever answers through Node's response
+     * writes them with its own (native.ts). This request's own list: a native sender may add to it.
+     */
+    head: string[]
+    /** The Content-Length of an answer sent through Node's response (for the request log). */
+    sentBytes: number
   }
 }

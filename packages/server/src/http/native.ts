@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context } from 'hono'
 
 /**
  * Node's own request and response objects, under @hono/node-server (undefined elsewhere: app.request() in
@@ -38,8 +38,9 @@ function rawHeader(inc: IncomingMessage, name: string): string | undefined {
 /**
  * Whether the answer has gone out through Node's response already (a hot route's sendJson, a download
  * stream, tus): middleware that would edit `c.res` on the way out has nothing left to edit, since
- * @hono/node-server ignores the placeholder it holds. Headers a middleware means every answer to carry are
- * set on Node's response before the handler runs (writeHead merges them into whatever the route writes).
+ * @hono/node-server ignores the placeholder it holds. The headers every answer carries are in the list
+ * edge.ts made before the handler ran, which whatever writes to Node's response writes with its own
+ * (sendJson, writeNativeHead).
  */
 export function sentNatively(c: Context): boolean {
   return outgoingOf(c)?.headersSent === true
@@ -60,8 +61,9 @@ const COMPRESS_THRESHOLD = 1024
 
 /**
  * Answers JSON text straight through Node's response: status line and headers in one writeHead with the body.
- * The middleware in app.ts set the headers every answer carries (security headers, request id, CORS, Vary)
- * on that response before the route ran, and skip their work on the way out (see sentNatively).
+ * The headers every answer carries (security headers, request id, CORS, Vary) come from the list edge.ts
+ * made before the route ran, written in the same writeHead; edge.ts skips its work on the way out (see
+ * sentNatively).
  *
  * Work the request did not ask for is not done here, and what it asked for is left to the middleware that
  * does it: a HEAD, an If-None-Match (a 304 or not), or a body of 1 KiB or more to a client that accepts
@@ -82,45 +84,47 @@ export function sendJson(c: Context, status: number, text: string, etag?: string
     if (etag !== undefined) headers.ETag = etag
     return c.body(text, status as 200, headers)
   }
-  const headers = ['Content-Type', 'application/json', 'Content-Length', String(length)]
-  if (etag !== undefined) headers.push('ETag', etag)
-  out.writeHead(status, headers)
+  // The per-request list edge.ts made (this request's own): nothing it holds is named again here.
+  const head = (c.get('head') as string[] | undefined) ?? []
+  head.push('Content-Type', 'application/json', 'Content-Length', String(length))
+  if (etag !== undefined) head.push('ETag', etag)
+  c.set('sentBytes', length)
+  out.writeHead(status, head)
   out.end(text)
   return RESPONSE_ALREADY_SENT
 }
 
-/** Thrown through a middleware's `await next()` to end it there: preallocated, no stack trace taken. */
-const SENT = Object.freeze({ sentNatively: true })
-
 /**
- * `mw` (hono's compress(), etag()) without its work on the way out when the answer went out through Node's
- * response: its `await next()` throws there, which skips the rest of it, and the throw ends here.
+ * Writes the status line and headers of an answer sent through Node's response (a download): `headers` with
+ * the ones every answer carries (edge.ts), where a header of `headers` replaces one of the same name, as
+ * writeHead does with headers set before. `length`: its Content-Length, for the request log.
  */
-export function unlessSentNatively(mw: MiddlewareHandler): MiddlewareHandler {
-  const after = async (c: Context, next: () => Promise<void>) => {
-    await next()
-    if (sentNatively(c)) throw SENT
-  }
-  return async (c, next) => {
-    try {
-      await mw(c, () => after(c, next))
-    } catch (err) {
-      if (err !== SENT) throw err
-    }
-  }
+export function writeNativeHead(
+  c: Context,
+  out: ServerResponse,
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  length: number,
+): void {
+  const own = new Set(Object.keys(headers).map((k) => k.toLowerCase()))
+  const head = ((c.get('head') as string[] | undefined) ?? []).filter(
+    (_, i, all) => !own.has(all[i - (i % 2)]!.toLowerCase()),
+  )
+  for (const [k, v] of Object.entries(headers)) head.push(k, v)
+  c.set('sentBytes', length)
+  out.writeHead(status, head)
 }
 
 /**
- * First in the chain: `c.req.header(name)` answers from Node's raw headers (see rawHeader), for every
- * middleware and route, hono's own included, so that no request builds a Headers object just to read a few.
- * `c.req.header()` (all of them) and `c.req.raw.headers` are left as they are.
+ * `c.req.header(name)` answers from Node's raw headers (see rawHeader), for every middleware and route, hono's
+ * own included, so that no request builds a Headers object just to read a few. `c.req.header()` (all of them)
+ * and `c.req.raw.headers` are left as they are. edge.ts calls it first thing.
  */
-export const nodeRequestHeaders: MiddlewareHandler = (c, next) => {
+export function readHeadersFromNode(c: Context): void {
   const inc = incomingOf(c)
   if (inc) {
     const all = c.req.header.bind(c.req)
     ;(c.req as { header: (name?: string) => unknown }).header = (name?: string) =>
       name === undefined ? all() : rawHeader(inc, name.toLowerCase())
   }
-  return next()
 }

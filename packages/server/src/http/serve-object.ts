@@ -8,7 +8,7 @@ import type { FoundObject, ObjectsService } from '../core/files/objects.ts'
 import { isActiveContent } from '../core/files/sniff-content-type.ts'
 import { parseTransformParams } from '../core/files/transform-image.ts'
 import type { AppEnv } from './context.ts'
-import { outgoingOf } from './native.ts'
+import { outgoingOf, writeNativeHead } from './native.ts'
 
 /**
  * Answers GET or HEAD with an object the caller was allowed to read (by its bucket's rules, a signed URL,
@@ -81,8 +81,8 @@ function nativeResponse(c: Context<AppEnv>): ServerResponse | undefined {
 /**
  * Writes the status and headers, then pipes the bytes into Node's response. Through hono they went through a
  * web stream (Readable.toWeb) that @hono/node-server pumps chunk by chunk: about a quarter of the server's
- * CPU per GB on 1 MB downloads in bench/storage.ts. The headers every answer carries (security, request id, CORS, Vary) are on `out`
- * already and writeHead merges them in (see native.ts). With the headers out, an error can only cut the
+ * CPU per GB on 1 MB downloads in bench/storage.ts. The headers every answer carries (security, request id, CORS,
+ * Vary) go with them (writeNativeHead). With the headers out, an error can only cut the
  * connection, as before (and is logged); a client that goes away destroys `body`, which closes the file.
  */
 function streamNatively(
@@ -93,7 +93,7 @@ function streamNatively(
   body: Readable,
 ): Response {
   try {
-    out.writeHead(status, headers)
+    writeNativeHead(c, out, status, headers, Number(headers['Content-Length']))
   } catch (err) {
     body.destroy()
     throw err

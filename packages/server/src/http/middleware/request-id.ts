@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import type { MiddlewareHandler } from 'hono'
+import type { Context } from 'hono'
 import type { Logger } from 'pino'
-import { clientIp } from '../client-ip.ts'
 import type { AppEnv } from '../context.ts'
-import { outgoingOf, statusOf } from '../native.ts'
 
 const VALID = /^[A-Za-z0-9._-]{1,64}$/
 
@@ -35,40 +33,30 @@ export function isPolledPath(path: string): boolean {
   return POLLED.has(path)
 }
 
+/** The request's id: the caller's X-Request-Id when it sent a sane one, else a new one. */
+export function requestIdOf(incoming: string | undefined): string {
+  return incoming && VALID.test(incoming) ? incoming : nextRequestId()
+}
+
 /**
- * Every response carries X-Request-Id (the caller's, when it sent a sane one) and is logged with it.
- * `trustProxy`: the caller's address comes from X-Forwarded-For (see client-ip.ts).
+ * The request's line in the server log, once answered (edge.ts). A 5xx other than 503 (database unavailable) is
+ * a bug: logged as an error even when info is off; unless the answer is a function's (its failure is its
+ * author's to fix: a warning, and in its invocation log). A probe that passes says nothing new; one that fails
+ * (a 503 from readiness) stays at info.
  */
-export function requestContext(log: Logger, trustProxy: boolean): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const incoming = c.req.header('x-request-id')
-    const id = incoming && VALID.test(incoming) ? incoming : nextRequestId()
-    c.set('requestId', id)
-    c.set('log', log)
-    c.set('clientIp', () => clientIp(c.req.raw, c.env, trustProxy))
-    const start = performance.now()
-    // Under Node, on the response itself (whatever the route answers, writeHead merges it in); elsewhere on c.res.
-    const out = outgoingOf(c)
-    out?.setHeader('X-Request-Id', id)
-    await next()
-    if (!out) c.res.headers.set('X-Request-Id', id)
-    const status = statusOf(c)
-    // A 5xx other than 503 (database unavailable) is a bug: logged as an error even when info is off; unless the
-    // answer is a function's (its failure is its author's to fix: a warning, and in its invocation log).
-    const upstream = c.get('upstream') === true
-    const failed = status >= 500 && status !== 503 && !upstream
-    // A probe that passes says nothing new; one that fails (a 503 from readiness) stays at info.
-    const level = failed
-      ? 'error'
-      : upstream && status >= 500
-        ? 'warn'
-        : status < 300 && isPolledPath(c.req.path)
-          ? 'debug'
-          : 'info'
-    if (log.isLevelEnabled(level)) {
-      const ms = Math.round((performance.now() - start) * 10) / 10
-      const line = { requestId: id, method: c.req.method, path: c.req.path, status, ms }
-      log[level](line, failed ? 'request failed' : 'request')
-    }
+export function logRequest(log: Logger, c: Context<AppEnv>, id: string, status: number, start: number): void {
+  const upstream = c.get('upstream') === true
+  const failed = status >= 500 && status !== 503 && !upstream
+  const level = failed
+    ? 'error'
+    : upstream && status >= 500
+      ? 'warn'
+      : status < 300 && isPolledPath(c.req.path)
+        ? 'debug'
+        : 'info'
+  if (log.isLevelEnabled(level)) {
+    const ms = Math.round((performance.now() - start) * 10) / 10
+    const line = { requestId: id, method: c.req.method, path: c.req.path, status, ms }
+    log[level](line, failed ? 'request failed' : 'request')
   }
 }

@@ -1,5 +1,4 @@
-import type { ServerResponse } from 'node:http'
-import { Hono, type MiddlewareHandler } from 'hono'
+import { type Context, Hono } from 'hono'
 import { secureHeaders } from 'hono/secure-headers'
 
 const secure = secureHeaders({
@@ -22,25 +21,18 @@ const SECURE_HEADERS: readonly [string, string][] = [
   ).headers,
 ]
 
-/**
- * hono's secure headers (CSP, nosniff, frame options...) on every response. Under @hono/node-server they go
- * straight onto Node's response, where writeHead merges them: a fraction of the cost of setting a dozen
- * headers on the web Headers object after every handler. Elsewhere (app.request in tests, other runtimes)
- * hono's middleware sets the very same list.
- */
-export const securityHeaders: MiddlewareHandler = (c, next) => {
-  const out = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
-  if (!out || typeof out.setHeader !== 'function' || out.headersSent) return viaHono(c, next)
-  for (const [name, value] of SECURE_HEADERS) out.setHeader(name, value)
-  return next()
-}
+/** The same list, flat (`name, value, name, value...`), as Node's writeHead takes it. */
+export const SECURE_HEADERS_FLAT: readonly string[] = SECURE_HEADERS.flat()
 
-const viaHono: MiddlewareHandler = async (c, next) => {
-  // A route with a policy of its own (the console's, stricter) keeps it, as it does under Node above.
-  let own: string | null = null
-  await secure(c, async () => {
-    await next()
-    own = c.res.headers.get('content-security-policy')
-  })
+/**
+ * hono's secure headers (CSP, nosniff, frame options...) set on `c.res` once the route has answered, for an
+ * answer that does not go out through Node's response (app.request() in tests, other runtimes; see edge.ts for
+ * the Node path). A route with a policy of its own (the console's, stricter) keeps it.
+ */
+export async function secureHeadersOn(c: Context, _next?: unknown): Promise<void> {
+  const own = c.res.headers.get('content-security-policy')
+  await secure(c, done)
   if (own) c.res.headers.set('content-security-policy', own)
 }
+
+const done = () => Promise.resolve()

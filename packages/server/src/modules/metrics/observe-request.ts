@@ -4,7 +4,7 @@ import { principalId } from '../../core/auth/principal.ts'
 import type { AppEnv } from '../../http/context.ts'
 import { isPolledPath } from '../../http/middleware/request-id.ts'
 import { outgoingOf, statusOf } from '../../http/native.ts'
-import type { RequestLogBuffer } from './request-log-buffer.ts'
+import type { RequestLogBuffer, RequestLogRow } from './request-log-buffer.ts'
 import type { ServerMetrics } from './server-metrics.ts'
 
 /**
@@ -102,11 +102,9 @@ export function observeRequest(metrics: ServerMetrics, o: ObserveRequestOptions)
     }
     rowsThisSecond++
     const out = outgoingOf(c)
-    const length = out?.headersSent
-      ? ((out.getHeader('content-length') as string | number | undefined) ?? null)
-      : c.res.headers.get('content-length')
+    const length = out?.headersSent ? (c.get('sentBytes') ?? null) : c.res.headers.get('content-length')
     const ua = c.req.header('user-agent')
-    logBuffer.push({
+    const row: RequestLogRow = {
       at: new Date(Date.now() - ms),
       method,
       route,
@@ -119,6 +117,14 @@ export function observeRequest(metrics: ServerMetrics, o: ObserveRequestOptions)
       clientIp: (c.get('clientIp') as (() => string | undefined) | undefined)?.() ?? null,
       requestId: c.get('requestId'),
       userAgent: ua ? ua.slice(0, UA_MAX) : null,
-    })
+    }
+    logBuffer.push(row)
+    // An answer hono has yet to write (most carry no Content-Length until @hono/node-server measures the body):
+    // its length once written, unless the row was flushed in between. A streamed answer has none.
+    if (length === null && out && !out.headersSent)
+      out.once('finish', () => {
+        const n = out.getHeader('content-length')
+        if (n !== undefined) row.bytesOut = Number(n)
+      })
   }
 }

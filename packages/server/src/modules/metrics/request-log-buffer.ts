@@ -10,7 +10,8 @@ export interface RequestLogRow {
   readonly path: string
   readonly status: number
   readonly durationMs: number
-  readonly bytesOut: number | null
+  /** The Content-Length sent; set once Node has written it (see observe-request.ts), null when none was. */
+  bytesOut: number | null
   readonly principalKind: string
   readonly principalId: string | null
   readonly clientIp: string | null
