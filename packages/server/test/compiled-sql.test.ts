@@ -84,6 +84,41 @@ describe('compileStatement and runStatement', () => {
     expect(second).toContain(first[0])
   })
 
+  it('parses the rows of every later run of a named statement as its first (types, nulls, other shapes between)', async () => {
+    const wide = (v: number | null) =>
+      sql<Record<string, unknown>>`SELECT ${v}::int8 AS big, ${v}::text AS t,
+        '2024-05-01 12:34:56.78+00'::timestamptz(3) AS at, ARRAY[${v}::int] AS arr, ${v}::int IS NULL AS none`.execute(
+        dbase.db,
+      )
+    const narrow = (v: number) => sql<Record<string, unknown>>`SELECT ${v}::int AS only`.execute(dbase.db)
+    const first = (await wide(1)).rows
+    expect(first).toEqual([{ big: 1, t: '1', at: '2024-05-01T12:34:56.780Z', arr: [1], none: false }])
+    expect((await narrow(2)).rows).toEqual([{ only: 2 }])
+    // The second run of each takes the row shape kept from its first.
+    expect((await wide(null)).rows).toEqual([
+      { big: null, t: null, at: '2024-05-01T12:34:56.780Z', arr: [null], none: true },
+    ])
+    expect((await wide(3)).rows).toEqual([
+      { big: 3, t: '3', at: '2024-05-01T12:34:56.780Z', arr: [3], none: false },
+    ])
+    expect((await narrow(4)).rows).toEqual([{ only: 4 }])
+    // Rows of one run are objects of their own: writing to one leaves the next run's alone.
+    const a = (await wide(5)).rows[0]!
+    a.t = 'changed'
+    a.extra = true
+    expect((await wide(5)).rows[0]).toEqual({
+      big: 5,
+      t: '5',
+      at: '2024-05-01T12:34:56.780Z',
+      arr: [5],
+      none: false,
+    })
+    const many = await sql<{ n: number }>`SELECT n FROM generate_series(1, ${3}::int) AS n`.execute(dbase.db)
+    const again = await sql<{ n: number }>`SELECT n FROM generate_series(1, ${4}::int) AS n`.execute(dbase.db)
+    expect(many.rows.map((r) => r.n)).toEqual([1, 2, 3])
+    expect(again.rows.map((r) => r.n)).toEqual([1, 2, 3, 4])
+  })
+
   it('answers an error of a named statement as pg does', async () => {
     await expect(sql`SELECT ${'nope'}::int AS v`.execute(dbase.db)).rejects.toMatchObject({ code: '22P02' })
     // The connection is still usable, and the statement as well with a good value.

@@ -29,6 +29,8 @@ const MAX_NAMED_TEXTS = 1000
 interface StatementNames {
   /** Text → name, least recently run first. */
   readonly byText: Map<string, string>
+  /** Name → what its rows look like (see NamedQuery), for the names in byText. */
+  readonly rows: Map<string, RowShape>
   next: number
 }
 
@@ -40,7 +42,11 @@ function nameOf(names: StatementNames, text: string): string {
   let name = names.byText.get(text)
   if (name === undefined) {
     name = `b${names.next++}`
-    if (names.byText.size >= MAX_NAMED_TEXTS) names.byText.delete(names.byText.keys().next().value!)
+    if (names.byText.size >= MAX_NAMED_TEXTS) {
+      const [oldest, itsName] = names.byText.entries().next().value!
+      names.byText.delete(oldest)
+      names.rows.delete(itsName)
+    }
   } else names.byText.delete(text)
   names.byText.set(text, name)
   return name
@@ -69,29 +75,121 @@ function prepareStatements(client: pg.PoolClient, names: StatementNames): void {
       const name = nameOf(names, text)
       if (prepared.has(name) || prepared.size < MAX_PREPARED) {
         prepared.add(name)
-        return runNamed(query, name, text, values)
+        return runNamed(query, names.rows, name, text, values)
       }
     }
     return cb === undefined ? query(text, values) : query(text, values, cb)
   }
 }
 
+/** The columns of a statement's rows, and what pg makes of each (its parsers, the empty row it copies). */
+interface RowShape {
+  readonly fields: readonly FieldDescription[]
+  readonly parsers: unknown
+  readonly template: unknown
+}
+
+interface FieldDescription {
+  readonly name: string
+  readonly dataTypeID: number
+  readonly format: string
+}
+
+/** pg's Query and Result, as far as NamedQuery reaches into them (pinned pg 8.23). */
+interface QueryInternals {
+  name: string
+  callback: unknown
+  _result: { fields: unknown; _parsers: unknown; _prebuiltEmptyResultObject: unknown }
+  _accumulateRows: unknown
+  _checkForMultirow(): void
+  listeners(event: string): unknown[]
+}
+
+const PgQuery = pg.Query as unknown as new (
+  text: string,
+  values: unknown[],
+  callback: (err: Error | null, res: unknown) => void,
+) => object
+
+/**
+ * A named statement's Query. PostgreSQL describes the rows of every execution, and pg's Result.addFields then
+ * looks up a parser per column and builds the empty row it copies for each row: the same for every run of a
+ * statement (its text fixes its columns), a twentieth of a GET by id. Here that is done on a statement's first
+ * run and reused while the description is the same (names, types and formats compared column by column, so a
+ * table altered under a statement only costs a new lookup).
+ */
+class NamedQuery extends PgQuery {
+  readonly #rows: Map<string, RowShape>
+
+  constructor(
+    rows: Map<string, RowShape>,
+    name: string,
+    text: string,
+    values: unknown[],
+    callback: (err: Error | null, res: unknown) => void,
+  ) {
+    super(text, values, callback)
+    this.#rows = rows
+    ;(this as unknown as QueryInternals).name = name
+  }
+
+  handleRowDescription(msg: { fields: FieldDescription[] }): void {
+    const q = this as unknown as QueryInternals
+    const known = this.#rows.get(q.name)
+    if (known && sameColumns(known.fields, msg.fields)) {
+      // What pg's handleRowDescription and Result.addFields do, with the parsers and empty row kept.
+      q._checkForMultirow()
+      const r = q._result
+      r.fields = msg.fields
+      r._parsers = known.parsers
+      r._prebuiltEmptyResultObject = known.template
+      q._accumulateRows = q.callback || !q.listeners('row').length
+      return
+    }
+    ;(PgQuery.prototype as unknown as { handleRowDescription(m: unknown): void }).handleRowDescription.call(
+      this,
+      msg,
+    )
+    const r = q._result
+    if (r._parsers)
+      this.#rows.set(q.name, {
+        fields: msg.fields,
+        parsers: r._parsers,
+        template: r._prebuiltEmptyResultObject,
+      })
+  }
+}
+
+function sameColumns(a: readonly FieldDescription[], b: readonly FieldDescription[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!
+    const y = b[i]!
+    if (x.name !== y.name || x.dataTypeID !== y.dataTypeID || x.format !== y.format) return false
+  }
+  return true
+}
+
 /**
  * What `client.query({ name, text, values })` does, without the copy pg makes of a config object on every
  * call (cloneQueryConfig, pinned pg 8.23): a Query built from the text is not copied, and is named before
- * it is submitted. It is this call's own object, so nothing is shared between queries. As pg does, a
- * failure's stack trace is taken again where the caller awaits it, not in the socket's read.
+ * it is submitted. It is this call's own object, so nothing is shared between queries but the row shape
+ * (NamedQuery), which is read only. As pg does, a failure's stack trace is taken again where the caller
+ * awaits it, not in the socket's read.
  */
 function runNamed(
   query: (...args: unknown[]) => unknown,
+  rows: Map<string, RowShape>,
   name: string,
   text: string,
   values: unknown[],
 ): Promise<pg.QueryResult> {
   return new Promise<pg.QueryResult>((resolve, reject) => {
-    const q = new pg.Query(text, values, (err, res) => (err ? reject(err) : resolve(res as pg.QueryResult)))
-    ;(q as unknown as { name: string }).name = name
-    query(q)
+    query(
+      new NamedQuery(rows, name, text, values, (err, res) =>
+        err ? reject(err) : resolve(res as pg.QueryResult),
+      ),
+    )
   }).catch((err: Error) => {
     Error.captureStackTrace(err)
     throw err
@@ -240,7 +338,7 @@ function socketOf(client: pg.PoolClient): { destroy(): void } | undefined {
 }
 
 export function createDb(opts: DbOptions): Database {
-  const names: StatementNames = { byText: new Map(), next: 0 }
+  const names: StatementNames = { byText: new Map(), rows: new Map(), next: 0 }
   const pool = createPool({ ...opts, types: { getTypeParser: typeParser as any } })
   pool.on('connect', (client) => prepareStatements(client, names))
   const db = new Kysely<any>({
@@ -258,6 +356,7 @@ export function createDb(opts: DbOptions): Database {
     pool,
     schemaChanged() {
       names.byText.clear()
+      names.rows.clear()
     },
     async close() {
       await db.destroy()
