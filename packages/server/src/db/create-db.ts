@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely'
+import { Kysely, PostgresDialect, type QueryResult } from 'kysely'
 import pg from 'pg'
 import { createConnectionGuard } from './connection-guard.ts'
 
@@ -337,6 +337,24 @@ function socketOf(client: pg.PoolClient): { destroy(): void } | undefined {
   return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream
 }
 
+/** Runs SQL on a connection of the pool a Db was made over (see directRunner). */
+export type DirectRunner = <R>(sql: string, parameters: unknown[]) => Promise<QueryResult<R>>
+
+const directRunners = new WeakMap<object, DirectRunner>()
+
+/**
+ * For a Db made by createDb (not a transaction): a way to run a compiled statement on one of its pool's
+ * connections without Kysely's layers in between (connection provider, driver, logging wrapper: a dozen
+ * promises, for a GET by id a twentieth of its time). The same as `db.executeQuery(CompiledQuery.raw(...))`:
+ * the same connection handling (acquired, released), the same statement naming, the same result (rows,
+ * numAffectedRows) and the same `onQuery` call once the statement has run or failed.
+ */
+export function directRunner(executor: object): DirectRunner | undefined {
+  return directRunners.get(executor)
+}
+
+const AFFECTS_ROWS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE'])
+
 export function createDb(opts: DbOptions): Database {
   const names: StatementNames = { byText: new Map(), rows: new Map(), next: 0 }
   const pool = createPool({ ...opts, types: { getTypeParser: typeParser as any } })
@@ -350,6 +368,20 @@ export function createDb(opts: DbOptions): Database {
           }
         }
       : undefined,
+  })
+  const onQuery = opts.onQuery
+  directRunners.set(db, async <R>(text: string, parameters: unknown[]): Promise<QueryResult<R>> => {
+    const client = await pool.connect()
+    try {
+      const r = await client.query(text, parameters)
+      return {
+        numAffectedRows: AFFECTS_ROWS.has(r.command) ? BigInt(r.rowCount ?? 0) : undefined,
+        rows: (r.rows ?? []) as R[],
+      }
+    } finally {
+      client.release()
+      onQuery?.(text, parameters)
+    }
   })
   return {
     db,

@@ -1,5 +1,5 @@
 import { CompiledQuery, type QueryResult, type RawBuilder, type Transaction } from 'kysely'
-import type { Db } from '../../db/create-db.ts'
+import { type Db, directRunner } from '../../db/create-db.ts'
 import type { Collection } from '../collections/types.ts'
 import { type Decision, isShared } from '../rules/authorize.ts'
 
@@ -38,7 +38,8 @@ export function compileStatement(
 
 /**
  * Runs `s` with `values` in its slots, through `executor` (the pool, or the transaction the work is in), as
- * any Kysely query: the same logging, and the same prepared-statement naming (db/create-db.ts).
+ * any Kysely query: the same logging, and the same prepared-statement naming (db/create-db.ts). On the pool
+ * it goes around Kysely's connection layers (directRunner), to the same effect.
  */
 export function runStatement<R>(
   executor: Db | Transaction<any>,
@@ -47,7 +48,10 @@ export function runStatement<R>(
 ): Promise<QueryResult<R>> {
   const parameters = s.parameters.slice()
   for (const [at, i] of s.holes) parameters[at] = values[i]
-  return executor.executeQuery<R>(CompiledQuery.raw(s.sql, parameters))
+  const direct = directRunner(executor)
+  return direct
+    ? direct<R>(s.sql, parameters)
+    : executor.executeQuery<R>(CompiledQuery.raw(s.sql, parameters))
 }
 
 const decisionIds = new WeakMap<Decision, number>()
