@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { RealtimeStats } from '../../realtime/gateway.ts'
+import { LatencyHistogram, type Series } from './latency-histogram.ts'
 
 /** Seconds; prom-client's defaults, which cover a cached read (ms) to a slow upload (s). */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -8,7 +9,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const LAG_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
 
-type Child = { observe(v: number): void }
+type Child = Series
 
 export interface ServerMetricsDeps {
   readonly pool: pg.Pool
@@ -30,13 +31,12 @@ export function createServerMetrics(deps: ServerMetricsDeps) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
 
-  const http = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration until the response is ready, by method, route pattern and status class.',
-    labelNames: ['method', 'route', 'status_class'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  })
+  const http = new LatencyHistogram(
+    'http_request_duration_seconds',
+    'HTTP request duration until the response is ready, by method, route pattern and status class.',
+    LATENCY_BUCKETS,
+    registry,
+  )
   const authFailures = new Counter({
     name: 'bastide_auth_failures_total',
     help: 'Refused sign-ins and second factors (4xx but 429), by surface: user (/api/auth) or admin (/api/admin/auth).',
@@ -136,7 +136,7 @@ export function createServerMetrics(deps: ServerMetricsDeps) {
     if (!byMethod) children.set(route, (byMethod = new Map()))
     let byClass = byMethod.get(method)
     if (!byClass) byMethod.set(method, (byClass = []))
-    return (byClass[cls] ??= http.labels(method, route, STATUS_CLASSES[cls] ?? '5xx'))
+    return (byClass[cls] ??= http.series({ method, route, status_class: STATUS_CLASSES[cls] ?? '5xx' }))
   }
 
   return {
