@@ -123,8 +123,8 @@ export function writeNativeHead(
 export function readHeadersFromNode(c: Context): void {
   const inc = incomingOf(c)
   if (inc) {
-    const all = c.req.header.bind(c.req)
-    ;(c.req as { header: (name?: string) => unknown }).header = (name?: string) =>
-      name === undefined ? all() : rawHeader(inc, name.toLowerCase())
+    const req = c.req as unknown as { header: (name?: string) => unknown }
+    const all = Object.getPrototypeOf(req).header as () => unknown
+    req.header = (name?: string) => (name === undefined ? all.call(req) : rawHeader(inc, name.toLowerCase()))
   }
 }

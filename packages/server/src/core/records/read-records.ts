@@ -10,7 +10,16 @@ import { compileStatement, decisionShape, runStatement, ShapeCache, type Stateme
 import { type Expansions, loadExpansions, parseExpand, shapeWithExpand } from './expand.ts'
 import { mapRecordError } from './map-record-error.ts'
 import type { RecordsContext } from './record-access.ts'
-import { afterCursor, encodeCursor, orderBy, parseSort, type SortKey, selectList, tableOf } from './select.ts'
+import {
+  afterCursor,
+  encodeCursor,
+  orderBy,
+  parseSort,
+  type SortKey,
+  selectList,
+  shapeRecord,
+  tableOf,
+} from './select.ts'
 import type { ListQuery, ReadOptions, Rec, RecordsService } from './service.ts'
 
 export const MAX_PER_PAGE = 500
@@ -72,6 +81,8 @@ export function createRecordReader(ctx: RecordsContext): Pick<RecordsService, 'l
   }
 
   const readShaped: ReadShaped = async (c, rows, p, bypass, o, executor) => {
+    // Neither fields nor expand (most reads): each row shaped, nothing to parse or load.
+    if (!o.fields && !o.expand) return rows.map((r) => shapeRecord(c, r, bypass))
     const pick = parsePick(o.fields, o.expand)
     checkPick(c, pick.top, bypass)
     const nodes = parseExpand(c, pick.expand, lookup, bypass)
