@@ -210,13 +210,36 @@ function typeParser(oid: number, format?: any): any {
   return pg.types.getTypeParser(oid, format)
 }
 
-/** `2024-05-01 12:34:56.78+00`, what a UTC session prints for a timestamptz(3) in the ISO DateStyle. */
-const PG_UTC = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,3}))?\+00$/
+/**
+ * Whether `v` is `2024-05-01 12:34:56.78+00` (no fraction, or one to three digits of it), what a UTC session
+ * prints for a timestamptz(3) in the ISO DateStyle: checked character by character (a regular expression was a
+ * few percent of a list of 20 records, two timestamps each).
+ */
+function isPgUtc(v: string): boolean {
+  const n = v.length
+  if (n !== 22 && (n < 24 || n > 26)) return false
+  if (v.charCodeAt(n - 3) !== 43 || v.charCodeAt(n - 2) !== 48 || v.charCodeAt(n - 1) !== 48) return false
+  for (let i = 0; i < 19; i++) {
+    const ch = v.charCodeAt(i)
+    const expected = i === 4 || i === 7 ? 45 : i === 10 ? 32 : i === 13 || i === 16 ? 58 : -1
+    if (expected >= 0 ? ch !== expected : ch < 48 || ch > 57) return false
+  }
+  if (n === 22) return true
+  if (v.charCodeAt(19) !== 46) return false
+  for (let i = 20; i < n - 3; i++) {
+    const ch = v.charCodeAt(i)
+    if (ch < 48 || ch > 57) return false
+  }
+  return true
+}
 
 /** The common case rewritten as a string (no Date, no parsing); anything else goes through a Date. */
-function timestamptzToIso(v: string): unknown {
-  const m = PG_UTC.exec(v)
-  if (m) return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0')}Z`
+export function timestamptzToIso(v: string): unknown {
+  if (isPgUtc(v)) {
+    const n = v.length
+    const frac = n === 22 ? '000' : n === 26 ? v.slice(20, 23) : v.slice(20, n - 3).padEnd(3, '0')
+    return `${v.slice(0, 10)}T${v.slice(11, 19)}.${frac}Z`
+  }
   return toIso(parseTimestamp(v))
 }
 

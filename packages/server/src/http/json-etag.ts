@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import type { Context } from 'hono'
 import type { Collection } from '../core/collections/types.ts'
 import { sendJson } from './native.ts'
@@ -12,7 +12,7 @@ import { sendJson } from './native.ts'
  */
 export function jsonWithEtag(c: Context, data: unknown): Response {
   const text = JSON.stringify(data)
-  const tag = `"${createHash('sha1').update(text).digest('hex')}"`
+  const tag = `"${hash('sha1', text, 'hex')}"`
   return sendJson(c, 200, text, tag)
 }
 

@@ -15,6 +15,7 @@ import {
   encodeCursor,
   orderBy,
   parseSort,
+  readAsShaped,
   type SortKey,
   selectList,
   shapeRecord,
@@ -134,7 +135,8 @@ export function createRecordReader(ctx: RecordsContext): Pick<RecordsService, 'l
         let totalItems: number | undefined
         if (plan.count) totalItems = (await runStatement<{ n: number }>(db, plan.count, [])).rows[0]!.n
         const last = rows[rows.length - 1]
-        const items = await readShaped(c, rows, p, bypass, q)
+        const items =
+          !q.fields && !q.expand && readAsShaped(c, bypass) ? rows : await readShaped(c, rows, p, bypass, q)
         return {
           items,
           page: q.after ? 1 : page,
@@ -166,6 +168,7 @@ export function createRecordReader(ctx: RecordsContext): Pick<RecordsService, 'l
         const res = await runStatement<Rec>(db, statement, [id])
         const row = res.rows[0]
         if (!row) throw errors.notFound('Record')
+        if (!o.fields && !o.expand && readAsShaped(c, bypass)) return row
         return (await readShaped(c, [row], p, bypass, o))[0]!
       } catch (err) {
         throw mapRecordError(err, c, bypass)

@@ -41,6 +41,23 @@ function buildSelectList(c: Collection, alias: string): RawBuilder<unknown> {
   return sql.join(cols)
 }
 
+/** Per collection definition: whether it has hidden fields, and fields read as arrays. */
+const readShapes = new WeakMap<Collection, { readonly hidden: boolean; readonly multiple: boolean }>()
+
+/**
+ * Whether a row as read by `selectList` (its columns and nothing else, in that order) is already what
+ * shapeRecord would make of it, with neither `fields` nor `expand`: the collection has no multiple field (whose
+ * NULL is answered as []) and no hidden field the caller may not see. The row is then answered as it is.
+ */
+export function readAsShaped(c: Collection, seeHidden: boolean): boolean {
+  let s = readShapes.get(c)
+  if (!s) {
+    s = { hidden: c.fields.some((f) => f.hidden), multiple: c.fields.some(isMultiple) }
+    readShapes.set(c, s)
+  }
+  return !s.multiple && (seeHidden || !s.hidden)
+}
+
 /** Shapes a row for the wire: hidden fields only for principals that bypass rules; arrays never null. */
 export function shapeRecord(
   c: Collection,
