@@ -4,7 +4,7 @@ import { etag } from 'hono/etag'
 import type { Logger } from 'pino'
 import { clientIp } from '../client-ip.ts'
 import type { AppEnv } from '../context.ts'
-import { ASKS_COMPRESSION, outgoingOf, readHeadersFromNode, statusOf } from '../native.ts'
+import { ASKS_COMPRESSION, outgoingOf, readHeadersFromNode, sentNatively, statusOf } from '../native.ts'
 import { type CorsPolicy, corsHeadersOn } from './cors.ts'
 import { errorResponse } from './errors.ts'
 import { logRequest, requestIdOf } from './request-id.ts'
@@ -126,7 +126,7 @@ export function edge(o: EdgeOptions): MiddlewareHandler<AppEnv> {
       c.res = errorResponse(err, c, log)
     }
 
-    const native = out?.headersSent === true
+    const native = sentNatively(c)
     if (!native) {
       if (!preflight) {
         // Innermost first, as when each was a middleware of its own: etag, Vary, compression, CORS. A

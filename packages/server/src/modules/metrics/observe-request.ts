@@ -3,7 +3,7 @@ import { routePath } from 'hono/route'
 import { principalId } from '../../core/auth/principal.ts'
 import type { AppEnv } from '../../http/context.ts'
 import { isPolledPath } from '../../http/middleware/request-id.ts'
-import { outgoingOf, statusOf } from '../../http/native.ts'
+import { outgoingOf, sentNatively, statusOf } from '../../http/native.ts'
 import type { RequestLogBuffer, RequestLogRow } from './request-log-buffer.ts'
 import type { ServerMetrics } from './server-metrics.ts'
 
@@ -102,7 +102,7 @@ export function observeRequest(metrics: ServerMetrics, o: ObserveRequestOptions)
     }
     rowsThisSecond++
     const out = outgoingOf(c)
-    const length = out?.headersSent ? (c.get('sentBytes') ?? null) : c.res.headers.get('content-length')
+    const length = sentNatively(c) ? (c.get('sentBytes') ?? null) : c.res.headers.get('content-length')
     const ua = c.req.header('user-agent')
     const row: RequestLogRow = {
       at: new Date(Date.now() - ms),
