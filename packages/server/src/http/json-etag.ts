@@ -2,6 +2,7 @@ import { createHash, hash } from 'node:crypto'
 import type { Context } from 'hono'
 import type { Collection } from '../core/collections/types.ts'
 import { sendJson } from './native.ts'
+import { rowJson, rowJsonAndDigest } from './row-json.ts'
 
 /**
  * A 200 JSON answer to a GET with its ETag already set: the value hono's etag() middleware would compute
@@ -14,6 +15,46 @@ export function jsonWithEtag(c: Context, data: unknown): Response {
   const text = JSON.stringify(data)
   const tag = `"${hash('sha1', text, 'hex')}"`
   return sendJson(c, 200, text, tag)
+}
+
+/**
+ * A page of records (`{ items, ...rest }`, items first) as jsonWithEtag answers it, body and tag alike made
+ * from each record's kept text and its digest (row-json.ts) instead of serializing and hashing the whole page.
+ */
+export function pageWithEtag(c: Context, page: { readonly items: readonly Record<string, unknown>[] }): Response {
+  const { text, etag } = pageJson(page)
+  return sendJson(c, 200, text, etag)
+}
+
+/**
+ * JSON.stringify(page), and a tag that changes exactly when that text does, as a hash of it would: the SHA-1 of
+ * the records' digests, in order, and of the rest of the page.
+ */
+export function pageJson(page: { readonly items: readonly Record<string, unknown>[] }): {
+  readonly text: string
+  readonly etag: string
+} {
+  for (const k in page) {
+    if (k !== 'items') {
+      const text = JSON.stringify(page)
+      return { text, etag: `"${hash('sha1', text, 'hex')}"` }
+    }
+    break
+  }
+  const rest = JSON.stringify({ ...page, items: undefined })
+  const n = page.items.length
+  const texts = new Array<string>(n)
+  const digests = new Array<string>(n + 1)
+  for (let i = 0; i < n; i++) {
+    const r = rowJsonAndDigest(page.items[i]!)
+    texts[i] = r.text
+    digests[i] = r.digest
+  }
+  digests[n] = rest
+  return {
+    text: `{"items":[${texts.join(',')}]${rest === '{}' ? '}' : `,${rest.slice(1)}`}`,
+    etag: `"${hash('sha1', digests.join(''), 'hex')}"`,
+  }
 }
 
 /** Per collection definition (a new object on every schema change): a digest of it, and its first hidden field. */
@@ -79,5 +120,5 @@ export function recordWithEtag(
   const shape = shapeOf(collection)
   const shown = shape.hidden !== undefined && shape.hidden in rec ? '1' : '0'
   const tag = `W/"${shape.digest}.${shown}.${id}.${version}.${at.toString(36)}"`
-  return sendJson(c, 200, JSON.stringify(rec), tag)
+  return sendJson(c, 200, rowJson(rec), tag)
 }

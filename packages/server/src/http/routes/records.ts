@@ -4,7 +4,7 @@ import type { RecordsService } from '../../core/records/service.ts'
 import type { Db } from '../../db/create-db.ts'
 import { errors } from '../../errors/index.ts'
 import type { AppEnv } from '../context.ts'
-import { jsonWithEtag, recordWithEtag } from '../json-etag.ts'
+import { pageWithEtag, recordWithEtag } from '../json-etag.ts'
 import { respondIdempotent } from '../middleware/idempotency.ts'
 import { jsonBody } from '../middleware/json-body.ts'
 import { parseIfMatch } from '../parse-if-match.ts'
@@ -86,7 +86,7 @@ export function recordRoutes(deps: {
   r.get('/:collection/records', async (c) => {
     const raw = c.req.query()
     const q = query(listQuery, raw)
-    return jsonWithEtag(
+    return pageWithEtag(
       c,
       await records.list(c.req.param('collection'), { ...q, requestQuery: raw }, c.get('principal')),
     )
