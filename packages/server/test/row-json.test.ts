@@ -18,7 +18,11 @@ const primitive = fc.oneof(
   fc.constant(undefined),
   fc.constantFrom(0, -0, Number.NaN, '', 'same'),
 )
-const value = fc.oneof({ weight: 5, arbitrary: primitive }, fc.array(fc.string(), { maxLength: 2 }), fc.object())
+const value = fc.oneof(
+  { weight: 5, arbitrary: primitive },
+  fc.array(fc.string(), { maxLength: 2 }),
+  fc.object(),
+)
 const row = fc
   .tuple(fc.constantFrom(...ids), fc.array(fc.tuple(key, value), { maxLength: 6 }))
   .map(([id, pairs]) => {

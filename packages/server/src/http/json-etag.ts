@@ -21,7 +21,10 @@ export function jsonWithEtag(c: Context, data: unknown): Response {
  * A page of records (`{ items, ...rest }`, items first) as jsonWithEtag answers it, body and tag alike made
  * from each record's kept text and its digest (row-json.ts) instead of serializing and hashing the whole page.
  */
-export function pageWithEtag(c: Context, page: { readonly items: readonly Record<string, unknown>[] }): Response {
+export function pageWithEtag(
+  c: Context,
+  page: { readonly items: readonly Record<string, unknown>[] },
+): Response {
   const { text, etag } = pageJson(page)
   return sendJson(c, 200, text, etag)
 }

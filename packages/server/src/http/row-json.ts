@@ -30,7 +30,10 @@ export function rowJson(row: Record<string, unknown>): string {
 }
 
 /** A row's JSON text with the SHA-1 of it, both kept while the row does not change. */
-export function rowJsonAndDigest(row: Record<string, unknown>): { readonly text: string; readonly digest: string } {
+export function rowJsonAndDigest(row: Record<string, unknown>): {
+  readonly text: string
+  readonly digest: string
+} {
   const e = entryOf(row)
   if (e.digest === undefined) e.digest = hash('sha1', e.text, 'base64')
   return e as { readonly text: string; readonly digest: string }
