@@ -46,6 +46,7 @@ const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     duration: { type: 'string', default: process.env.BENCH_DURATION ?? '8' },
+    rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '4' },
     warmup: { type: 'string', default: process.env.BENCH_WARMUP ?? '2' },
     connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '50' },
     records: { type: 'string', default: process.env.BENCH_RECORDS ?? '10000' },
@@ -58,12 +59,20 @@ const { values: args } = parseArgs({
 })
 if (args.help) {
   console.log(
-    'usage: tsx bench/run.ts [--duration s] [--warmup s] [--connections n] [--records n] [--only view,list,create,update] [--profile scenario] [--auth] [--loadgen wrk|autocannon]',
+    'usage: tsx bench/run.ts [--duration s] [--rounds n] [--warmup s] [--connections n] [--records n] [--only view,list,create,update] [--profile scenario] [--auth] [--loadgen wrk|autocannon]',
   )
   process.exit(0)
 }
 const DURATION = positive('duration', args.duration!)
 const WARMUP = Number(args.warmup)
+/**
+ * Each scenario's measured time is cut into this many rounds, the servers taking turns within each round and
+ * the order reversed from one round to the next (A B, B A, ...): on a shared machine the speed of everything
+ * drifts and jumps over seconds, and a ratio of two runs made seconds apart measured that too. Each round
+ * gives a ratio; the median of them is reported, with their spread.
+ */
+const ROUNDS = Math.floor(positive('rounds', args.rounds!))
+const SLICE = Math.max(1, Math.round(DURATION / ROUNDS))
 const CONNECTIONS = positive('connections', args.connections!)
 const RECORDS = positive('records', args.records!)
 /** wrk when installed (see wrk.ts), else autocannon; `--loadgen` chooses. */
@@ -437,6 +446,9 @@ function selfCpu(): number {
 // Load
 
 interface Measure {
+  /** Requests answered in the measured time, and that time in seconds. */
+  readonly requests: number
+  readonly seconds: number
   readonly rps: number
   readonly p50: number
   readonly p99: number
@@ -465,14 +477,17 @@ function fire(
   })
 }
 
+/** `seconds` of load on `t` measured, after `warmup` seconds of it unmeasured. */
 async function measure(
   t: Target,
   s: Scenario,
   ids: readonly string[],
   headers?: Record<string, string>,
+  seconds = DURATION,
+  warmup = WARMUP,
 ): Promise<Measure> {
-  if (LOADGEN === 'wrk') return measureWrk(t, s, ids, headers)
-  if (WARMUP > 0) await fire(t, s, ids, WARMUP, headers)
+  if (LOADGEN === 'wrk') return measureWrk(t, s, ids, headers, seconds, warmup)
+  if (warmup > 0) await fire(t, s, ids, warmup, headers)
   const snap = () => ({
     server: t.pid ? procCpu(t.pid) : undefined,
     pg: pgCpu(),
@@ -480,7 +495,7 @@ async function measure(
     machine: machineBusy(),
   })
   const before = snap()
-  const r = await fire(t, s, ids, DURATION, headers)
+  const r = await fire(t, s, ids, seconds, headers)
   const after = snap()
   const n = r.requests.total || 1
   const perReq = (a: number | undefined, b: number | undefined) =>
@@ -510,6 +525,8 @@ async function measure(
     others = Math.max(0, (after.machine - before.machine - ours) / r.duration)
   }
   return {
+    requests: r.requests.total,
+    seconds: r.duration,
     rps: r.requests.total / r.duration,
     p50: r.latency.p50,
     p99: r.latency.p99,
@@ -525,18 +542,20 @@ async function measureWrk(
   t: Target,
   s: Scenario,
   ids: readonly string[],
-  headers?: Record<string, string>,
+  headers: Record<string, string> | undefined,
+  seconds: number,
+  warmup: number,
 ): Promise<Measure> {
   const base = s.wrk(t, ids)
   const r: WrkRequest = headers ? { ...base, headers: { ...base.headers, ...headers } } : base
-  if (WARMUP > 0) await runWrk(t.base, r, { connections: CONNECTIONS, seconds: WARMUP })
+  if (warmup > 0) await runWrk(t.base, r, { connections: CONNECTIONS, seconds: warmup })
   const snap = () => ({
     server: t.pid ? procCpu(t.pid) : undefined,
     pg: pgCpu(),
     machine: machineBusy(),
   })
   const before = snap()
-  const w = await runWrk(t.base, r, { connections: CONNECTIONS, seconds: DURATION })
+  const w = await runWrk(t.base, r, { connections: CONNECTIONS, seconds })
   const after = snap()
   const n = w.requests || 1
   const perReq = (a: number | undefined, b: number | undefined) =>
@@ -561,6 +580,8 @@ async function measureWrk(
     others = Math.max(0, (after.machine - before.machine - ours) / w.seconds)
   }
   return {
+    requests: w.requests,
+    seconds: w.seconds,
     rps: w.requests / w.seconds,
     p50: w.p50,
     p99: w.p99,
@@ -571,12 +592,59 @@ async function measureWrk(
   }
 }
 
-/** One line of results; `jwtOf`: this is the view under an access JWT, and that the anonymous one. */
+/**
+ * Slices of one side's load as one measure: requests over time, CPU per request over all requests, the p50
+ * weighted by requests, the worst p99, and every error.
+ */
+function combine(slices: readonly Measure[]): Measure {
+  const requests = slices.reduce((a, m) => a + m.requests, 0)
+  const seconds = slices.reduce((a, m) => a + m.seconds, 0)
+  const n = requests || 1
+  const perReq = (f: (m: Measure) => number | undefined) =>
+    slices.every((m) => f(m) !== undefined)
+      ? slices.reduce((a, m) => a + f(m)! * m.requests, 0) / n
+      : undefined
+  const server = perReq((m) => m.cpu.server)
+  const pgUs = perReq((m) => m.cpu.pg)
+  const others = slices.every((m) => m.others !== undefined)
+    ? slices.reduce((a, m) => a + m.others! * m.seconds, 0) / (seconds || 1)
+    : undefined
+  return {
+    requests,
+    seconds,
+    rps: requests / (seconds || 1),
+    p50: slices.reduce((a, m) => a + m.p50 * m.requests, 0) / n,
+    p99: Math.max(...slices.map((m) => m.p99)),
+    bad: slices.reduce((a, m) => a + m.bad, 0),
+    detail: slices
+      .map((m) => m.detail)
+      .filter(Boolean)
+      .join('; '),
+    cpu: {
+      ...(server !== undefined ? { server } : {}),
+      ...(pgUs !== undefined ? { pg: pgUs } : {}),
+      loadgen: perReq((m) => m.cpu.loadgen)!,
+    },
+    ...(others !== undefined ? { others } : {}),
+  }
+}
+
+function median(xs: readonly number[]): number {
+  const a = [...xs].sort((x, y) => x - y)
+  const mid = a.length >> 1
+  return a.length % 2 ? a[mid]! : (a[mid - 1]! + a[mid]!) / 2
+}
+
+/**
+ * One line of results; `jwtOf`: this is the view under an access JWT, and that the anonymous one. `ratios`: each
+ * round's req/s ratio (to raw, or for the JWT line to anonymous), whose median is the line's ratio.
+ */
 interface Row {
   readonly s: Scenario
   readonly b: Measure
   readonly r: Measure
   readonly jwtOf?: Measure
+  readonly ratios: readonly number[]
 }
 
 /** Issue 18's targets: reads at 0.75× raw, writes at 0.6×, the JWT path at 0.8× the anonymous one. */
@@ -596,11 +664,13 @@ function printResults(rows: Row[]): void {
       'p50 ms',
       'p99 ms',
       'ratio',
+      'rounds',
       'target',
       'non-2xx B/raw',
     ],
-    rows.map(({ s, b, r, jwtOf }) => {
-      const ratio = b.rps / r.rps
+    rows.map(({ s, b, r, jwtOf, ratios }) => {
+      // The JWT line's ratio to raw: its rounds' req/s against raw's rounds.
+      const ratio = jwtOf ? b.rps / r.rps : median(ratios)
       const goal = s.write ? WRITE_GOAL : READ_GOAL
       return [
         jwtOf ? `${s.name} (${s.label}, access JWT)` : `${s.name} (${s.label})`,
@@ -611,6 +681,7 @@ function printResults(rows: Row[]): void {
         r.p50.toFixed(1),
         r.p99.toFixed(1),
         ratio.toFixed(2),
+        jwtOf ? '' : `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`,
         `≥${goal} ${ratio >= goal ? 'ok' : 'MISSED'}`,
         `${b.bad}/${r.bad}`,
       ]
@@ -642,15 +713,15 @@ function printResults(rows: Row[]): void {
       `${b.others?.toFixed(2) ?? 'n/a'}/${r.others?.toFixed(2) ?? 'n/a'}`,
     ]),
   )
-  for (const { b, jwtOf } of rows) {
+  for (const { b, jwtOf, ratios } of rows) {
     if (!jwtOf) continue
-    const vs = b.rps / jwtOf.rps
+    const vs = median(ratios)
     const extra =
       b.cpu.server !== undefined && jwtOf.cpu.server !== undefined
         ? `, server CPU ${b.cpu.server - jwtOf.cpu.server >= 0 ? '+' : ''}${(b.cpu.server - jwtOf.cpu.server).toFixed(0)} µs/req`
         : ''
     console.log(
-      `\naccess JWT vs anonymous (view): ${vs.toFixed(2)} (target ≥${JWT_GOAL} ${vs >= JWT_GOAL ? 'ok' : 'MISSED'})${extra}`,
+      `\naccess JWT vs anonymous (view): ${vs.toFixed(2)}, rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} (target ≥${JWT_GOAL} ${vs >= JWT_GOAL ? 'ok' : 'MISSED'})${extra}`,
     )
   }
   console.log()
@@ -925,7 +996,7 @@ async function main(): Promise<void> {
     'parity check: both servers return identical view/list bodies and the same create/update shapes',
   )
   console.log(
-    `load: ${LOADGEN}, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per scenario per server, anonymous requests (rules apply)`,
+    `load: ${LOADGEN}, ${CONNECTIONS} connections, ${WARMUP} s warm-up, then ${ROUNDS} rounds of ${SLICE} s per server, taking turns (order reversed each round), per scenario; anonymous requests (rules apply)`,
   )
 
   // Mobile apps call with an access JWT: the view scenario runs under one too, right after the anonymous one.
@@ -933,31 +1004,39 @@ async function main(): Promise<void> {
     ? { authorization: `Bearer ${(await credentials(bastide.target)).access}` }
     : undefined
   const rows: Row[] = []
-  for (const [i, s] of scenarios.entries()) {
-    // Alternate who goes first so that drift (table growth, autovacuum, heat) does not favour one side.
-    const order = i % 2 === 0 ? [bastide.target, raw.target] : [raw.target, bastide.target]
-    const out: Partial<Record<Target['name'], Measure>> = {}
-    for (const t of order) {
-      process.stdout.write(`  ${s.name.padEnd(6)} ${t.name.padEnd(7)} … `)
-      const m = await measure(t, s, ids)
-      out[t.name] = m
+  const line = (m: Measure) =>
+    `${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, server CPU ${m.cpu.server?.toFixed(0) ?? 'n/a'} µs/req, other procs ${m.others?.toFixed(2) ?? 'n/a'} cores${m.bad ? `, ${m.detail}` : ''}`
+  for (const s of scenarios) {
+    // The view also runs under an access JWT (mobile apps call with one), in the same rounds.
+    const sides: { name: string; t: Target; headers?: Record<string, string> }[] = [
+      { name: 'Bastide', t: bastide.target },
+      { name: 'raw', t: raw.target },
+      ...(s.name === 'view' && jwt ? [{ name: 'B + JWT', t: bastide.target, headers: jwt }] : []),
+    ]
+    const slices = sides.map(() => [] as Measure[])
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = sides.map((_, i) => i)
+      if (round % 2 === 1) order.reverse()
+      for (const i of order) {
+        const side = sides[i]!
+        slices[i]!.push(await measure(side.t, s, ids, side.headers, SLICE, round === 0 ? WARMUP : 0))
+      }
+      const rps = slices.map((x) => x[round]!.rps)
       console.log(
-        `${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, server CPU ${m.cpu.server?.toFixed(0) ?? 'n/a'} µs/req, other procs ${m.others?.toFixed(2) ?? 'n/a'} cores${m.bad ? `, ${m.detail}` : ''}`,
+        `  ${s.name.padEnd(6)} round ${round + 1}/${ROUNDS}: ${sides.map((x, i) => `${x.name} ${rps[i]!.toFixed(0)}`).join(', ')} req/s`,
       )
     }
-    rows.push({ s, b: out.Bastide!, r: out.raw! })
-    if (s.name === 'view' && jwt) {
-      process.stdout.write(`  ${s.name.padEnd(6)} ${'B + JWT'.padEnd(7)} … `)
-      const m = await measure(bastide.target, s, ids, jwt)
-      console.log(
-        `${m.rps.toFixed(0)} req/s, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, server CPU ${m.cpu.server?.toFixed(0) ?? 'n/a'} µs/req, other procs ${m.others?.toFixed(2) ?? 'n/a'} cores${m.bad ? `, ${m.detail}` : ''}`,
-      )
-      rows.push({ s, b: m, r: out.raw!, jwtOf: out.Bastide! })
-    }
+    const total = slices.map(combine)
+    for (const [i, side] of sides.entries())
+      console.log(`  ${s.name.padEnd(6)} ${side.name.padEnd(7)} … ${line(total[i]!)}`)
+    const perRound = (a: number, b: number) => slices[a]!.map((m, round) => m.rps / slices[b]![round]!.rps)
+    rows.push({ s, b: total[0]!, r: total[1]!, ratios: perRound(0, 1) })
+    if (sides.length === 3)
+      rows.push({ s, b: total[2]!, r: total[1]!, jwtOf: total[0]!, ratios: perRound(2, 0) })
   }
   printResults(rows)
   console.log(
-    `ratio = Bastide req/s ÷ raw req/s. Total time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+    `ratio = the median, over the rounds, of Bastide req/s ÷ raw req/s in the same round ("rounds": lowest–highest). Total time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
   )
 }
 
