@@ -119,6 +119,36 @@ describe('compileStatement and runStatement', () => {
     expect(again.rows.map((r) => r.n)).toEqual([1, 2, 3, 4])
   })
 
+  it('has PostgreSQL describe the rows of a named statement once per connection, not on every run', async () => {
+    const client = await dbase.pool.connect()
+    let descriptions = 0
+    const count = () => {
+      descriptions++
+    }
+    ;(client as unknown as { connection: NodeJS.EventEmitter }).connection.on('rowDescription', count)
+    client.release()
+    try {
+      const run = (v: number | null) =>
+        sql<
+          Record<string, unknown>
+        >`SELECT ${v}::int8 AS once, ${v}::text AS t, now() IS NOT NULL AS ok`.execute(dbase.db)
+      expect((await run(1)).rows).toEqual([{ once: 1, t: '1', ok: true }])
+      expect(descriptions).toBe(1)
+      expect((await run(null)).rows).toEqual([{ once: null, t: null, ok: true }])
+      expect((await run(2)).rows).toEqual([{ once: 2, t: '2', ok: true }])
+      expect(descriptions).toBe(1)
+      // A new name (after a schema change) is prepared and described again.
+      dbase.schemaChanged()
+      expect((await run(3)).rows).toEqual([{ once: 3, t: '3', ok: true }])
+      expect(descriptions).toBe(2)
+      // A value pg cannot send fails that query alone, as pg's own prepare does; the next one runs.
+      await expect(run(Symbol('no') as never)).rejects.toThrow()
+      expect((await run(4)).rows).toEqual([{ once: 4, t: '4', ok: true }])
+    } finally {
+      ;(client as unknown as { connection: NodeJS.EventEmitter }).connection.off('rowDescription', count)
+    }
+  })
+
   it('answers an error of a named statement as pg does', async () => {
     await expect(sql`SELECT ${'nope'}::int AS v`.execute(dbase.db)).rejects.toMatchObject({ code: '22P02' })
     // The connection is still usable, and the statement as well with a good value.

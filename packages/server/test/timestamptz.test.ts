@@ -38,5 +38,9 @@ describe('timestamptzToIso', () => {
     expect(timestamptzToIso('2024-05-01 12:34:56.x+00')).not.toBe('2024-05-01T12:34:56.x00Z')
     expect(timestamptzToIso('0044-03-15 12:00:00+00 BC')).not.toBe('0044-03-15T12:00:00.000Z')
     expect(timestamptzToIso('2024-05-01 12:34:5a+00')).toBeNull()
+    // The three-digit shape checked position by position, digits included.
+    expect(timestamptzToIso('2024-05-01 12:34:56.1x3+00')).not.toBe('2024-05-01T12:34:56.1x3Z')
+    expect(timestamptzToIso('2024-05-01T12:34:56.123+00')).toBeNull()
+    expect(timestamptzToIso('2024-05-01 12:34:56.123+01')).toBe('2024-05-01T11:34:56.123Z')
   })
 })
