@@ -1,7 +1,9 @@
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { pageJson } from '../src/http/json-etag.ts'
-import { clearRowJson, rowJson, rowJsonAndDigest } from '../src/http/row-json.ts'
+import { clearRowJson, rowJsonAndDigest } from '../src/http/row-json.ts'
+
+const rowJson = (r: Record<string, unknown>) => rowJsonAndDigest(r).text
 
 /**
  * A record's JSON text is kept and reused while the record is the same (src/http/row-json.ts): whatever

@@ -1,8 +1,8 @@
 import { hash } from 'node:crypto'
 
 /**
- * The JSON text of records answered again and again (a feed's first page, a record many clients open), kept so
- * that an unchanged record is not serialized anew for every answer: JSON.stringify of an object is fixed by its
+ * The JSON text of records listed again and again (a feed's first page, read by every client), kept so that an
+ * unchanged record is not serialized anew for every answer: JSON.stringify of an object is fixed by its
  * keys, in order, and their values, so an object whose keys are those of an entry, in the same order, each value
  * the same primitive (===) as the entry's, has the entry's text. That is checked for every use, whatever wrote
  * the row (the API, a cascade, a migration, SQL from outside): nothing here trusts versions or events.
@@ -24,12 +24,10 @@ const MAX_ENTRIES = 2048
 const MAX_TEXT = 2048
 const entries = new Map<string, Entry>()
 
-/** A row's JSON text: JSON.stringify(row), from the cache when the row is the same as when it was made. */
-export function rowJson(row: Record<string, unknown>): string {
-  return entryOf(row).text
-}
-
-/** A row's JSON text with the SHA-1 of it, both kept while the row does not change. */
+/**
+ * A row's JSON text (JSON.stringify(row)) with the SHA-1 of it, from the cache when the row is the same as when
+ * they were made.
+ */
 export function rowJsonAndDigest(row: Record<string, unknown>): {
   readonly text: string
   readonly digest: string
