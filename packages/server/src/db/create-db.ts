@@ -119,14 +119,22 @@ interface QueryInternals {
 
 /** pg's Connection, as far as NamedQuery writes to it. */
 interface PgConnection {
-  bind(config: unknown): void
   close(config: unknown): void
   sync(): void
+  /** Writes to the socket when it is writable (what each of Connection's message methods calls). */
+  _send(buffer: Buffer): boolean
 }
 
+const requirePg = createRequire(import.meta.url)
 /** How pg maps a parameter to the wire (pg's Query.prepare passes it to bind). */
-const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as {
-  prepareValue: (v: unknown) => unknown
+const { prepareValue } = requirePg('pg/lib/utils.js') as { prepareValue: (v: unknown) => unknown }
+/** pg's message serializer (pg-protocol, as pg itself requires it). */
+const { serialize } = createRequire(requirePg.resolve('pg'))('pg-protocol') as {
+  serialize: {
+    bind(config: unknown): Buffer
+    execute(config: unknown): Buffer
+    sync(): Buffer
+  }
 }
 
 /**
@@ -171,7 +179,8 @@ class NamedQuery extends PgQuery {
   /**
    * pg's Query.prepare, without the Describe of the rows once this connection has described them for this
    * statement (see `described`): PostgreSQL then sends the rows alone, and the shape is installed as the
-   * description would have installed it. Otherwise pg's own, the description then kept.
+   * description would have installed it. The messages go out in one write. Otherwise pg's own, the
+   * description then kept.
    */
   prepare(connection: PgConnection): void {
     const q = this as unknown as QueryInternals
@@ -183,8 +192,9 @@ class NamedQuery extends PgQuery {
       ;(PgQuery.prototype as unknown as { prepare(c: unknown): void }).prepare.call(this, connection)
       return
     }
+    let bind: Buffer
     try {
-      connection.bind({
+      bind = serialize.bind({
         portal: q.portal,
         statement: q.name,
         values: q.values,
@@ -199,7 +209,14 @@ class NamedQuery extends PgQuery {
       return
     }
     this.#install(known)
-    q._getRows(connection, q.rows)
+    // Bind, Execute and Sync (what _getRows sends without a row limit) in one write, not three buffered ones.
+    if (q.rows) {
+      connection._send(bind)
+      q._getRows(connection, q.rows)
+    } else
+      connection._send(
+        Buffer.concat([bind, serialize.execute({ portal: q.portal, rows: q.rows }), serialize.sync()]),
+      )
   }
 
   handleRowDescription(msg: { fields: FieldDescription[] }): void {
