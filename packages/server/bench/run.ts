@@ -629,6 +629,9 @@ function combine(slices: readonly Measure[]): Measure {
   }
 }
 
+/** `lowest–highest` of the rounds' ratios. */
+const spread = (xs: readonly number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`
+
 function median(xs: readonly number[]): number {
   const a = [...xs].sort((x, y) => x - y)
   const mid = a.length >> 1
@@ -681,7 +684,7 @@ function printResults(rows: Row[]): void {
         r.p50.toFixed(1),
         r.p99.toFixed(1),
         ratio.toFixed(2),
-        jwtOf ? '' : `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`,
+        jwtOf ? '' : spread(ratios),
         `≥${goal} ${ratio >= goal ? 'ok' : 'MISSED'}`,
         `${b.bad}/${r.bad}`,
       ]
@@ -721,7 +724,7 @@ function printResults(rows: Row[]): void {
         ? `, server CPU ${b.cpu.server - jwtOf.cpu.server >= 0 ? '+' : ''}${(b.cpu.server - jwtOf.cpu.server).toFixed(0)} µs/req`
         : ''
     console.log(
-      `\naccess JWT vs anonymous (view): ${vs.toFixed(2)}, rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} (target ≥${JWT_GOAL} ${vs >= JWT_GOAL ? 'ok' : 'MISSED'})${extra}`,
+      `\naccess JWT vs anonymous (view): ${vs.toFixed(2)}, rounds ${spread(ratios)} (target ≥${JWT_GOAL} ${vs >= JWT_GOAL ? 'ok' : 'MISSED'})${extra}`,
     )
   }
   console.log()

@@ -37,12 +37,9 @@ export function pageJson(page: { readonly items: readonly Record<string, unknown
   readonly text: string
   readonly etag: string
 } {
-  for (const k in page) {
-    if (k !== 'items') {
-      const text = JSON.stringify(page)
-      return { text, etag: `"${hash('sha1', text, 'hex')}"` }
-    }
-    break
+  if (firstKey(page) !== 'items') {
+    const text = JSON.stringify(page)
+    return { text, etag: `"${hash('sha1', text, 'hex')}"` }
   }
   const rest = JSON.stringify({ ...page, items: undefined })
   const n = page.items.length
@@ -58,6 +55,11 @@ export function pageJson(page: { readonly items: readonly Record<string, unknown
     text: `{"items":[${texts.join(',')}]${rest === '{}' ? '}' : `,${rest.slice(1)}`}`,
     etag: `"${hash('sha1', digests.join(''), 'hex')}"`,
   }
+}
+
+function firstKey(o: object): string | undefined {
+  for (const k in o) return k
+  return undefined
 }
 
 /** Per collection definition (a new object on every schema change): a digest of it, and its first hidden field. */
